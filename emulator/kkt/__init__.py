@@ -1,0 +1,1 @@
+"""The device core: a sans-IO state machine of the Incotex ККТ (see ``device.py``)."""

@@ -1,0 +1,507 @@
+"""The device's GIS MT client: list refresh, per-receipt checks, host probes.
+
+Everything is asynchronous on the virtual clock: a method sends requests
+through the transport and returns; the outcome reaches the caller's callback
+when an answer, a failure or a deadline timer arrives.
+
+Refresh (``refresh``): ``GET cdn/info`` on the configured base host, then
+``GET cdn/health/check`` on every listed host at once (one-shot connections,
+``Connection: close``, 2 s timeout each); the hosts are ranked by the latency
+measured here. Hosts that do not answer start blocked.
+
+Check (``check``): one ``POST codes/check`` per marked position, on the
+receipt's kept-alive connection to the active host (the connection key is the
+receipt's plus the host's name, so a receipt holds one connection per host it
+used, normally exactly one). A 1.5 s decision deadline runs from the first
+attempt. Within it:
+
+=====================  =================================================  =====
+answer                 what the device does                               code
+=====================  =================================================  =====
+200, usable            decide on it (``permit.decide``)                    -
+200, unusable          no decision, sell with a beep                      750/760
+203 (418 legacy)       emergency mode on, sell without checks             762
+401                    sell with a beep; the token must be replaced       761
+5xx + code 5000        not the host's fault: retry once, then give up     766
+429 / 5xx              retry once; the second in a row blocks the host    760, 768
+other 4xx              do not retry                                       765
+refused / unknown host count as a host error, retry once                  748
+server closed a        reopen and retry once                              658
+kept-alive connection
+no answer in 1.5 s     give up; the third in a row blocks the host        748, 768
+no ranked list         no request                                         747
+every host blocked     no request; refresh the list, clear the blocks     764
+=====================  =================================================  =====
+
+Every failure and every error answer becomes a log record (the device writes
+it through ``write_record``) before the outcome is reported.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Callable
+from urllib.parse import urlsplit
+
+from .. import errors as E
+from ..clock import Timer, VirtualClock
+from ..net import Failure, NetRequest, NetResult, Transport
+from .cdn import CdnBook, CdnHost
+from .permit import AnswerError, CheckAnswer, parse_check_answer
+from .settings import Settings
+
+DECISION_DEADLINE_MS = 1500
+HEALTH_TIMEOUT_MS = 2000
+CDN_INFO_TIMEOUT_MS = 5000      # modelled: the operator gives no figure
+CHECK_TRANSPORT_TIMEOUT_MS = 10_000
+
+CDN_INFO_PATH = "/api/v4/true-api/cdn/info"
+HEALTH_PATH = "/api/v4/true-api/cdn/health/check"
+CHECK_PATH = "/api/v4/true-api/codes/check"
+
+
+@dataclass(frozen=True)
+class CheckContext:
+    """What the device knows about the position being checked (for records)."""
+    code: str
+    price: int
+    tag2106: int
+    code_mrp: int | None
+
+
+@dataclass(frozen=True)
+class CheckOutcome:
+    answer: CheckAnswer | None = None   # a usable 200 answer (code == 0)
+    failure: int | None = None          # device code when no decision could be made
+    emergency: bool = False
+    elapsed_ms: int = 0
+    host: str = ""
+
+
+RecordWriter = Callable[..., None]
+
+
+@dataclass
+class _Attempt:
+    ctx: CheckContext
+    receipt_key: str
+    started: int
+    on_done: Callable[[CheckOutcome], None]
+    retries_left: int = 1
+    request_id: int | None = None
+    host: CdnHost | None = None
+    deadline: Timer | None = None
+    finished: bool = False
+
+
+@dataclass
+class GisMtStats:
+    checks: int = 0
+    refreshes: int = 0
+    probes: int = 0
+    requests: int = 0
+
+
+def _host_of(entry: str) -> str:
+    """``https://cdn01.crpt.ru`` -> ``cdn01.crpt.ru`` (a port, if any, is kept)."""
+    entry = entry.strip()
+    if "://" not in entry:
+        entry = "https://" + entry
+    parts = urlsplit(entry)
+    if not parts.hostname:
+        raise ValueError(f"no host in {entry!r}")
+    return parts.netloc
+
+
+class GisMtClient:
+    def __init__(self, clock: VirtualClock, transport: Transport, settings: Callable[[], Settings],
+                 book: CdnBook, write_record: RecordWriter, on_emergency: Callable[[], None],
+                 on_answering: Callable[[bool], None]) -> None:
+        self.clock = clock
+        self.transport = transport
+        self.settings = settings
+        self.book = book
+        self.write_record = write_record
+        self.on_emergency = on_emergency
+        self.on_answering = on_answering
+        self.stats = GisMtStats()
+        self._next_id = 0
+        self._in_flight: set[int] = set()
+        self._refresh_waiters: list[Callable[[int | None], None]] | None = None
+        self._receipt_keys: dict[str, set[str]] = {}
+        self._probes: dict[str, Timer] = {}
+
+    # -- plumbing --------------------------------------------------------
+    @property
+    def busy(self) -> bool:
+        return bool(self._in_flight) or self._refresh_waiters is not None
+
+    @property
+    def refreshing(self) -> bool:
+        return self._refresh_waiters is not None
+
+    def _headers(self, one_shot: bool, with_body: bool) -> tuple[tuple[str, str], ...]:
+        h = [("X-API-KEY", self.settings().token)]
+        if with_body:
+            h.append(("Content-Type", "application/json; charset=utf-8"))
+        if one_shot:
+            h.append(("Connection", "close"))
+        return tuple(h)
+
+    def _send(self, method: str, host: str, path: str, body: bytes, key: str | None, timeout_ms: int,
+              deliver: Callable[[NetResult], None]) -> int:
+        self._next_id += 1
+        rid = self._next_id
+        self._in_flight.add(rid)
+        self.stats.requests += 1
+        req = NetRequest(rid, method, host, path, self._headers(key is None, bool(body)), body, key, timeout_ms)
+
+        def done(result: NetResult) -> None:
+            if rid in self._in_flight:
+                self._in_flight.discard(rid)
+                deliver(result)
+
+        self.transport.submit(req, done)
+        return rid
+
+    def _abandon(self, rid: int) -> None:
+        if rid in self._in_flight:
+            self._in_flight.discard(rid)
+            self.transport.cancel(rid)
+
+    def _record(self, code: int, ctx: CheckContext | None, elapsed: int, note: str,
+                answer: CheckAnswer | None = None) -> None:
+        self.write_record(code=code, ctx=ctx, elapsed_ms=elapsed, note=note, answer=answer)
+
+    # -- refresh: cdn/info + health checks --------------------------------
+    def refresh(self, on_done: Callable[[int | None], None] | None = None) -> None:
+        """Fetch and rank the CDN list. ``on_done(None)`` on success, else the device code."""
+        if self._refresh_waiters is not None:
+            if on_done:
+                self._refresh_waiters.append(on_done)
+            return
+        self._refresh_waiters = [on_done] if on_done else []
+        self.stats.refreshes += 1
+        s = self.settings()
+        started = self.clock.now_ms
+        problem = s.permit_problem()
+        if problem:
+            self._record(E.SETTINGS_ERROR, None, 0, f"cdn/info not sent: {problem}")
+            self._refresh_done(E.SETTINGS_ERROR)
+            return
+        base = s.gismt_host
+        timer: list[Timer] = []
+
+        def deliver(result: NetResult) -> None:
+            timer[0].cancel()
+            self._on_cdn_info(result, base, started)
+
+        rid = self._send("GET", base, CDN_INFO_PATH, b"", None, CDN_INFO_TIMEOUT_MS, deliver)
+
+        def timeout() -> None:
+            if rid in self._in_flight:
+                self._abandon(rid)
+                self._record(E.NO_CONNECTION, None, CDN_INFO_TIMEOUT_MS, f"cdn/info: no answer from {base}")
+                self._refresh_done(E.NO_CONNECTION)
+
+        timer.append(self.clock.call_later(CDN_INFO_TIMEOUT_MS, timeout, "cdn/info deadline"))
+
+    def _refresh_done(self, code: int | None) -> None:
+        waiters = self._refresh_waiters or []
+        self._refresh_waiters = None
+        if code is None:
+            self.on_answering(True)
+        elif code != E.EMERGENCY:
+            self.on_answering(False)
+        for w in waiters:
+            w(code)
+
+    def _status_code(self, result: NetResult, what: str, elapsed: int) -> int | None:
+        """Map a non-200 status or a failure to a device code and record it; None for 200."""
+        if result.failure is not None:
+            code = result.failure.device_code
+            self._record(code, None, elapsed, f"{what}: {result.failure.value} {result.detail}".strip())
+            return code
+        status = result.status or 0
+        if status == 200:
+            return None
+        if status in (203, 418):
+            self._record(E.EMERGENCY, None, elapsed, f"{what}: HTTP {status}")
+            self.on_emergency()
+            return E.EMERGENCY
+        if status == 401:
+            code = E.INVALID_TOKEN
+        elif status == 429 or status >= 500:
+            code = E.REMOTE_ERROR
+        else:
+            code = E.BAD_REQUEST
+        self._record(code, None, elapsed, f"{what}: HTTP {status}")
+        return code
+
+    def _on_cdn_info(self, result: NetResult, base: str, started: int) -> None:
+        elapsed = self.clock.now_ms - started
+        code = self._status_code(result, "cdn/info", elapsed)
+        if code is not None:
+            self._refresh_done(code)
+            return
+        try:
+            doc = json.loads(result.body.decode("utf-8"))
+            if not isinstance(doc, dict) or not isinstance(doc.get("hosts"), list):
+                raise ValueError("no hosts list")
+            if doc.get("code", 0) != 0:
+                self._record(E.REMOTE_ERROR, None, elapsed, f"cdn/info: code {doc.get('code')}")
+                self._refresh_done(E.REMOTE_ERROR)
+                return
+            names = []
+            for item in doc["hosts"]:
+                if not isinstance(item, dict) or not isinstance(item.get("host"), str):
+                    raise ValueError("bad hosts[] item")
+                name = _host_of(item["host"])
+                if name not in names:
+                    names.append(name)
+        except (UnicodeDecodeError, ValueError) as exc:
+            self._record(E.PARSE_ERROR, None, elapsed, f"cdn/info: {exc}")
+            self._refresh_done(E.PARSE_ERROR)
+            return
+        if not names:
+            self._record(E.NO_AVAILABLE_CDN, None, elapsed, "cdn/info: empty host list")
+            self._refresh_done(E.NO_AVAILABLE_CDN)
+            return
+        self._health_all(names)
+
+    def _health_all(self, names: list[str]) -> None:
+        latencies: dict[str, int | None] = {}
+        emergency = [False]
+
+        def one_done(name: str, latency: int | None) -> None:
+            latencies[name] = latency
+            if len(latencies) < len(names):
+                return
+            if emergency[0]:
+                self._refresh_done(E.EMERGENCY)
+                return
+            now = self.clock.now_ms
+            self.book.replace(names, latencies, now)
+            for h in self.book.hosts:
+                if h.blocked(now):
+                    self._schedule_probe(h)
+            if all(v is None for v in latencies.values()):
+                self._record(E.NO_AVAILABLE_CDN, None, 0, "no CDN host answered health/check")
+                self._refresh_done(E.NO_AVAILABLE_CDN)
+            else:
+                self._refresh_done(None)
+
+        for name in names:
+            self._health(name, one_done, emergency)
+
+    def _health(self, name: str, done: Callable[[str, int | None], None], emergency: list[bool]) -> None:
+        started = self.clock.now_ms
+        timer: list[Timer] = []
+
+        def deliver(result: NetResult) -> None:
+            timer[0].cancel()
+            elapsed = self.clock.now_ms - started
+            code = self._status_code(result, f"health/check {name}", elapsed)
+            if code == E.EMERGENCY:
+                emergency[0] = True
+            done(name, elapsed if code is None else None)
+
+        rid = self._send("GET", name, HEALTH_PATH, b"", None, HEALTH_TIMEOUT_MS, deliver)
+
+        def timeout() -> None:
+            if rid in self._in_flight:
+                self._abandon(rid)
+                self._record(E.NO_CONNECTION, None, HEALTH_TIMEOUT_MS, f"health/check {name}: no answer in 2 s")
+                done(name, None)
+
+        timer.append(self.clock.call_later(HEALTH_TIMEOUT_MS, timeout, f"health {name}"))
+
+    # -- probes of blocked hosts ------------------------------------------
+    def _schedule_probe(self, host: CdnHost) -> None:
+        if host.blocked_until is None:
+            return
+        old = self._probes.pop(host.name, None)
+        if old:
+            old.cancel()
+        expected = host.blocked_until
+
+        def probe() -> None:
+            self._probes.pop(host.name, None)
+            if host.blocked_until != expected or self.book.get(host.name) is not host:
+                return  # cleared or replaced meanwhile
+            self.stats.probes += 1
+            self._health(host.name, probed, [False])
+
+        def probed(name: str, latency: int | None) -> None:
+            if self.book.get(name) is not host:
+                return
+            if latency is None:
+                self.book.reblock(host, self.clock.now_ms)
+                self._schedule_probe(host)
+            else:
+                self.book.unblock(host, latency)
+
+        self._probes[host.name] = self.clock.call_at(expected, probe, f"probe {host.name}")
+
+    def cancel_probes(self) -> None:
+        for t in self._probes.values():
+            t.cancel()
+        self._probes.clear()
+
+    # -- codes/check -------------------------------------------------------
+    def check(self, ctx: CheckContext, receipt_key: str, on_done: Callable[[CheckOutcome], None]) -> None:
+        self.stats.checks += 1
+        now = self.clock.now_ms
+        s = self.settings()
+        problem = s.permit_problem()
+        if problem:
+            self._record(E.SETTINGS_ERROR, ctx, 0, f"codes/check not sent: {problem}")
+            on_done(CheckOutcome(failure=E.SETTINGS_ERROR))
+            return
+        if not self.book.has_list:
+            self._record(E.NO_ACTIVE_CDN, ctx, 0, "codes/check not sent: no ranked CDN list")
+            on_done(CheckOutcome(failure=E.NO_ACTIVE_CDN))
+            return
+        if self.book.active(now) is None:
+            self._all_blocked(ctx)
+            on_done(CheckOutcome(failure=E.NO_AVAILABLE_CDN))
+            return
+        att = _Attempt(ctx, receipt_key, now, on_done)
+        att.deadline = self.clock.call_later(DECISION_DEADLINE_MS, lambda: self._deadline(att), "decision")
+        self._try(att)
+
+    def _all_blocked(self, ctx: CheckContext | None) -> None:
+        self._record(E.NO_AVAILABLE_CDN, ctx, 0, "every CDN host is blocked: list refreshed, blocks cleared")
+        self.book.clear_blocks()
+        self.cancel_probes()
+        self.refresh()
+
+    def _try(self, att: _Attempt) -> None:
+        now = self.clock.now_ms
+        host = self.book.active(now)
+        if host is None:
+            self._all_blocked(att.ctx)
+            self._finish(att, CheckOutcome(failure=E.NO_AVAILABLE_CDN, elapsed_ms=now - att.started))
+            return
+        att.host = host
+        key = f"{att.receipt_key}@{host.name}"
+        self._receipt_keys.setdefault(att.receipt_key, set()).add(key)
+        body = json.dumps({"codes": [att.ctx.code]}, ensure_ascii=False).encode("utf-8")
+        att.request_id = self._send("POST", host.name, CHECK_PATH, body, key, CHECK_TRANSPORT_TIMEOUT_MS,
+                                    lambda r: self._on_check(att, r))
+
+    def _finish(self, att: _Attempt, outcome: CheckOutcome) -> None:
+        if att.finished:
+            return
+        att.finished = True
+        if att.deadline:
+            att.deadline.cancel()
+        att.on_done(outcome)
+
+    def _deadline(self, att: _Attempt) -> None:
+        if att.finished:
+            return
+        if att.request_id is not None:
+            self._abandon(att.request_id)
+        host = att.host
+        now = self.clock.now_ms
+        self._record(E.NO_CONNECTION, att.ctx, DECISION_DEADLINE_MS,
+                     f"codes/check {host.name if host else '?'}: no answer within 1.5 s")
+        if host is not None and self.book.record_slow(host, now):
+            self._record(E.ATTEMPTS_EXHAUSTED, att.ctx, DECISION_DEADLINE_MS,
+                         f"{host.name}: third answer in a row later than 1.5 s, blocked for 15 min")
+            self._schedule_probe(host)
+        self.on_answering(False)
+        self._finish(att, CheckOutcome(failure=E.NO_CONNECTION, elapsed_ms=DECISION_DEADLINE_MS,
+                                       host=host.name if host else ""))
+
+    def _retry_or_fail(self, att: _Attempt, code: int) -> None:
+        if att.retries_left > 0:
+            att.retries_left -= 1
+            self._try(att)
+        else:
+            self.on_answering(False)
+            self._finish(att, CheckOutcome(failure=code, elapsed_ms=self.clock.now_ms - att.started,
+                                           host=att.host.name if att.host else ""))
+
+    def _on_check(self, att: _Attempt, result: NetResult) -> None:
+        if att.finished:
+            return
+        host = att.host
+        assert host is not None
+        now = self.clock.now_ms
+        elapsed = now - att.started
+        where = f"codes/check {host.name}"
+        if result.failure is not None:
+            code = result.failure.device_code
+            self._record(code, att.ctx, elapsed, f"{where}: {result.failure.value} {result.detail}".strip())
+            if result.failure in (Failure.REFUSED, Failure.RESOLVE):
+                if self.book.record_error(host, now):
+                    self._record(E.ATTEMPTS_EXHAUSTED, att.ctx, elapsed, f"{host.name}: unreachable twice, blocked")
+                    self._schedule_probe(host)
+                self._retry_or_fail(att, code)
+            elif result.failure is Failure.PEER_CLOSED and not result.new_connection:
+                self._retry_or_fail(att, code)
+            else:
+                att.retries_left = 0
+                self._retry_or_fail(att, code)
+            return
+        status = result.status or 0
+        if status in (203, 418):
+            self._record(E.EMERGENCY, att.ctx, elapsed, f"{where}: HTTP {status}")
+            self.on_emergency()
+            self._finish(att, CheckOutcome(emergency=True, failure=E.EMERGENCY, elapsed_ms=elapsed, host=host.name))
+            return
+        if status == 401:
+            self._record(E.INVALID_TOKEN, att.ctx, elapsed, f"{where}: HTTP 401")
+            att.retries_left = 0
+            self._retry_or_fail(att, E.INVALID_TOKEN)
+            return
+        if status >= 500 and _is_5000(result.body):
+            self._record(E.CROSS_BORDER_DOWN, att.ctx, elapsed, f"{where}: HTTP {status} code 5000")
+            self._retry_or_fail(att, E.CROSS_BORDER_DOWN)
+            return
+        if status == 429 or status >= 500:
+            self._record(E.REMOTE_ERROR, att.ctx, elapsed, f"{where}: HTTP {status}")
+            final = E.REMOTE_ERROR
+            if self.book.record_error(host, now):
+                final = E.ATTEMPTS_EXHAUSTED
+                self._record(E.ATTEMPTS_EXHAUSTED, att.ctx, elapsed,
+                             f"{host.name}: HTTP {status} twice in a row, blocked for 15 min")
+                self._schedule_probe(host)
+            self._retry_or_fail(att, final)
+            return
+        if status != 200:
+            self._record(E.BAD_REQUEST, att.ctx, elapsed, f"{where}: HTTP {status}")
+            att.retries_left = 0
+            self._retry_or_fail(att, E.BAD_REQUEST)
+            return
+        try:
+            answer = parse_check_answer(result.body)
+        except AnswerError as exc:
+            self._record(E.PARSE_ERROR, att.ctx, elapsed, f"{where}: {exc}")
+            att.retries_left = 0
+            self._retry_or_fail(att, E.PARSE_ERROR)
+            return
+        self.book.record_ok(host)
+        self.on_answering(True)
+        if answer.code != 0:
+            self._record(E.REMOTE_ERROR, att.ctx, elapsed, f"{where}: code {answer.code} {answer.description}",
+                         answer)
+            self._finish(att, CheckOutcome(failure=E.REMOTE_ERROR, elapsed_ms=elapsed, host=host.name))
+            return
+        self._finish(att, CheckOutcome(answer=answer, elapsed_ms=elapsed, host=host.name))
+
+    def end_receipt(self, receipt_key: str) -> None:
+        """Close the receipt's kept-alive connections (the client closes them, as the operator asks)."""
+        for key in sorted(self._receipt_keys.pop(receipt_key, ())):
+            self.transport.close_connection(key)
+
+
+def _is_5000(body: bytes) -> bool:
+    try:
+        doc = json.loads(body.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        return False
+    return isinstance(doc, dict) and doc.get("code") == 5000
