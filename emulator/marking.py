@@ -57,7 +57,7 @@ class MarkingCode:
     gtin: str
     serial: str
     kind: str                # "gs1" or "pack"
-    mrp_kopecks: int | None  # МРЦ carried by the code itself (pack chars 22-25 or AI 8005)
+    mrp_kopecks: int | None  # МРЦ carried by the code itself (pack chars 22-25 or AI 8005); None if absent
     crypto_tail: str
 
     @property
@@ -78,7 +78,7 @@ def normalise_scan(text: str) -> str:
     return text.strip("\r\n")
 
 
-_PACK = re.compile(r"^(\d{14})(.{7})(.{4})(.{4})$", re.S)
+_PACK = re.compile(r"^(\d{14})(.{7})(.{4})(.{4})$", re.DOTALL)
 
 
 def parse(text: str) -> MarkingCode:
@@ -90,7 +90,8 @@ def parse(text: str) -> MarkingCode:
     if GS not in raw and len(raw) == 29:
         m = _PACK.match(raw)
         if m and all(c in _MRP_INDEX for c in m.group(3)):
-            return MarkingCode(raw, m.group(1), m.group(2), "pack", decode_mrp(m.group(3)), m.group(4))
+            # «AAAA» (zero) means the pack carries no МРЦ (e.g. nicotine products).
+            return MarkingCode(raw, m.group(1), m.group(2), "pack", decode_mrp(m.group(3)) or None, m.group(4))
     if not raw.startswith("01") or len(raw) < 18 or not raw[2:16].isdigit():
         raise MarkingCodeError("no GTIN (AI 01)")
     gtin = raw[2:16]

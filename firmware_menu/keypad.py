@@ -13,7 +13,7 @@ from __future__ import annotations
 import enum
 
 
-class Key(str, enum.Enum):
+class Key(enum.StrEnum):
     D0 = "0"
     D1 = "1"
     D2 = "2"

@@ -22,7 +22,7 @@ class Node:
     kind: str
     label: str
     vendor: bool = False
-    items: tuple["Node", ...] = ()
+    items: tuple[Node, ...] = ()
     context: tuple[str, ...] = ()
     setting: str | None = None
     type: str | None = None

@@ -34,7 +34,7 @@ Which flows and strings are the vendor's and which are modelled is said in
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -52,8 +52,8 @@ from ..storage import read_json, write_json_atomic
 from .cdn import CdnBook
 from .gismt import CheckContext, CheckOutcome, GisMtClient
 from .logbook import NO_EXPIRY, Logbook, LogRecord
-from .permit import PermitDecision, decide, max_price
-from .settings import _HOST_RE, _TOKEN_RE, Settings, SettingsStore, mask_token
+from .permit import PermitDecision, decide
+from .settings import _HOST_RE, _TOKEN_RE, SettingsStore, mask_token
 
 SIX_HOURS_MS = 6 * 3600_000
 SHIFT_LIMIT_MS = 24 * 3600_000
@@ -221,7 +221,7 @@ class KktDevice:
         return self.clock.now_ms
 
     def local_now(self) -> datetime:
-        return (datetime.fromtimestamp(self.clock.now_ms / 1000, tz=timezone.utc)
+        return (datetime.fromtimestamp(self.clock.now_ms / 1000, tz=UTC)
                 + timedelta(minutes=self.settings.tz_offset_min)).replace(tzinfo=None)
 
     @property
@@ -806,6 +806,7 @@ class KktDevice:
             self.confirm = None
             self._event("refused", f"{decision.error} by the cashier")
             self.mode = "cash_ready"
+            self._drop_empty_receipt()
 
     def _key_cash_cancel_confirm(self, k: Key) -> None:
         if k is Key.D3 and self.receipt is not None:
@@ -814,6 +815,7 @@ class KktDevice:
             r.closed_ms = self.clock.now_ms
             self.receipts.append(r)
             self.receipt = None
+            self.doc_kind = "sale"
             self.gismt.end_receipt(r.key)
             self._event("receipt", f"#{r.number} cancelled")
             self._message(self.msgs["receipt_cancelled"], "cash_ready")
@@ -826,6 +828,15 @@ class KktDevice:
             self.receipt = Receipt(self.receipt_counter, self.doc_kind, self.clock.now_ms)
             self._event("receipt", f"#{self.receipt.number} opened ({self.doc_kind})")
         return self.receipt
+
+    def _drop_empty_receipt(self) -> None:
+        """A receipt whose only position was refused was never really opened."""
+        r = self.receipt
+        if r is not None and not r.positions:
+            self.gismt.end_receipt(r.key)
+            self.receipt = None
+            self.receipt_counter -= 1
+            self._event("receipt", f"#{r.number} not opened (nothing sold)")
 
     def _can_sell(self) -> bool:
         if not self.shift_open:
@@ -889,6 +900,7 @@ class KktDevice:
                 self._beep(f"refused: {outcome.failure}")
                 self._show_error(outcome.failure, "cash_ready")
                 self._event("refused", f"{outcome.failure} (request failed, ЗАПРЕТ)")
+                self._drop_empty_receipt()
             else:
                 self._add_marked(pending, "failed", outcome, error=outcome.failure)
                 self._beep(f"sold without GIS MT answer: {outcome.failure}")
@@ -913,6 +925,7 @@ class KktDevice:
                     self._event("refused", f"{decision.error} (ЗАПРЕТ ПРОДАЖ = ВКЛЮЧЕН)")
                     self._show_error(decision.error, "cash_ready")
                     self.mode = "cash_refused"
+                    self._drop_empty_receipt()
                 else:
                     self.confirm = (pending, outcome, decision)
                     self.mode = "cash_confirm"
@@ -938,6 +951,7 @@ class KktDevice:
         r.closed_ms = self.clock.now_ms
         self.receipts.append(r)
         self.receipt = None
+        self.doc_kind = "sale"  # the next receipt is a sale again
         self.gismt.end_receipt(r.key)
         self._event("receipt", f"#{r.number} closed, total {_price_text(r.total)}")
         self._message(f"{self.msgs['receipt_closed']}\nИТОГ {_price_text(r.total)}", "cash_ready")
@@ -968,7 +982,7 @@ class KktDevice:
                 if self.receipt is not None:
                     raise RuntimeError("a receipt is open: close or cancel it before leaving cash mode")
                 self.press(Key.REZH)
-            elif self.mode in ("message", "edit", "options", "option_edit", "context", "scan_token"):
+            elif self.mode in ("message", "edit", "options", "option_edit", "context", "scan_token", "z_confirm"):
                 self.press(Key.C)
             elif self.mode == "menu":
                 self.press(Key.REZH)

@@ -24,8 +24,10 @@ answer                 what the device does                               code
 401                    sell with a beep; the token must be replaced       761
 5xx + code 5000        not the host's fault: retry once, then give up     766
 429 / 5xx              retry once; the second in a row blocks the host    760, 768
+                       and the device switches to the next host (once
+                       per position, within the deadline)
 other 4xx              do not retry                                       765
-refused / unknown host count as a host error, retry once                  748
+refused / unknown host count as a host error, as 5xx                      748, 768
 server closed a        reopen and retry once                              658
 kept-alive connection
 no answer in 1.5 s     give up; the third in a row blocks the host        748, 768
@@ -40,8 +42,8 @@ it through ``write_record``) before the outcome is reported.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
-from typing import Callable
+from collections.abc import Callable
+from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from .. import errors as E
@@ -89,6 +91,7 @@ class _Attempt:
     started: int
     on_done: Callable[[CheckOutcome], None]
     retries_left: int = 1
+    switched: bool = False
     request_id: int | None = None
     host: CdnHost | None = None
     deadline: Timer | None = None
@@ -416,8 +419,13 @@ class GisMtClient:
         self._finish(att, CheckOutcome(failure=E.NO_CONNECTION, elapsed_ms=DECISION_DEADLINE_MS,
                                        host=host.name if host else ""))
 
-    def _retry_or_fail(self, att: _Attempt, code: int) -> None:
-        if att.retries_left > 0:
+    def _retry_or_fail(self, att: _Attempt, code: int, blocked: bool = False) -> None:
+        """One repeat on the same host; once per position, a switch to the next host when this one got blocked."""
+        if blocked and not att.switched:
+            att.switched = True
+            att.retries_left = 1
+            self._try(att)
+        elif att.retries_left > 0 and not blocked:
             att.retries_left -= 1
             self._try(att)
         else:
@@ -437,10 +445,12 @@ class GisMtClient:
             code = result.failure.device_code
             self._record(code, att.ctx, elapsed, f"{where}: {result.failure.value} {result.detail}".strip())
             if result.failure in (Failure.REFUSED, Failure.RESOLVE):
-                if self.book.record_error(host, now):
-                    self._record(E.ATTEMPTS_EXHAUSTED, att.ctx, elapsed, f"{host.name}: unreachable twice, blocked")
+                blocked = self.book.record_error(host, now)
+                if blocked:
+                    code = E.ATTEMPTS_EXHAUSTED
+                    self._record(code, att.ctx, elapsed, f"{host.name}: unreachable twice, blocked for 15 min")
                     self._schedule_probe(host)
-                self._retry_or_fail(att, code)
+                self._retry_or_fail(att, code, blocked)
             elif result.failure is Failure.PEER_CLOSED and not result.new_connection:
                 self._retry_or_fail(att, code)
             else:
@@ -465,12 +475,13 @@ class GisMtClient:
         if status == 429 or status >= 500:
             self._record(E.REMOTE_ERROR, att.ctx, elapsed, f"{where}: HTTP {status}")
             final = E.REMOTE_ERROR
-            if self.book.record_error(host, now):
+            blocked = self.book.record_error(host, now)
+            if blocked:
                 final = E.ATTEMPTS_EXHAUSTED
                 self._record(E.ATTEMPTS_EXHAUSTED, att.ctx, elapsed,
                              f"{host.name}: HTTP {status} twice in a row, blocked for 15 min")
                 self._schedule_probe(host)
-            self._retry_or_fail(att, final)
+            self._retry_or_fail(att, final, blocked)
             return
         if status != 200:
             self._record(E.BAD_REQUEST, att.ctx, elapsed, f"{where}: HTTP {status}")

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import sqlite3
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 NO_EXPIRY = 0xFFFFFFFF
@@ -40,7 +40,7 @@ def yes_no(value: bool | None) -> str:
 
 
 def local_time_text(unix_s: int, tz_offset_min: int) -> str:
-    t = datetime.fromtimestamp(unix_s, tz=timezone.utc) + timedelta(minutes=tz_offset_min)
+    t = datetime.fromtimestamp(unix_s, tz=UTC) + timedelta(minutes=tz_offset_min)
     return t.strftime("%d-%m-%Y %H:%M:%S")
 
 

@@ -30,7 +30,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from .. import errors as E
@@ -121,7 +121,7 @@ def _expiry(text: Any) -> tuple[int | None, datetime | None]:
         naive = datetime.strptime(text.rstrip("Z")[:19], "%Y-%m-%dT%H:%M:%S")
     except ValueError:
         raise AnswerError(f"expireDate not understood: {text!r}") from None
-    unix_s = int(naive.replace(tzinfo=timezone.utc).timestamp())
+    unix_s = int(naive.replace(tzinfo=UTC).timestamp())
     return max(0, min(unix_s, NO_EXPIRY)), naive
 
 

@@ -86,7 +86,7 @@ class Settings:
         return d
 
     @classmethod
-    def from_json(cls, d: dict[str, Any]) -> "Settings":
+    def from_json(cls, d: dict[str, Any]) -> Settings:
         known = {f.name for f in fields(cls)}
         unknown = set(d) - known
         if unknown:
