@@ -13,8 +13,8 @@ clock steps: it calls ``run_until(wall_now)`` in a loop.
 from __future__ import annotations
 
 import heapq
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 Callback = Callable[[], None]
 

@@ -24,8 +24,9 @@ has been idle for ``idle_timeout_ms``; the next request on it then fails with
 from __future__ import annotations
 
 import enum
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Callable, Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from . import errors as E
 from .clock import Timer, VirtualClock
@@ -125,7 +126,7 @@ class _Conn:
 class SimulatedNetwork:
     """A transport that calls the True API backend model directly, on the virtual clock."""
 
-    def __init__(self, clock: VirtualClock, backend: "TrueApiBackend", idle_timeout_ms: int = 180_000) -> None:
+    def __init__(self, clock: VirtualClock, backend: TrueApiBackend, idle_timeout_ms: int = 180_000) -> None:
         self.clock = clock
         self.backend = backend
         self.idle_timeout_ms = idle_timeout_ms
