@@ -33,6 +33,7 @@ Which flows and strings are the vendor's and which are modelled is said in
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -172,6 +173,8 @@ class KktDevice:
         self.pending_code: MarkingCode | None = None
         self.confirm: tuple[_Pending, CheckOutcome, PermitDecision] | None = None
         self.return_mode = "main"
+        self.on_event: Callable[[Event], None] | None = None  # a trace hook (scenario --trace, consoles)
+        self.powered = True
         self.gismt = GisMtClient(clock, transport, lambda: self.settings, self.book, self._write_record,
                                  self._enter_emergency_auto, self._answering)
         self._load_state()
@@ -202,7 +205,7 @@ class KktDevice:
             self.book.clear_blocks()
 
     def _save_state(self) -> None:
-        if self._state_path is None:
+        if self._state_path is None or not self.powered:
             return
         write_json_atomic(self._state_path, {
             "emergency": self.emergency, "shift_open": self.shift_open, "shift_number": self.shift_number,
@@ -250,8 +253,24 @@ class KktDevice:
         return l1, l2, self.status_line
 
     def _event(self, kind: str, detail: str = "") -> None:
-        if self.keep_events:
-            self.events.append(Event(self.clock.now_ms, kind, detail))
+        if self.keep_events or self.on_event:
+            ev = Event(self.clock.now_ms, kind, detail)
+            if self.keep_events:
+                self.events.append(ev)
+            if self.on_event:
+                self.on_event(ev)
+
+    def power_off(self) -> None:
+        """Switch the device off: RAM (an open receipt, the CDN blocks) is lost, the device directory stays.
+
+        Requests in flight are abandoned and timers still on the clock do nothing.
+        """
+        if not self.powered:
+            return
+        self._event("power", "off")
+        self.gismt.shutdown()
+        self.powered = False
+        self.logbook.close()
 
     def _beep(self, reason: str) -> None:
         self.beeps.append(Beep(self.clock.now_ms, reason))
@@ -334,7 +353,10 @@ class KktDevice:
         self._render()
 
     def scan(self, data: str) -> None:
-        self._event("scan", mask_token(data) if self.mode == "scan_token" else data[:64])
+        shown = mask_token(data) if self.mode == "scan_token" else data[:64]
+        if self.settings.token and self.settings.token in shown:
+            shown = shown.replace(self.settings.token, mask_token(self.settings.token))
+        self._event("scan", shown)
         if self.mode == "scan_token":
             self._scan_token(data)
         elif self.mode in ("cash_ready", "cash_need_price"):
@@ -353,8 +375,8 @@ class KktDevice:
             node = self.nav.selected
             d.show(node.label, self._value_text(node) if node.kind == "param" else "", now)
         elif mode == "edit":
+            assert self.edit_node is not None
             node = self.edit_node
-            assert node is not None
             if node.type == "choice":
                 value = node.values[self.edit_index]
             elif node.type == "secret":
@@ -742,15 +764,16 @@ class KktDevice:
             elif self.buffer:
                 self._bad(self.msgs["bad_operation"])
         elif k is Key.VZ:
-            if self.receipt is not None:
+            if self.receipt is not None and self.receipt.positions:
                 self._bad(self.msgs["bad_operation"])
             else:
                 self.edit_index = DOC_KINDS.index(self.doc_kind)
                 self.mode = "cash_doctype"
         elif k is Key.REZH:
-            if self.receipt is not None:
+            if self.receipt is not None and self.receipt.positions:
                 self._bad(self.msgs["bad_operation"])
             else:
+                self._discard_empty_receipt()
                 self.leave_cash_mode()
 
     def leave_cash_mode(self) -> None:
@@ -765,6 +788,8 @@ class KktDevice:
             self.edit_index = (self.edit_index - 1) % len(DOC_KINDS)
         elif k is Key.IT:
             self.doc_kind = DOC_KINDS[self.edit_index]
+            if self.receipt is not None:  # still empty: it takes the new type
+                self.receipt.kind = self.doc_kind
             self.mode = "cash_ready"
         elif k is Key.C:
             self.mode = "cash_ready"
@@ -806,7 +831,6 @@ class KktDevice:
             self.confirm = None
             self._event("refused", f"{decision.error} by the cashier")
             self.mode = "cash_ready"
-            self._drop_empty_receipt()
 
     def _key_cash_cancel_confirm(self, k: Key) -> None:
         if k is Key.D3 and self.receipt is not None:
@@ -829,14 +853,14 @@ class KktDevice:
             self._event("receipt", f"#{self.receipt.number} opened ({self.doc_kind})")
         return self.receipt
 
-    def _drop_empty_receipt(self) -> None:
-        """A receipt whose only position was refused was never really opened."""
+    def _discard_empty_receipt(self) -> None:
+        """Leaving cash mode with a receipt in which nothing was sold: it ends, and so does its connection."""
         r = self.receipt
         if r is not None and not r.positions:
             self.gismt.end_receipt(r.key)
             self.receipt = None
-            self.receipt_counter -= 1
-            self._event("receipt", f"#{r.number} not opened (nothing sold)")
+            self.receipt_counter -= 1  # its number was never printed
+            self._event("receipt", f"#{r.number} discarded (nothing sold)")
 
     def _can_sell(self) -> bool:
         if not self.shift_open:
@@ -896,11 +920,11 @@ class KktDevice:
             self._show_error(E.EMERGENCY, "cash_ready")
         elif outcome.failure is not None:
             self._error(outcome.failure)
+            self._answering(False)
             if s.refuse_on_failure:
                 self._beep(f"refused: {outcome.failure}")
                 self._show_error(outcome.failure, "cash_ready")
                 self._event("refused", f"{outcome.failure} (request failed, ЗАПРЕТ)")
-                self._drop_empty_receipt()
             else:
                 self._add_marked(pending, "failed", outcome, error=outcome.failure)
                 self._beep(f"sold without GIS MT answer: {outcome.failure}")
@@ -925,7 +949,6 @@ class KktDevice:
                     self._event("refused", f"{decision.error} (ЗАПРЕТ ПРОДАЖ = ВКЛЮЧЕН)")
                     self._show_error(decision.error, "cash_ready")
                     self.mode = "cash_refused"
-                    self._drop_empty_receipt()
                 else:
                     self.confirm = (pending, outcome, decision)
                     self.mode = "cash_confirm"
@@ -972,6 +995,10 @@ class KktDevice:
             return
         self._walk(self.menu.find_path(label))
 
+    def goto_main(self) -> None:
+        """Back to the main menu by pressing keys (С, РЕЖ), as a person would."""
+        self._to_main()
+
     def _to_main(self) -> None:
         for _ in range(10):
             if self.mode == "main" and self.nav.at_main:
@@ -979,7 +1006,7 @@ class KktDevice:
             if self.mode.startswith("cash_") and self.mode != "cash_ready":
                 self.press(Key.C)
             elif self.mode == "cash_ready":
-                if self.receipt is not None:
+                if self.receipt is not None and self.receipt.positions:
                     raise RuntimeError("a receipt is open: close or cancel it before leaving cash mode")
                 self.press(Key.REZH)
             elif self.mode in ("message", "edit", "options", "option_edit", "context", "scan_token", "z_confirm"):

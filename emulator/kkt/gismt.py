@@ -81,7 +81,7 @@ class CheckOutcome:
     host: str = ""
 
 
-RecordWriter = Callable[..., None]
+RecordWriter = Callable[..., object]
 
 
 @dataclass
@@ -134,6 +134,15 @@ class GisMtClient:
         self._refresh_waiters: list[Callable[[int | None], None]] | None = None
         self._receipt_keys: dict[str, set[str]] = {}
         self._probes: dict[str, Timer] = {}
+        self._closed = False
+
+    def shutdown(self) -> None:
+        """Power off: abandon what is in flight; timers still on the clock become no-ops."""
+        self._closed = True
+        self.cancel_probes()
+        for rid in sorted(self._in_flight):
+            self._abandon(rid)
+        self._refresh_waiters = None
 
     # -- plumbing --------------------------------------------------------
     @property
@@ -161,7 +170,7 @@ class GisMtClient:
         req = NetRequest(rid, method, host, path, self._headers(key is None, bool(body)), body, key, timeout_ms)
 
         def done(result: NetResult) -> None:
-            if rid in self._in_flight:
+            if rid in self._in_flight and not self._closed:
                 self._in_flight.discard(rid)
                 deliver(result)
 
@@ -175,6 +184,8 @@ class GisMtClient:
 
     def _record(self, code: int, ctx: CheckContext | None, elapsed: int, note: str,
                 answer: CheckAnswer | None = None) -> None:
+        if self._closed:
+            return
         self.write_record(code=code, ctx=ctx, elapsed_ms=elapsed, note=note, answer=answer)
 
     # -- refresh: cdn/info + health checks --------------------------------
@@ -203,7 +214,7 @@ class GisMtClient:
         rid = self._send("GET", base, CDN_INFO_PATH, b"", None, CDN_INFO_TIMEOUT_MS, deliver)
 
         def timeout() -> None:
-            if rid in self._in_flight:
+            if rid in self._in_flight and not self._closed:
                 self._abandon(rid)
                 self._record(E.NO_CONNECTION, None, CDN_INFO_TIMEOUT_MS, f"cdn/info: no answer from {base}")
                 self._refresh_done(E.NO_CONNECTION)
@@ -313,7 +324,7 @@ class GisMtClient:
         rid = self._send("GET", name, HEALTH_PATH, b"", None, HEALTH_TIMEOUT_MS, deliver)
 
         def timeout() -> None:
-            if rid in self._in_flight:
+            if rid in self._in_flight and not self._closed:
                 self._abandon(rid)
                 self._record(E.NO_CONNECTION, None, HEALTH_TIMEOUT_MS, f"health/check {name}: no answer in 2 s")
                 done(name, None)
@@ -331,6 +342,8 @@ class GisMtClient:
 
         def probe() -> None:
             self._probes.pop(host.name, None)
+            if self._closed:
+                return
             if host.blocked_until != expected or self.book.get(host.name) is not host:
                 return  # cleared or replaced meanwhile
             self.stats.probes += 1
@@ -403,7 +416,7 @@ class GisMtClient:
         att.on_done(outcome)
 
     def _deadline(self, att: _Attempt) -> None:
-        if att.finished:
+        if att.finished or self._closed:
             return
         if att.request_id is not None:
             self._abandon(att.request_id)

@@ -118,7 +118,7 @@ class DeviceMachine(RuleBasedStateMachine):
         self.dismiss()
         self.accepted.append(rub * 100)
 
-    @precondition(lambda self: self.dev.receipt is not None)
+    @precondition(lambda self: self.dev.receipt is not None and self.dev.receipt.positions)
     @rule()
     def close_receipt(self) -> None:
         self.to_cash()
@@ -139,7 +139,7 @@ class DeviceMachine(RuleBasedStateMachine):
         self.cancelled += 1
         self.kind = "sale"
 
-    @precondition(lambda self: self.dev.receipt is None)
+    @precondition(lambda self: self.dev.receipt is None or not self.dev.receipt.positions)
     @rule()
     def return_receipt(self) -> None:
         self.to_cash()
@@ -152,12 +152,12 @@ class DeviceMachine(RuleBasedStateMachine):
         assert self.dev.doc_kind == "sale_return"
         self.kind = "sale_return"
 
-    @precondition(lambda self: self.dev.receipt is None)
+    @precondition(lambda self: self.dev.receipt is None or not self.dev.receipt.positions)
     @rule(on=st.booleans())
     def emergency_by_hand(self, on: bool) -> None:
         self.dismiss()
         if self.dev.mode == "cash_ready":
-            self.dev.press("РЕЖ")
+            self.dev.press("РЕЖ")  # an empty receipt ends with leaving cash mode
         self.dev.goto("ВКЛ АВАРИЙН.РЕЖ" if on else "ВЫКЛ АВАРИЙН.РЕЖ")
         self.dev.press("ИТ")
         self.dismiss()

@@ -1,0 +1,171 @@
+"""``kkt-emu``: the command line.
+
+Subcommands::
+
+    kkt-emu run PATH... [--junit FILE] [--verbose] [--trace]
+        run scenario files (folders are searched for *.yaml / *.yml);
+        exit 0 when all pass, 1 when any fails, 2 when a file cannot be loaded
+    kkt-emu errors [--json]
+        the device error table: code, text, cause
+
+Each subcommand is a pair ``_add_<name>(subparsers)`` / ``_cmd_<name>(args)``
+registered in ``COMMANDS``; a new one (``bench``) adds its pair there.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections.abc import Callable, Sequence
+
+from . import __version__
+
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_LOAD_ERROR = 2
+
+
+def _out(text: str = "") -> None:
+    print(text, flush=True)
+
+
+def _fmt_virtual(ms: int) -> str:
+    s, milli = divmod(int(ms), 1000)
+    h, s = divmod(s, 3600)
+    m, s = divmod(s, 60)
+    if h:
+        return f"{h}h{m:02d}m{s:02d}s"
+    if m:
+        return f"{m}m{s:02d}s"
+    return f"{s}.{milli:03d}s"
+
+
+# ---------------------------------------------------------------- run
+def _add_run(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    p = sub.add_parser("run", help="run scenario files", description="Run scenario files on virtual time.")
+    p.add_argument("paths", nargs="+", metavar="PATH", help="scenario files or folders")
+    p.add_argument("--junit", metavar="FILE", help="write JUnit XML to FILE")
+    p.add_argument("--verbose", "-v", action="store_true", help="print each step as it runs")
+    p.add_argument("--trace", action="store_true", help="print device events and network traffic as they happen")
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    from .scenario.junit import write_junit
+    from .scenario.model import load_all
+    from .scenario.runner import ScenarioResult, run_scenario
+
+    scenarios, errors = load_all(args.paths)
+    if errors:
+        for err in errors:
+            for problem in err.problems:
+                print(f"ERROR {err.file}: {problem}", file=sys.stderr)
+        if args.junit:
+            write_junit(args.junit, [], errors)
+        print(f"{len(errors)} file(s) could not be loaded; nothing was run", file=sys.stderr)
+        return EXIT_LOAD_ERROR
+    if not scenarios:
+        print(f"no scenario files under {' '.join(args.paths)}", file=sys.stderr)
+        return EXIT_LOAD_ERROR
+
+    printer = _out if (args.verbose or args.trace) else None
+    results: list[ScenarioResult] = []
+    for sc in scenarios:
+        if printer:
+            _out(f"--- {sc.name} ({sc.label})")
+        r = run_scenario(sc, trace=_out if args.trace else None, verbose=_out if args.verbose else None)
+        results.append(r)
+        word = "PASS" if r.passed else "FAIL"
+        _out(f"{word}  {r.name}  [{r.file}]  {_fmt_virtual(r.virtual_ms)} virtual, {r.wall_s:.3f} s wall")
+        for f in r.failures:
+            _out(f"      {f}")
+    passed = sum(1 for r in results if r.passed)
+    failed = len(results) - passed
+    _out(f"{passed} passed, {failed} failed")
+    if args.junit:
+        write_junit(args.junit, results)
+    return EXIT_OK if failed == 0 else EXIT_FAILED
+
+
+# ------------------------------------------------------------- errors
+def _add_errors(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    p = sub.add_parser("errors", help="print the device error table",
+                       description="The device error codes 650-658 and 747-768: code, text, cause.")
+    p.add_argument("--json", action="store_true", help="a JSON list of {code, text, cause, group}")
+
+
+def _cmd_errors(args: argparse.Namespace) -> int:
+    from .errors import error_table
+
+    table = error_table()
+    if args.json:
+        rows = [{"code": e.code, "text": e.text, "cause": e.cause, "group": e.group} for e in table.values()]
+        _out(json.dumps(rows, ensure_ascii=False, indent=2))
+        return EXIT_OK
+    width = max(len(e.text) for e in table.values())
+    _out(f"{'CODE':<5} {'TEXT':<{width}}  CAUSE")
+    for e in table.values():
+        _out(f"{e.code:<5} {e.text:<{width}}  {e.cause}")
+    return EXIT_OK
+
+
+# ------------------------------------------------------------ registry
+# name -> (add the subparser, run it). Add `bench` here: ("bench": (_add_bench, _cmd_bench)).
+def _add_bench(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    p = sub.add_parser("bench", help="simulate a store for N days on virtual time and report the speed")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.add_argument("--days", type=int, default=30)
+    p.add_argument("--receipts", type=int, default=300, help="receipts a shift")
+    p.add_argument("--marked", type=int, default=2, help="marked positions a receipt")
+    p.add_argument("--seed", type=int, default=1)
+
+
+def _cmd_bench(args: argparse.Namespace) -> int:
+    from .bench import BenchConfig, run
+
+    if args.days < 1 or args.receipts < 1 or args.marked < 0:
+        print("kkt-emu bench: --days and --receipts must be at least 1, --marked at least 0", file=sys.stderr)
+        return 2
+    result = run(BenchConfig(days=args.days, receipts=args.receipts, marked=args.marked, seed=args.seed))
+    if args.json:
+        print(json.dumps(result, ensure_ascii=False))
+    else:
+        width = max(len(k) for k in result)
+        for key, value in result.items():
+            print(f"{key:<{width}}  {value}")
+    return 0
+
+
+COMMANDS: dict[str, tuple[Callable[[argparse._SubParsersAction], None],  # type: ignore[type-arg]
+                          Callable[[argparse.Namespace], int]]] = {
+    "run": (_add_run, _cmd_run),
+    "errors": (_add_errors, _cmd_errors),
+    "bench": (_add_bench, _cmd_bench),
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="kkt-emu", description="Emulator of an Incotex cash register in the Chestny Znak permit mode.")
+    parser.add_argument("--version", action="version", version=f"kkt-emu {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+    for add, _ in COMMANDS.values():
+        add(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return COMMANDS[args.command][1](args)
+    except BrokenPipeError:
+        # The reader went away (`kkt-emu errors | head`): stop quietly.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return EXIT_FAILED
+
+
+if __name__ == "__main__":
+    sys.exit(main())

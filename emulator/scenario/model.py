@@ -1,0 +1,607 @@
+"""Scenario files: loading, validation and the world set-up they describe.
+
+A scenario file is YAML holding one scenario (a mapping with ``name`` and
+``steps``) or several under ``scenarios:``. Loading goes in three passes, and
+every problem is reported with the file, the place (``steps[3] (sale, line
+27)``, ``device.settings``...) and what is wrong:
+
+1. YAML parsing (the parser's own line and column);
+2. the JSON Schema ``data/scenario.schema.json`` (draft 2020-12), applied to
+   the data with mapping keys turned into strings and YAML dates into ISO text;
+3. meaning: key names exist, menu labels exist, settings values are ones the
+   menu offers, code entries are ones the mock True API accepts, durations
+   and instants parse. The world (``world:`` and the ``world``/``host`` steps,
+   in step order) is applied to a throw-away backend so a bad host name fails
+   here, not half-way through a run.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from functools import lru_cache
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import yaml
+from jsonschema.exceptions import ValidationError, best_match
+
+from firmware_menu.keypad import parse_key
+from firmware_menu.tree import Node, menu_data
+
+from ..kkt.logbook import LogRecord
+from ..kkt.settings import Settings
+from ..trueapi.backend import TrueApiBackend
+from ..trueapi.catalogue import Catalogue, CatalogueEntry
+
+DEFAULT_START = "2026-01-15T09:00:00+03:00"
+CONTOURS = ("prod", "sandbox")
+
+# Step kinds that take no argument (``{}`` or nothing).
+EMPTY_STEPS = ("open_shift", "enter_cash", "return_receipt", "close_receipt", "cancel_receipt", "leave_cash",
+               "close_shift", "status_check", "settle", "restart")
+STEP_KINDS = ("press", "keys", "goto", "type", "scan", "set", "sale", "sale_free", "doc_type", "emergency",
+              "advance", "host", "world", "expect", "note") + EMPTY_STEPS
+
+
+class ScenarioError(Exception):
+    """A scenario file that cannot be loaded; ``str()`` names the file and the place."""
+
+    def __init__(self, file: str, problems: list[str]) -> None:
+        self.file = file
+        self.problems = problems
+        super().__init__("\n".join(f"{file}: {p}" for p in problems))
+
+
+@dataclass(frozen=True)
+class Step:
+    index: int
+    kind: str              # "note" for a step that is only a note
+    value: Any
+    line: int | None = None
+    note: str | None = None
+
+    @property
+    def where(self) -> str:
+        line = f", line {self.line}" if self.line else ""
+        return f"steps[{self.index}] ({self.kind}{line})"
+
+
+@dataclass(frozen=True)
+class DeviceSpec:
+    settings: dict[str, Any] | None = None   # settings.json content (validated by Settings.from_json)
+    log_seq: int = 1
+    oism_default: int = 15
+    oism_codes: dict[str, int] = field(default_factory=dict)
+    shift_open: bool = False
+
+
+@dataclass(frozen=True)
+class Scenario:
+    name: str
+    file: str
+    steps: tuple[Step, ...]
+    description: str = ""
+    network: str = "simulated"
+    start_ms: int = 0
+    seed: int = 0
+    device: DeviceSpec = DeviceSpec()
+    world: Mapping[str, Any] = field(default_factory=dict)
+    position: int | None = None   # index under ``scenarios:``, None for a one-scenario file
+
+    @property
+    def label(self) -> str:
+        return self.file if self.position is None else f"{self.file}: scenarios[{self.position}]"
+
+
+# ---------------------------------------------------------------- helpers
+def parse_instant(value: Any) -> int:
+    """Milliseconds since the epoch from an integer or ISO 8601 text with a UTC offset."""
+    if isinstance(value, bool):
+        raise ValueError(f"not an instant: {value!r}")
+    if isinstance(value, int):
+        return value
+    if isinstance(value, datetime):
+        dt = value
+    elif isinstance(value, str):
+        try:
+            dt = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+        except ValueError:
+            raise ValueError(f"not an ISO 8601 date-time: {value!r}") from None
+    else:
+        raise ValueError(f"not an instant: {value!r}")
+    if dt.tzinfo is None:
+        raise ValueError(f"{value!r} has no UTC offset (write e.g. 2026-01-15T09:00:00+03:00)")
+    return int(round(dt.timestamp() * 1000))
+
+
+_DURATION_PART = re.compile(r"(\d+)\s*(ms|s|m|h|d)")
+_UNIT_MS = {"ms": 1, "s": 1000, "m": 60_000, "h": 3_600_000, "d": 86_400_000}
+
+
+def parse_duration(value: Any) -> int:
+    """Milliseconds from an integer or text such as ``6h``, ``15m``, ``1500ms``, ``1h30m``."""
+    if isinstance(value, bool):
+        raise ValueError(f"not a duration: {value!r}")
+    if isinstance(value, int):
+        if value < 0:
+            raise ValueError(f"negative duration: {value}")
+        return value
+    if isinstance(value, str):
+        text = value.strip()
+        parts = _DURATION_PART.findall(text)
+        if parts and re.fullmatch(r"(\s*\d+\s*(ms|s|m|h|d)\s*)+", text):
+            return sum(int(n) * _UNIT_MS[u] for n, u in parts)
+    raise ValueError(f"not a duration: {value!r} (write e.g. 6h, 15m, 2s, 1500ms or an integer of ms)")
+
+
+def setting_node(name: str) -> Node:
+    """The menu item that edits setting ``name``."""
+    def walk(nodes: Iterable[Node]) -> Node | None:
+        for n in nodes:
+            if n.kind == "param" and n.setting == name:
+                return n
+            found = walk(n.items)
+            if found:
+                return found
+        return None
+
+    node = walk(menu_data().main)
+    if node is None:
+        raise KeyError(f"setting {name!r} has no menu item")
+    return node
+
+
+def menu_label_exists(label: str) -> bool:
+    data = menu_data()
+    if label in data.context.values():
+        return True
+    try:
+        data.find_path(label)
+    except KeyError:
+        return False
+    return True
+
+
+def _plain(obj: Any) -> Any:
+    """YAML data as JSON data: mapping keys become strings, dates ISO text."""
+    if isinstance(obj, dict):
+        return {_key(k): _plain(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_plain(v) for v in obj]
+    if isinstance(obj, (datetime, date)):
+        return obj.isoformat()
+    return obj
+
+
+def _key(k: Any) -> str:
+    if isinstance(k, bool):
+        return "true" if k else "false"
+    return str(k)
+
+
+@lru_cache(maxsize=1)
+def schema() -> dict[str, Any]:
+    return json.loads(resources.files("emulator").joinpath("data/scenario.schema.json").read_text("utf-8"))
+
+
+@lru_cache(maxsize=1)
+def _validator() -> jsonschema.protocols.Validator:
+    cls = jsonschema.validators.validator_for(schema())
+    cls.check_schema(schema())
+    return cls(schema())
+
+
+# ------------------------------------------------------------------ world
+def make_backend(seed: int, world: Mapping[str, Any]) -> TrueApiBackend:
+    """The True API backend model configured as ``world`` says."""
+    catalogue = Catalogue.sandbox() if world.get("sandbox_codes", True) else Catalogue()
+    backend = TrueApiBackend(seed=seed, catalogue=catalogue)
+    apply_world(backend, world)
+    return backend
+
+
+def apply_world(backend: TrueApiBackend, world: Mapping[str, Any]) -> None:
+    """Apply world keys (all but ``sandbox_codes``) to a backend; ValueError naming the key on bad data."""
+    for key in ("tokens", "blocked_tokens", "token_valid_until", "cdn_hosts", "hosts", "emergency",
+                "empty_cdn_list", "codes"):
+        value = world.get(key)
+        if value is None:
+            continue
+        try:
+            _apply_world_key(backend, key, value)
+        except (ValueError, KeyError, TypeError) as exc:
+            raise ValueError(f"{key}: {_exc_text(exc)}") from None
+
+
+def _apply_world_key(backend: TrueApiBackend, key: str, value: Any) -> None:
+    if key == "tokens":
+        for contour, tokens in value.items():
+            for t in tokens:
+                backend.add_token(contour, t)
+    elif key == "blocked_tokens":
+        for t in value:
+            backend.block_token(t)
+    elif key == "token_valid_until":
+        for contour, until in value.items():
+            backend.set_token_valid_until(contour, None if until is None else parse_instant(until))
+    elif key == "cdn_hosts":
+        for contour, names in value.items():
+            backend.set_cdn_hosts(contour, names)
+    elif key == "hosts":
+        for name, conf in value.items():
+            apply_host(backend, name, conf)
+    elif key == "emergency":
+        for contour, on in value.items():
+            backend.set_emergency(contour, on)
+    elif key == "empty_cdn_list":
+        for contour, on in value.items():
+            backend.set_empty_cdn_list(contour, on)
+    elif key == "codes":
+        for entry in value:
+            backend.add_code(CatalogueEntry.from_dict(entry))
+
+
+def apply_host(backend: TrueApiBackend, name: str, conf: Mapping[str, Any]) -> None:
+    host = backend.host(name)
+    for key in ("latency_ms", "avg_time_ms"):
+        if key in conf:
+            setattr(host, key, int(conf[key]))
+    if "latency_seq" in conf:
+        host.latency_seq = [int(v) for v in conf["latency_seq"]]
+    if "down" in conf:
+        host.down = bool(conf["down"])
+    if "emergency" in conf:
+        host.emergency = bool(conf["emergency"])
+    if "plan" in conf:
+        host.plan(["5000" if item == 5000 else item for item in conf["plan"]], bool(conf.get("repeat", False)))
+    elif "repeat" in conf:
+        host.plan_repeat = bool(conf["repeat"])
+
+
+# ---------------------------------------------------------------- loading
+def load_file(path: str | Path) -> list[Scenario]:
+    """All scenarios of one YAML file; ScenarioError on any problem."""
+    path = Path(path)
+    file = str(path)
+    try:
+        text = path.read_text("utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ScenarioError(file, [f"cannot read: {exc}"]) from None
+    return load_text(text, file)
+
+
+def load_text(text: str, file: str = "<text>") -> list[Scenario]:
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise ScenarioError(file, [_yaml_message(exc)]) from None
+    return load_data(data, file, _step_lines(text))
+
+
+def _yaml_message(exc: yaml.YAMLError) -> str:
+    mark = getattr(exc, "problem_mark", None)
+    problem = getattr(exc, "problem", None)
+    if mark is None or problem is None:
+        return f"YAML error: {' '.join(str(exc).split())}"
+    context = getattr(exc, "context", None)
+    return (f"YAML error at line {mark.line + 1}, column {mark.column + 1}: {problem}"
+            + (f" ({context})" if context else ""))
+
+
+def load_data(data: Any, file: str = "<data>", lines: list[list[int]] | None = None) -> list[Scenario]:
+    """Scenarios from already parsed data (a mapping, or a mapping with ``scenarios``)."""
+    if data is None:
+        raise ScenarioError(file, ["the file is empty"])
+    data = _plain(data)
+    if not isinstance(data, dict):
+        raise ScenarioError(file, ["a scenario file must hold a mapping (name, steps, ...) "
+                                   f"or `scenarios: [...]`, not a {type(data).__name__}"])
+    problems = [_schema_message(e, data, lines) for e in
+                sorted(_validator().iter_errors(data), key=lambda e: [str(p) for p in e.absolute_path])]
+    if problems:
+        raise ScenarioError(file, _dedupe(problems)[:12])
+    items: list[tuple[int | None, dict[str, Any]]]
+    if "scenarios" in data:
+        items = list(enumerate(data["scenarios"]))
+    else:
+        items = [(None, data)]
+    out: list[Scenario] = []
+    problems = []
+    for pos, raw in items:
+        step_lines = (lines or [])[pos or 0] if lines and len(lines) > (pos or 0) else []
+        try:
+            out.append(_build(raw, file, pos, step_lines))
+        except ScenarioError as exc:
+            problems.extend(exc.problems)
+    if problems:
+        raise ScenarioError(file, problems)
+    return out
+
+
+def expand_paths(paths: Iterable[str | Path]) -> list[Path]:
+    """Files as given, folders searched recursively for ``*.yaml`` / ``*.yml`` (sorted)."""
+    out: list[Path] = []
+    for p in paths:
+        p = Path(p)
+        if p.is_dir():
+            found = sorted((f for f in p.rglob("*") if f.suffix in (".yaml", ".yml") and f.is_file()),
+                           key=lambda f: f.as_posix())
+            out.extend(found)
+        else:
+            out.append(p)
+    seen: set[Path] = set()
+    unique = []
+    for p in out:
+        key = p.resolve()
+        if key not in seen:
+            seen.add(key)
+            unique.append(p)
+    return unique
+
+
+def load_all(paths: Iterable[str | Path]) -> tuple[list[Scenario], list[ScenarioError]]:
+    """Every scenario under ``paths`` and every file that failed to load."""
+    scenarios: list[Scenario] = []
+    errors: list[ScenarioError] = []
+    for f in expand_paths(paths):
+        if not f.exists():
+            errors.append(ScenarioError(str(f), ["no such file or folder"]))
+            continue
+        try:
+            scenarios.extend(load_file(f))
+        except ScenarioError as exc:
+            errors.append(exc)
+    return scenarios, errors
+
+
+def load_paths(paths: Iterable[str | Path]) -> list[Scenario]:
+    """Like ``load_all`` but raises the first load error."""
+    scenarios, errors = load_all(paths)
+    if errors:
+        raise errors[0]
+    return scenarios
+
+
+# ----------------------------------------------------- schema messages
+def _dedupe(items: list[str]) -> list[str]:
+    seen: set[str] = set()
+    return [x for x in items if not (x in seen or seen.add(x))]  # type: ignore[func-returns-value]
+
+
+def _short(value: Any, limit: int = 120) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[:limit - 3] + "..."
+
+
+def _where(path: list[Any], data: Any, lines: list[list[int]] | None) -> str:
+    parts = list(path)
+    prefix = ""
+    pos = 0
+    scenario = data
+    if parts[:1] == ["scenarios"] and len(parts) >= 2 and isinstance(parts[1], int):
+        pos = parts[1]
+        prefix = f"scenarios[{pos}]"
+        scenario = data["scenarios"][pos] if isinstance(data.get("scenarios"), list) else {}
+        parts = parts[2:]
+    if parts[:1] == ["steps"] and len(parts) >= 2 and isinstance(parts[1], int):
+        i = parts[1]
+        steps = scenario.get("steps") if isinstance(scenario, dict) else None
+        step = steps[i] if isinstance(steps, list) and i < len(steps) else None
+        kinds = [k for k in step if k != "note"] if isinstance(step, dict) else []
+        if isinstance(step, dict):
+            kind = "+".join(kinds) if kinds else "note"
+        else:
+            kind = "?"
+        line = None
+        if lines and pos < len(lines) and i < len(lines[pos]):
+            line = lines[pos][i]
+        place = f"steps[{i}] ({kind}" + (f", line {line})" if line else ")")
+        rest = parts[2:]
+        if rest and rest[0] == kind:
+            rest = rest[1:]
+        if rest:
+            place += " " + _dotted(rest)
+    else:
+        place = _dotted(parts) if parts else "(top level)"
+    return f"{prefix} {place}".strip() if prefix else place
+
+
+def _dotted(parts: list[Any]) -> str:
+    out = ""
+    for p in parts:
+        out += f"[{p}]" if isinstance(p, int) else (f".{p}" if out else str(p))
+    return out
+
+
+def _json_type(value: Any) -> str:
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int):
+        return "integer"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, list):
+        return "array"
+    if isinstance(value, dict):
+        return "object"
+    return "null" if value is None else type(value).__name__
+
+
+def _is_step_path(path: list[Any]) -> bool:
+    return len(path) >= 2 and path[-2] == "steps" and isinstance(path[-1], int)
+
+
+def _schema_message(err: ValidationError, data: Any, lines: list[list[int]] | None) -> str:
+    path = list(err.absolute_path)
+    where = _where(path, data, lines)
+    sch = err.schema if isinstance(err.schema, dict) else {}
+    what = sch.get("x-what")
+    v = err.validator
+    if _is_step_path(path):
+        if v == "type":
+            return (f"{where}: a step must be a one-key mapping such as `settle: {{}}` or "
+                    f"`press: \"ИТ\"`, got {_short(err.instance)}")
+        if v == "maxProperties" and isinstance(err.instance, dict):
+            kinds = [k for k in err.instance if k != "note"]
+            return f"{where}: a step holds exactly one action (plus an optional note), got: {', '.join(kinds)}"
+        if v == "minProperties":
+            return f"{where}: an empty step"
+    if v == "additionalProperties" and isinstance(err.instance, dict):
+        known = list(sch.get("properties", {}))
+        extra = [k for k in err.instance if k not in known]
+        noun = what or "key"
+        return f"{where}: unknown {noun} {', '.join(repr(k) for k in extra)} (known: {', '.join(known)})"
+    if v in ("anyOf", "oneOf"):
+        if "description" in sch:
+            return f"{where}: {_short(err.instance)} is not valid: expected {sch['description']}"
+        kind = _json_type(err.instance)
+        same = [e for e in err.context or () if isinstance(e.schema, dict) and e.schema.get("type") == kind]
+        inner = same[0] if same else (best_match(err.context) if err.context else None)
+        if inner is not None:
+            return f"{where}: {inner.message}"
+    if v == "type":
+        return f"{where}: {_short(err.instance)} is not of type {err.validator_value!r}"
+    return f"{where}: {err.message}"
+
+
+def _step_lines(text: str) -> list[list[int]]:
+    """1-based line numbers of each step, per scenario in the file (best effort)."""
+    try:
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.YAMLError:
+        return []
+    if not isinstance(root, yaml.MappingNode):
+        return []
+
+    def value_of(node: yaml.MappingNode, key: str) -> yaml.Node | None:
+        for k, v in node.value:
+            if isinstance(k, yaml.ScalarNode) and k.value == key:
+                return v
+        return None
+
+    def steps_of(node: yaml.Node) -> list[int]:
+        if not isinstance(node, yaml.MappingNode):
+            return []
+        seq = value_of(node, "steps")
+        if not isinstance(seq, yaml.SequenceNode):
+            return []
+        return [item.start_mark.line + 1 for item in seq.value]
+
+    many = value_of(root, "scenarios")
+    if isinstance(many, yaml.SequenceNode):
+        return [steps_of(item) for item in many.value]
+    return [steps_of(root)]
+
+
+# -------------------------------------------------- meaning of the data
+_LOG_PROBE = LogRecord(1, 0, 0, (None,) * 7, 0, 0, 0, 0, 0, 0, "", None)
+
+
+def _build(raw: dict[str, Any], file: str, pos: int | None, lines: list[int]) -> Scenario:
+    problems: list[str] = []
+    prefix = f"scenarios[{pos}] " if pos is not None else ""
+
+    def bad(place: str, msg: str) -> None:
+        problems.append(f"{prefix}{place}: {msg}")
+
+    try:
+        start_ms = parse_instant(raw.get("start", DEFAULT_START))
+    except ValueError as exc:
+        bad("start", str(exc))
+        start_ms = 0
+
+    dev = raw.get("device") or {}
+    settings = dev.get("settings")
+    if settings is not None:
+        try:
+            Settings.from_json(copy.deepcopy(settings))
+        except (ValueError, TypeError) as exc:
+            bad("device.settings", str(exc))
+    oism = dev.get("oism") or {}
+    device = DeviceSpec(settings=settings, log_seq=int(dev.get("log_seq", 1)),
+                        oism_default=int(oism.get("default", 15)), oism_codes=dict(oism.get("codes") or {}),
+                        shift_open=bool(dev.get("shift_open", False)))
+
+    world = raw.get("world") or {}
+    backend: TrueApiBackend | None = None
+    try:
+        backend = make_backend(int(raw.get("seed", 0)), world)
+    except (ValueError, KeyError, TypeError) as exc:
+        bad("world", _exc_text(exc))
+
+    steps: list[Step] = []
+    for i, item in enumerate(raw["steps"]):
+        kinds = [k for k in item if k != "note"]
+        kind = kinds[0] if kinds else "note"
+        step = Step(i, kind, item.get(kind) if kind != "note" else item.get("note"),
+                    lines[i] if i < len(lines) else None, item.get("note"))
+        steps.append(step)
+        try:
+            _check_step(step, backend)
+        except (ValueError, KeyError, TypeError) as exc:
+            bad(step.where, _exc_text(exc))
+
+    if problems:
+        raise ScenarioError(file, problems)
+    return Scenario(name=raw["name"], file=file, steps=tuple(steps), description=raw.get("description", ""),
+                    network=raw.get("network", "simulated"), start_ms=start_ms, seed=int(raw.get("seed", 0)),
+                    device=device, world=world, position=pos)
+
+
+def _exc_text(exc: BaseException) -> str:
+    if isinstance(exc, KeyError) and exc.args:
+        return str(exc.args[0])
+    return str(exc)
+
+
+def _check_step(step: Step, backend: TrueApiBackend | None) -> None:
+    v = step.value
+    kind = step.kind
+    if kind == "press":
+        for name in [v] if isinstance(v, str) else v:
+            parse_key(name)
+    elif kind == "keys":
+        for token in v.split():
+            if not (token.isdigit() and token != "00"):
+                parse_key(token)
+    elif kind == "goto":
+        if not menu_label_exists(v):
+            raise ValueError(f"no menu or context-menu item labelled {v!r}")
+    elif kind == "set":
+        for name, value in v.items():
+            if name == "option":
+                options = menu_data().options
+                for n in value:
+                    if int(n) not in options:
+                        raise ValueError(f"no option {n} (options: {', '.join(str(o) for o in options)})")
+                continue
+            node = setting_node(name)
+            if node.type == "choice" and value not in node.values:
+                raise ValueError(f"{name}: {value!r} is not one of {', '.join(node.values)}")
+    elif kind == "advance":
+        parse_duration(v)
+    elif kind == "host":
+        if backend is not None:
+            conf = {k: x for k, x in v.items() if k != "name"}
+            apply_host(backend, v["name"], conf)
+    elif kind == "world":
+        if backend is not None:
+            apply_world(backend, v)
+    elif kind == "expect":
+        for key in ("log", "log_all"):
+            for entry in v.get(key, ()):
+                for name in entry.get("fields", {}):
+                    _LOG_PROBE.field(name)
+        settings = v.get("settings")
+        if settings:
+            s = Settings.from_json({})
+            for name in settings:
+                if name != "options" and not hasattr(s, name):
+                    raise ValueError(f"unknown setting {name!r}")
