@@ -1,0 +1,53 @@
+#!/usr/bin/env python3
+"""Run ``kkt-emu bench`` and rewrite the figures table in README.md with the result.
+
+Usage: ``.venv/bin/python tools/update_bench_figures.py [--check]``. With
+``--check`` nothing is written; the exit status says whether the README's
+30-day wall time still meets the target.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import sys
+from pathlib import Path
+
+from emulator.bench import BenchConfig, run
+
+README = Path(__file__).resolve().parent.parent / "README.md"
+START = "| `wall_s` for 30 days (target < 5 s) |"
+
+
+def table(r: dict[str, object]) -> str:
+    days = float(r["virtual_s"]) / 86400  # type: ignore[arg-type]
+    return "\n".join([
+        "| figure | value |",
+        "|---|---|",
+        f"| `wall_s` for 30 days (target < 5 s) | {r['wall_s']} |",
+        f"| `virtual_s` | {int(float(r['virtual_s'])):,} ({days:.1f} days) |".replace(",", " "),  # type: ignore[arg-type]
+        f"| `speedup` | {float(r['speedup']):.3g} |",  # type: ignore[arg-type]
+        f"| `receipts_per_s` | {r['receipts_per_s']} |",
+        f"| `device_overhead` (device position ÷ bare backend check) | {r['device_overhead']} |",
+    ])
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--check", action="store_true")
+    args = ap.parse_args()
+    r = run(BenchConfig())
+    print(r)
+    if args.check:
+        return 0 if r["target_met"] else 1
+    text = README.read_text("utf-8")
+    pattern = re.compile(r"\| figure \| value \|\n\|---\|---\|\n(?:\|.*\|\n)+")
+    if not pattern.search(text):
+        print("README has no figures table", file=sys.stderr)
+        return 2
+    README.write_text(pattern.sub(table(r) + "\n", text, count=1), "utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
