@@ -13,12 +13,13 @@ Two transports sit behind this interface:
   back onto the clock's thread.
 
 Connections. A request names a connection ``key``; the first request with a
-key opens the connection (counted in ``connections_opened``), later ones reuse
-it until the device calls ``close_connection(key)``. A request with
-``key=None`` is a one-shot connection (``Connection: close``), as the True API
-asks for ``cdn/health/check``. A server closes a kept-alive connection after it
-has been idle for ``idle_timeout_ms``; the next request on it then fails with
-``PEER_CLOSED``.
+key opens the connection (counted in ``stats.opened``), later ones reuse it
+until the device calls ``close_connection(key)``. A request with ``key=None``
+is a one-shot connection (``Connection: close``), as the True API asks for
+``cdn/health/check``. A server closes a kept-alive connection after it has been
+idle for ``idle_timeout_ms`` (180 s); the next request on that key then opens
+a new connection and says so (``new_connection=True``), as httpx does on the
+real network.
 """
 
 from __future__ import annotations
@@ -151,12 +152,11 @@ class SimulatedNetwork:
                 self._conns.pop(request.key)
                 conn = None
             if conn is not None and conn.in_flight == 0 and now - conn.last_used >= self.idle_timeout_ms:
-                # The server dropped the idle connection; the client finds out on reuse.
+                # The server dropped the idle connection; like an HTTP client library, the
+                # transport notices before sending and opens a new one (new_connection=True).
                 self._conns.pop(request.key)
                 self.stats.closed_by_server += 1
-                self._schedule(request, deliver, 0, NetResult(request.id, None, failure=Failure.PEER_CLOSED,
-                                                                detail="connection closed by the server (idle)"))
-                return
+                conn = None
             if conn is None:
                 new_conn = True
         else:

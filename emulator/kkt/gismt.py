@@ -28,8 +28,9 @@ answer                 what the device does                               code
                        per position, within the deadline)
 other 4xx              do not retry                                       765
 refused / unknown host count as a host error, as 5xx                      748, 768
-server closed a        reopen and retry once                              658
+server closed a        the transport reopens it; logged                   658
 kept-alive connection
+closed mid-answer      no repeat                                          658
 no answer in 1.5 s     give up; the third in a row blocks the host        748, 768
 no ranked list         no request                                         747
 every host blocked     no request; refresh the list, clear the blocks     764
@@ -133,6 +134,7 @@ class GisMtClient:
         self._in_flight: set[int] = set()
         self._refresh_waiters: list[Callable[[int | None], None]] | None = None
         self._receipt_keys: dict[str, set[str]] = {}
+        self._used_keys: set[str] = set()   # connection keys that already carried an answer
         self._probes: dict[str, Timer] = {}
         self._closed = False
 
@@ -454,6 +456,12 @@ class GisMtClient:
         now = self.clock.now_ms
         elapsed = now - att.started
         where = f"codes/check {host.name}"
+        key = f"{att.receipt_key}@{host.name}"
+        if result.new_connection and key in self._used_keys:
+            self._record(E.TLS_PEER_CLOSED, att.ctx, elapsed,
+                         f"{where}: the server had closed the kept-alive connection; reopened")
+        if result.failure is None:
+            self._used_keys.add(key)
         if result.failure is not None:
             code = result.failure.device_code
             self._record(code, att.ctx, elapsed, f"{where}: {result.failure.value} {result.detail}".strip())
@@ -520,6 +528,7 @@ class GisMtClient:
     def end_receipt(self, receipt_key: str) -> None:
         """Close the receipt's kept-alive connections (the client closes them, as the operator asks)."""
         for key in sorted(self._receipt_keys.pop(receipt_key, ())):
+            self._used_keys.discard(key)
             self.transport.close_connection(key)
 
 
