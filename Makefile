@@ -8,6 +8,7 @@ BIN := $(VENV)/bin
 .PHONY: setup demo test bench lint clean
 
 $(BIN)/kkt-emu: pyproject.toml
+	bash tools/install_system_deps.sh
 	$(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q -e '.[test,dev]'

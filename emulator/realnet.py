@@ -1,0 +1,234 @@
+"""The real network: the device's requests over real sockets and real TLS.
+
+Two parts, both behind the interfaces the simulated network already uses:
+
+``RealTimeDriver`` steps the virtual clock with the wall clock. The device
+core stays single-threaded: worker threads never call it; they ``post``
+results, and the driver runs them on its own thread at the matching virtual
+time, together with whatever timers (the 1.5 s decision deadline, the 2 s
+health-check timeout) fell due meanwhile. Virtual time may still jump
+(``clock.advance`` between inputs), so a scenario that waits 15 minutes for a
+block to expire does not wait 15 real minutes.
+
+``RealNetwork`` implements ``Transport`` with httpx:
+
+* host names resolve through a table (``name -> (ip, port)``), not DNS: the
+  mock hosts live on 127.0.0.x; the request goes to that address with the real
+  name in ``Host`` and in the TLS SNI, so certificate host-name checks happen;
+* a connection key gets its own ``httpx.Client`` holding one kept-alive
+  connection (one per receipt and host, as the device wants); ``key=None`` is a
+  one-shot client with ``Connection: close`` (health checks);
+* TLS comes from a context factory (the device's ``TlsStore`` with option 92):
+  a ``TlsError`` there (no roots: 651) fails the request before any socket;
+* failures are classified from the real exception by ``tls_store.errors``
+  into ``Failure`` values (so 654-658 and 748 come from what really happened);
+  the phase (connect, handshake, write, read) is known from httpcore's trace
+  events, which also say whether a new connection was opened.
+"""
+
+from __future__ import annotations
+
+import queue
+import ssl
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import httpx
+
+from tls_store.errors import TlsError, classify_detail
+
+from .clock import VirtualClock
+from .net import ConnectionStats, Deliver, Failure, NetRequest, NetResult
+
+Resolver = Callable[[str], tuple[str, int] | None]
+
+
+class RealTimeDriver:
+    """Runs the virtual clock at wall-clock pace and hands posted work to the device thread."""
+
+    def __init__(self, clock: VirtualClock) -> None:
+        self.clock = clock
+        self._q: queue.SimpleQueue[Callable[[], None]] = queue.SimpleQueue()
+
+    def post(self, fn: Callable[[], None]) -> None:
+        """Thread-safe: run ``fn`` on the driver's thread, at the virtual time it arrives."""
+        self._q.put(fn)
+
+    def now_ms(self) -> int:
+        return self.clock.now_ms
+
+    def _drain(self) -> None:
+        while True:
+            try:
+                fn = self._q.get_nowait()
+            except queue.Empty:
+                return
+            fn()
+
+    def run_while(self, condition: Callable[[], bool], max_ms: int, poll_ms: int = 20) -> bool:
+        """Let wall time pass (mapped 1:1 onto the clock) while ``condition()`` holds, at most ``max_ms``."""
+        wall0 = time.monotonic()
+        virt0 = self.clock.now_ms
+        end = virt0 + max_ms
+        while True:
+            target = min(end, virt0 + int((time.monotonic() - wall0) * 1000))
+            self.clock.run_until(max(target, self.clock.now_ms))
+            self._drain()
+            if not condition():
+                return True
+            if target >= end:
+                return False
+            nd = self.clock.next_due()
+            wait_ms = poll_ms if nd is None else max(0, min(poll_ms, nd - self.clock.now_ms))
+            try:
+                fn = self._q.get(timeout=wait_ms / 1000)
+            except queue.Empty:
+                continue
+            now_target = min(end, virt0 + int((time.monotonic() - wall0) * 1000))
+            self.clock.run_until(max(now_target, self.clock.now_ms))
+            fn()
+
+    def run_forever(self, stop: threading.Event, poll_ms: int = 50) -> None:
+        """For ``serve``: keep the clock on wall time until ``stop`` is set."""
+        while not stop.is_set():
+            self.run_while(lambda: not stop.is_set(), 1000, poll_ms)
+
+
+class _Trace:
+    """Follows httpcore's trace events of one request: the phase reached, a new connection."""
+
+    def __init__(self) -> None:
+        self.phase = "connect"
+        self.new_connection = False
+
+    def __call__(self, name: str, info: dict[str, Any]) -> None:
+        if name.startswith("connection.connect_tcp.started"):
+            self.new_connection = True
+            self.phase = "connect"
+        elif name.startswith("connection.start_tls.started"):
+            self.phase = "handshake"
+        elif name.startswith("http11.send_request"):
+            self.phase = "write"
+        elif name.startswith("http11.receive_response"):
+            self.phase = "read"
+
+
+class RealNetwork:
+    def __init__(self, driver: RealTimeDriver, resolve: Resolver | dict[str, tuple[str, int]],
+                 ssl_context: Callable[[], ssl.SSLContext], *, workers: int = 16) -> None:
+        self.driver = driver
+        self._resolve: Resolver = resolve.get if isinstance(resolve, dict) else resolve
+        self._ssl_context = ssl_context
+        self.stats = ConnectionStats()
+        self._clients: dict[str, httpx.Client] = {}
+        self._inflight: dict[int, str | None] = {}
+        self._cancelled: set[int] = set()
+        self._lock = threading.Lock()
+        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="kkt-net")
+        self.trace: Callable[[str, NetRequest | NetResult], None] | None = None
+
+    # -- Transport ----------------------------------------------------------
+    def submit(self, request: NetRequest, deliver: Deliver) -> None:
+        host = request.host
+        self.stats.requests[host] = self.stats.requests.get(host, 0) + 1
+        if self.trace:
+            self.trace("send", request)
+        name = host.split(":", 1)[0]
+        address = self._resolve(host) or self._resolve(name)
+        if address is None:
+            self._post(request, deliver, NetResult(request.id, None, failure=Failure.RESOLVE,
+                                                   detail=f"unknown host {host}"))
+            return
+        try:
+            ctx = self._ssl_context()
+        except TlsError as exc:
+            failure = Failure.TLS_SETTINGS if exc.code == 651 else Failure.TLS_INPUT
+            self._post(request, deliver, NetResult(request.id, None, failure=failure, detail=str(exc)))
+            return
+        with self._lock:
+            client = self._clients.get(request.key) if request.key is not None else None
+            if client is None:
+                client = self._new_client(ctx, request.timeout_ms)
+                if request.key is not None:
+                    self._clients[request.key] = client
+            self._inflight[request.id] = request.key
+        self._pool.submit(self._do, request, client, address, name, deliver)
+
+    def cancel(self, request_id: int) -> None:
+        with self._lock:
+            self._cancelled.add(request_id)
+            key = self._inflight.pop(request_id, None)
+            client = self._clients.pop(key, None) if key is not None else None
+        if client is not None:
+            client.close()  # an abandoned HTTP/1.1 request leaves its connection unusable
+
+    def close_connection(self, key: str) -> None:
+        with self._lock:
+            client = self._clients.pop(key, None)
+        if client is not None:
+            client.close()
+
+    def open_connections(self) -> list[str]:
+        with self._lock:
+            return sorted(self._clients)
+
+    def close(self) -> None:
+        with self._lock:
+            clients = list(self._clients.values())
+            self._clients.clear()
+        for c in clients:
+            c.close()
+        self._pool.shutdown(wait=False, cancel_futures=True)
+
+    # -- plumbing --------------------------------------------------------------
+    @staticmethod
+    def _new_client(ctx: ssl.SSLContext, timeout_ms: int) -> httpx.Client:
+        t = timeout_ms / 1000
+        return httpx.Client(verify=ctx, timeout=httpx.Timeout(t, connect=t), trust_env=False,
+                            limits=httpx.Limits(max_connections=1, max_keepalive_connections=1,
+                                                keepalive_expiry=None),
+                            headers={"User-Agent": "kkt-emu"})
+
+    def _do(self, request: NetRequest, client: httpx.Client, address: tuple[str, int], name: str,
+            deliver: Deliver) -> None:
+        ip, port = address
+        trace = _Trace()
+        t0 = time.monotonic()
+        headers = [("Host", request.host)] + [(k, v) for k, v in request.headers]
+        try:
+            resp = client.request(request.method, f"https://{ip}:{port}{request.path}", headers=headers,
+                                  content=request.body or None,
+                                  extensions={"sni_hostname": name, "trace": trace})
+            elapsed = int((time.monotonic() - t0) * 1000)
+            result = NetResult(request.id, resp.status_code, resp.content, elapsed_ms=elapsed,
+                               new_connection=trace.new_connection)
+        except Exception as exc:  # every transport failure becomes a classified result
+            elapsed = int((time.monotonic() - t0) * 1000)
+            failure, detail = classify_detail(exc, trace.phase)
+            result = NetResult(request.id, None, failure=failure, detail=detail, elapsed_ms=elapsed,
+                               new_connection=trace.new_connection)
+            if request.key is not None and failure is not Failure.TIMEOUT:
+                self.close_connection(request.key)
+        finally:
+            if request.key is None:
+                client.close()
+        if trace.new_connection:
+            with self._lock:
+                self.stats.opened[request.host] = self.stats.opened.get(request.host, 0) + 1
+        self._post(request, deliver, result)
+
+    def _post(self, request: NetRequest, deliver: Deliver, result: NetResult) -> None:
+        def fire() -> None:
+            with self._lock:
+                if request.id in self._cancelled:
+                    self._cancelled.discard(request.id)
+                    return
+                self._inflight.pop(request.id, None)
+            if self.trace:
+                self.trace("recv", result)
+            deliver(result)
+
+        self.driver.post(fire)
