@@ -33,6 +33,7 @@ Which flows and strings are the vendor's and which are modelled is said in
 
 from __future__ import annotations
 
+import ssl
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -42,6 +43,7 @@ from typing import Any
 from firmware_menu.display import Display, status_area
 from firmware_menu.keypad import Key, parse_key
 from firmware_menu.tree import MenuData, Navigator, Node, menu_data
+from tls_store import TlsError, TlsStore
 
 from .. import errors as E
 from ..clock import VirtualClock
@@ -148,6 +150,7 @@ class KktDevice:
         self.store = SettingsStore(directory)
         self.settings = self.store.load()
         self.logbook = Logbook(directory, first_log_seq)
+        self.tls = TlsStore(directory / "tls" if directory else None)
         self.book = CdnBook()
         self.display = Display()
         self.beeps: list[Beep] = []
@@ -178,6 +181,10 @@ class KktDevice:
         self.gismt = GisMtClient(clock, transport, lambda: self.settings, self.book, self._write_record,
                                  self._enter_emergency_auto, self._answering)
         self._load_state()
+        if self.settings.host_check_off:
+            self._event("tls", "host authentication OFF (option 92 = 1)")
+        for problem in self.tls.load_problems:
+            self._event("tls", problem)
         if self.store.load_problem:
             self._event("settings", self.store.load_problem)
         self._render()
@@ -213,6 +220,23 @@ class KktDevice:
             "cdn": {"refreshed_at": self.book.refreshed_at,
                     "hosts": [{"host": h.name, "latency_ms": h.latency_ms} for h in self.book.hosts]},
         })
+
+    def tls_context(self) -> ssl.SSLContext:
+        """The client ``ssl.SSLContext`` for real connections: the store's roots, option 92."""
+        return self.tls.client_context(self.settings.host_check_off)
+
+    def load_certificate(self, data: bytes) -> list[int]:
+        """Load root certificate(s) into the TLS store; a ``TlsError`` (650, 652, 653) is shown and logged."""
+        try:
+            slots = self.tls.load_all(data)
+        except TlsError as exc:
+            self._error(exc.code)
+            self._event("tls", f"certificate refused: {exc}")
+            self._show_error(exc.code, self.mode if self.mode != "message" else self.return_mode)
+            self._render()
+            raise
+        self._event("tls", f"certificate loaded into slot(s) {slots}: {self.tls.describe()}")
+        return slots
 
     def _save_settings(self) -> None:
         self.settings.validate()
@@ -365,6 +389,25 @@ class KktDevice:
             self._beep("scan ignored")
             self._bad(self.msgs["bad_operation"])
         self._render()
+
+    def scan_image(self, image: bytes | Path) -> None:
+        """The scanner reading a picture (a token QR code from the Chestny Znak cabinet)."""
+        from ..token_qr import TokenQrError, read_token_qr
+
+        if self.mode != "scan_token":
+            self._beep("image scan ignored")
+            self._bad(self.msgs["bad_operation"])
+            self._render()
+            return
+        try:
+            token = read_token_qr(image)
+        except TokenQrError as exc:
+            self._event("scan", f"QR image refused: {exc.message}")
+            self._beep("bad token QR")
+            self._show_error(E.SETTINGS_ERROR, "scan_token", self.msgs["bad_qr"])
+            self._render()
+            return
+        self.scan(token)
 
     # ---------------------------------------------------------- rendering
     def _render(self) -> None:
