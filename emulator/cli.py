@@ -137,11 +137,34 @@ def _cmd_bench(args: argparse.Namespace) -> int:
     return 0
 
 
+def _add_token_qr(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    p = sub.add_parser("token-qr", help="draw a Chestny Znak token as a QR code (PNG) for the device's scanner")
+    p.add_argument("token", help="the token; '-' reads it from standard input (keeps it out of the shell history)")
+    p.add_argument("-o", "--output", required=True, help="PNG file to write")
+
+
+def _cmd_token_qr(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from .kkt.settings import mask_token
+    from .token_qr import TokenQrError, make_token_qr
+
+    token = sys.stdin.readline().strip() if args.token == "-" else args.token
+    try:
+        make_token_qr(token, Path(args.output))
+    except TokenQrError as exc:
+        print(f"kkt-emu token-qr: {exc.message}", file=sys.stderr)
+        return 2
+    print(f"wrote {args.output} with token {mask_token(token)}")
+    return 0
+
+
 COMMANDS: dict[str, tuple[Callable[[argparse._SubParsersAction], None],  # type: ignore[type-arg]
                           Callable[[argparse.Namespace], int]]] = {
     "run": (_add_run, _cmd_run),
     "errors": (_add_errors, _cmd_errors),
     "bench": (_add_bench, _cmd_bench),
+    "token-qr": (_add_token_qr, _cmd_token_qr),
 }
 
 

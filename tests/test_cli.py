@@ -126,3 +126,17 @@ def test_usage_errors_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
 def test_subcommand_registry() -> None:
     assert {"run", "errors"} <= set(COMMANDS)
     assert build_parser().prog == "kkt-emu"
+
+
+def test_token_qr_round_trip_and_masked_output(tmp_path, capsys):
+    from emulator.cli import main
+    from emulator.token_qr import read_token_qr
+
+    token = "7f0c0d6e-3b1a-4c53-9a8e-5d2f0e9b1c42"
+    out = tmp_path / "t.png"
+    assert main(["token-qr", token, "-o", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert token not in printed and "7f0c…1c42" in printed
+    assert read_token_qr(out) == token
+    assert main(["token-qr", "no good!", "-o", str(tmp_path / "x.png")]) == 2
+    assert not (tmp_path / "x.png").exists()
