@@ -159,12 +159,26 @@ def _cmd_token_qr(args: argparse.Namespace) -> int:
     return 0
 
 
+def _add_serve(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    from .serve import add_arguments
+
+    p = sub.add_parser("serve", help="the device and the mock True API servers in real time, with a console")
+    add_arguments(p)
+
+
+def _cmd_serve(args: argparse.Namespace) -> int:
+    from .serve import main as serve_main
+
+    return serve_main(args)
+
+
 COMMANDS: dict[str, tuple[Callable[[argparse._SubParsersAction], None],  # type: ignore[type-arg]
                           Callable[[argparse.Namespace], int]]] = {
     "run": (_add_run, _cmd_run),
     "errors": (_add_errors, _cmd_errors),
     "bench": (_add_bench, _cmd_bench),
     "token-qr": (_add_token_qr, _cmd_token_qr),
+    "serve": (_add_serve, _cmd_serve),
 }
 
 

@@ -100,14 +100,16 @@ class RealTimeDriver:
 class _Trace:
     """Follows httpcore's trace events of one request: the phase reached, a new connection."""
 
-    def __init__(self) -> None:
+    def __init__(self, on_connect: Callable[[], None]) -> None:
         self.phase = "connect"
         self.new_connection = False
+        self._on_connect = on_connect
 
     def __call__(self, name: str, info: dict[str, Any]) -> None:
         if name.startswith("connection.connect_tcp.started"):
             self.new_connection = True
             self.phase = "connect"
+            self._on_connect()
         elif name.startswith("connection.start_tls.started"):
             self.phase = "handshake"
         elif name.startswith("http11.send_request"):
@@ -195,7 +197,12 @@ class RealNetwork:
     def _do(self, request: NetRequest, client: httpx.Client, address: tuple[str, int], name: str,
             deliver: Deliver) -> None:
         ip, port = address
-        trace = _Trace()
+
+        def count_connection() -> None:
+            with self._lock:
+                self.stats.opened[request.host] = self.stats.opened.get(request.host, 0) + 1
+
+        trace = _Trace(count_connection)
         t0 = time.monotonic()
         headers = [("Host", request.host)] + [(k, v) for k, v in request.headers]
         try:
@@ -210,15 +217,19 @@ class RealNetwork:
             failure, detail = classify_detail(exc, trace.phase)
             result = NetResult(request.id, None, failure=failure, detail=detail, elapsed_ms=elapsed,
                                new_connection=trace.new_connection)
-            if request.key is not None and failure is not Failure.TIMEOUT:
-                self.close_connection(request.key)
+            if request.key is not None:
+                self._drop_client(request.key, client)  # its connection is unusable now
         finally:
             if request.key is None:
                 client.close()
-        if trace.new_connection:
-            with self._lock:
-                self.stats.opened[request.host] = self.stats.opened.get(request.host, 0) + 1
         self._post(request, deliver, result)
+
+    def _drop_client(self, key: str, client: httpx.Client) -> None:
+        """Close ``client``, and forget it under ``key`` only if it is still the one there."""
+        with self._lock:
+            if self._clients.get(key) is client:
+                del self._clients[key]
+        client.close()
 
     def _post(self, request: NetRequest, deliver: Deliver, result: NetResult) -> None:
         def fire() -> None:

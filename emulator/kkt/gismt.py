@@ -317,7 +317,9 @@ class GisMtClient:
 
         def deliver(result: NetResult) -> None:
             timer[0].cancel()
-            elapsed = self.clock.now_ms - started
+            # The latency the transport measured, send to answer (on the real network it
+            # can differ from the clock's view, which only follows the wall between inputs).
+            elapsed = result.elapsed_ms if result.failure is None else self.clock.now_ms - started
             code = self._status_code(result, f"health/check {name}", elapsed)
             if code == E.EMERGENCY:
                 emergency[0] = True

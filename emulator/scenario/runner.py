@@ -15,6 +15,7 @@ message. The first failed step or expectation stops the scenario.
 
 from __future__ import annotations
 
+import re
 import shutil
 import tempfile
 import time
@@ -23,6 +24,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+
+from tls_store import TlsStore
 
 from ..clock import VirtualClock
 from ..kkt.device import DOC_KINDS, DOC_TITLES, Event, KktDevice, Receipt
@@ -79,13 +82,19 @@ class ScenarioRun:
     """One scenario's world and the device in it; ``run()`` plays the steps."""
 
     def __init__(self, scenario: Scenario, *, trace: Printer | None = None,
-                 verbose: Printer | None = None) -> None:
+                 verbose: Printer | None = None, network: str | None = None) -> None:
         self.sc = scenario
         self.trace = trace
         self.verbose = verbose
+        self.network = network or ("simulated" if scenario.network == "both" else scenario.network)
         self.clock = VirtualClock(scenario.start_ms)
         self.backend = make_backend(scenario.seed, scenario.world)
-        self.net = SimulatedNetwork(self.clock, self.backend)
+        self.servers: Any = None
+        self.driver: Any = None
+        if self.network == "real":
+            self.net: Any = self._real_network()
+        else:
+            self.net = SimulatedNetwork(self.clock, self.backend)
         self.oism = OismModel(dict(scenario.device.oism_codes), scenario.device.oism_default)
         self.tmp = Path(tempfile.mkdtemp(prefix="kkt-emu-"))
         self.directory = self.tmp / "device"
@@ -93,6 +102,9 @@ class ScenarioRun:
         spec = scenario.device
         if spec.settings is not None:
             SettingsStore(self.directory).save(Settings.from_json(dict(spec.settings)))
+        if self.servers is not None:
+            # The device trusts the lab CA that issued the mock hosts' certificates.
+            TlsStore(self.directory / "tls").load(self.servers.ca_pem)
         if spec.shift_open:
             write_json_atomic(self.directory / "state.json", {
                 "shift_open": True, "shift_number": 1, "shift_opened_ms": scenario.start_ms})
@@ -108,6 +120,24 @@ class ScenarioRun:
         self.device = self._new_device()
 
     # ------------------------------------------------------------- plumbing
+    def _real_network(self) -> Any:
+        from tls_store.lab_ca import LabCA
+
+        from ..realnet import RealNetwork, RealTimeDriver
+        from ..trueapi.servers import TrueApiServers
+
+        self.driver = RealTimeDriver(self.clock)
+        self.servers = TrueApiServers(self.backend, LabCA.create(), now_ms=lambda: self.clock.now_ms).start()
+        return RealNetwork(self.driver, self.servers.resolver(), lambda: self.device.tls_context())
+
+    def _change_world(self, change: Callable[[], None]) -> None:
+        if self.servers is None:
+            change()
+            return
+        with self.servers.lock:
+            change()
+        self.servers.sync_faults()
+
     def _new_device(self) -> KktDevice:
         d = KktDevice(self.clock, self.net, self.directory, oism=self.oism, first_log_seq=self.sc.device.log_seq)
         if self.trace is not None:
@@ -140,6 +170,9 @@ class ScenarioRun:
             self.trace(f"    {now} net< #{obj.request_id} {what} after {obj.elapsed_ms} ms")
 
     def close(self) -> None:
+        if self.servers is not None:
+            self.net.close()
+            self.servers.stop()
         for d in self.devices:
             try:
                 d.logbook.close()
@@ -152,7 +185,13 @@ class ScenarioRun:
         return f"mode {d.mode!r}, display {d.display.text!r}"
 
     def _settle(self) -> None:
-        done = self.clock.run_while(lambda: self.device.busy or self.device.gismt.busy, SETTLE_MAX_MS)
+        def busy() -> bool:
+            return self.device.busy or self.device.gismt.busy
+
+        if self.driver is not None:
+            done = self.driver.run_while(busy, SETTLE_MAX_MS)
+        else:
+            done = self.clock.run_while(busy, SETTLE_MAX_MS)
         if not done:
             raise StepFailed(f"the device is still busy after {SETTLE_MAX_MS // 1000} s of virtual time "
                              f"({self._where_is()})")
@@ -430,10 +469,11 @@ class ScenarioRun:
         self._settle()
 
     def step_host(self, value: Mapping[str, Any]) -> None:
-        apply_host(self.backend, value["name"], {k: v for k, v in value.items() if k != "name"})
+        self._change_world(lambda: apply_host(self.backend, value["name"],
+                                              {k: v for k, v in value.items() if k != "name"}))
 
     def step_world(self, value: Mapping[str, Any]) -> None:
-        apply_world(self.backend, value)
+        self._change_world(lambda: apply_world(self.backend, value))
 
     def step_restart(self, _: Any) -> None:
         """Power cycle: the device directory survives, the open receipt and the RAM do not."""
@@ -514,6 +554,9 @@ class ScenarioRun:
         if not recs:
             return "expected a record, the log is empty"
         got = recs[-1].text
+        if self.network == "real":
+            # Over real sockets the measured time and the answer's timestamp are the wall clock's.
+            want, got = comparable_log(want), comparable_log(got)
         if got == want:
             return None
         i = next((n for n, (a, b) in enumerate(zip(want, got)) if a != b), min(len(want), len(got)))
@@ -589,6 +632,8 @@ class ScenarioRun:
         for i, (w, p) in enumerate(zip(want, got)):
             for key, value in w.items():
                 actual = getattr(p, key)
+                if key == "tag1265" and self.network == "real" and isinstance(value, str) and actual:
+                    value, actual = comparable_log(value), comparable_log(actual)
                 if actual != value:
                     bad.append(f"position {i + 1} {key}: expected {value!r}, got {actual!r}")
         return f"{what} (#{receipt.number}): " + "; ".join(bad) if bad else None
@@ -672,8 +717,31 @@ def run_scenario(source: Scenario | str | Path | Mapping[str, Any], *, trace: Pr
         if len(loaded) != 1:
             raise ValueError(f"{source}: holds {len(loaded)} scenarios; use run_paths")
         sc = loaded[0]
-    run = ScenarioRun(sc, trace=trace, verbose=verbose)
-    return run.run()
+    if sc.network != "both":
+        return ScenarioRun(sc, trace=trace, verbose=verbose).run()
+    return run_on_both(sc, trace=trace, verbose=verbose)
+
+
+_MEASURED = re.compile(r"ВремяОбработки:\d+мс|Time=\d*")
+
+
+def comparable_log(log_text: str) -> str:
+    """A log with what differs between networks masked: measured times and answer timestamps."""
+    return _MEASURED.sub(lambda m: m.group(0).split(":")[0].split("=")[0] + "=…", log_text)
+
+
+def run_on_both(sc: Scenario, *, trace: Printer | None = None, verbose: Printer | None = None) -> ScenarioResult:
+    """Run on the simulated and on the real network; both must pass and log the same records."""
+    sim = ScenarioRun(sc, trace=trace, verbose=verbose, network="simulated").run()
+    real = ScenarioRun(sc, trace=trace, verbose=verbose, network="real").run()
+    failures = [f"[simulated] {f}" for f in sim.failures] + [f"[real] {f}" for f in real.failures]
+    if sim.passed and real.passed and comparable_log(sim.log_text) != comparable_log(real.log_text):
+        failures.append("the logs differ between the simulated and the real network:\n--- simulated\n"
+                        f"{comparable_log(sim.log_text)}\n--- real\n{comparable_log(real.log_text)}")
+    # The simulated run's log stands for both: it is the one that replays byte for byte.
+    return ScenarioResult(f"{sc.name} [simulated + real]", sim.file, not failures, failures,
+                          sim.steps_run + real.steps_run, sim.log_text, round(sim.wall_s + real.wall_s, 4),
+                          sim.virtual_ms)
 
 
 def run_paths(paths: Iterable[str | Path], *, trace: Printer | None = None, verbose: Printer | None = None,

@@ -279,6 +279,9 @@ def _is_int(v: Any) -> bool:
     return isinstance(v, int) and not isinstance(v, bool)
 
 
+DEFAULT_CDN_LATENCY_MS = (50, 150, 250)
+
+
 class TrueApiBackend:
     """Both contours of the True API with their hosts, tokens, code catalogue and history."""
 
@@ -294,8 +297,11 @@ class TrueApiBackend:
         self._hosts: dict[str, CdnHost] = {}
         for c in self.contours.values():
             self._hosts[c.base_host] = CdnHost(c.base_host, c.name, is_base=True)
-            for h in c.cdn_hosts:
-                self._hosts[h] = CdnHost(h, c.name)
+            for i, h in enumerate(c.cdn_hosts):
+                # MOCK-CHOICE: the default hosts answer in 50, 150, 250 ms: gaps wider than the
+                # noise of TLS handshakes on loopback, so that ranking by measured latency has one
+                # right answer on the simulated and on the real network.
+                self._hosts[h] = CdnHost(h, c.name, latency_ms=DEFAULT_CDN_LATENCY_MS[i % 3] + 300 * (i // 3))
         self.max_codes_per_check = 1000          # MOCK-CHOICE: the operator gives no limit
         self.history_delay_ms = 30_000           # IN_PROGRESS this long after history/create
         self.history_interval_ms = 60_000        # 1 call per minute per token, each history method

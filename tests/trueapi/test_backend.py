@@ -103,7 +103,9 @@ def test_default_world() -> None:
     assert b.cdn_hosts("prod") == ["cdn01.crpt.ru", "cdn02.crpt.ru", "cdn03.crpt.ru"]
     assert b.cdn_hosts("sandbox") == ["cdn01.am.crptech.ru", "cdn02.am.crptech.ru", "cdn03.am.crptech.ru"]
     assert all(not c.tokens for c in b.contours.values())
-    assert b.host(CDN).avg_time_ms == 300 and b.host(CDN).latency_ms == 0
+    assert b.host(CDN).avg_time_ms == 300
+    assert [b.host(h).latency_ms for h in b.cdn_hosts("prod")] == [50, 150, 250]
+    assert b.host(BASE).latency_ms == 0
     assert b.host(BASE).is_base and not b.host(CDN).is_base
     with pytest.raises(KeyError):
         b.host("cdn04.crpt.ru")
