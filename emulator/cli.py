@@ -159,6 +159,17 @@ def _cmd_token_qr(args: argparse.Namespace) -> int:
     return 0
 
 
+def _add_explain(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    p = sub.add_parser("explain-log", help="explain GIS MT log records in plain Russian", add_help=False)
+    p.add_argument("rest", nargs=argparse.REMAINDER)
+
+
+def _cmd_explain(args: argparse.Namespace) -> int:
+    from .explain import main_explain
+
+    return main_explain(args.rest)
+
+
 def _add_serve(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     from .serve import add_arguments
 
@@ -179,6 +190,7 @@ COMMANDS: dict[str, tuple[Callable[[argparse._SubParsersAction], None],  # type:
     "bench": (_add_bench, _cmd_bench),
     "token-qr": (_add_token_qr, _cmd_token_qr),
     "serve": (_add_serve, _cmd_serve),
+    "explain-log": (_add_explain, _cmd_explain),
 }
 
 
@@ -194,6 +206,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["explain-log"]:
+        # explain-log has its own parser (its options, its Russian help): hand it everything.
+        from .explain import main_explain
+
+        return main_explain(argv[1:])
     args = build_parser().parse_args(argv)
     try:
         return COMMANDS[args.command][1](args)

@@ -140,3 +140,18 @@ def test_token_qr_round_trip_and_masked_output(tmp_path, capsys):
     assert read_token_qr(out) == token
     assert main(["token-qr", "no good!", "-o", str(tmp_path / "x.png")]) == 2
     assert not (tmp_path / "x.png").exists()
+
+
+def test_explain_log_reads_the_vendor_example_as_printed(tmp_path, capsys):
+    from emulator.cli import main
+
+    # As printed in the vendor's instruction: a line break inside the UUID, trailing tabs.
+    text = ("ГИС МТ\t758\t[9812]\n\t\tНайден:Да,Нанесен:Да,Крипто:Да,Продан:Нет,Заблокирован:Нет,В обороте:Да,"
+            "Серая зона:Нет\nЦена:24800 Макс:14000 Мин:12900, ГоденДо:07-02-2106 09:28:15, 2106:15, "
+            "ВремяОбработки:523мс, UUID=4ac3d96d- df56-4d56-8d97-a22006848d48&Time=1712141750370\t\t\n")
+    f = tmp_path / "report.txt"
+    f.write_text(text, encoding="utf-8")
+    assert main(["explain-log", str(f)]) == 0
+    out = capsys.readouterr().out
+    assert "Товар добавляли в чековый буфер с ценой (248р) выше МРЦ (140р)" in out
+    assert main(["explain-log", "no record here"]) == 1
