@@ -84,7 +84,7 @@ def run(cfg: BenchConfig = BenchConfig()) -> dict[str, object]:
     hosts = backend.cdn_hosts("prod")
 
     def settle() -> None:
-        clock.run_while(lambda: dev.busy or dev.gismt.busy, 60_000)
+        clock.run_while(lambda: dev.waiting, 60_000)
 
     def dismiss() -> None:
         while dev.mode in ("message", "cash_refused"):

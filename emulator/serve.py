@@ -244,7 +244,7 @@ class Serve:
                 return
         except (ValueError, KeyError, RuntimeError, OSError) as exc:
             self.say(f"? {exc}")
-        self.driver.run_while(lambda: d.busy or d.gismt.busy, 15_000)
+        self.driver.run_while(lambda: d.waiting, 15_000)
         self._screen()
 
     def _console(self) -> None:

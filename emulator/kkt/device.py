@@ -56,7 +56,8 @@ from .cdn import CdnBook
 from .gismt import CheckContext, CheckOutcome, GisMtClient
 from .logbook import NO_EXPIRY, Logbook, LogRecord
 from .permit import PermitDecision, decide
-from .settings import _HOST_RE, _TOKEN_RE, SettingsStore, mask_token
+from .settings import _HOST_RE, _TOKEN_RE, Settings, SettingsStore, mask_token
+from .techexchange import TechExchange
 
 SIX_HOURS_MS = 6 * 3600_000
 SHIFT_LIMIT_MS = 24 * 3600_000
@@ -137,8 +138,11 @@ class KktDevice:
     def __init__(self, clock: VirtualClock, transport: Transport, directory: Path | None = None, *,
                  oism: OismModel | None = None, serial: str = "00000000000001",
                  fn_number: str = "9999078900000001", first_log_seq: int = 1,
-                 menu: MenuData | None = None, keep_events: bool = True) -> None:
+                 menu: MenuData | None = None, keep_events: bool = True, tech_link: Any = None,
+                 inn: str = "7700000000", model_name: str = "Меркурий-185Ф") -> None:
         self.clock = clock
+        self.inn = inn
+        self.model_name = model_name
         self.transport = transport
         self.directory = directory
         self.serial = serial
@@ -180,6 +184,9 @@ class KktDevice:
         self.powered = True
         self.gismt = GisMtClient(clock, transport, lambda: self.settings, self.book, self._write_record,
                                  self._enter_emergency_auto, self._answering)
+        self.settings_prompt_due = False
+        self.prompt_return = "main"
+        self.tech: TechExchange | None = TechExchange(self, tech_link) if tech_link is not None else None
         self._load_state()
         if self.settings.host_check_off:
             self._event("tls", "host authentication OFF (option 92 = 1)")
@@ -205,6 +212,9 @@ class KktDevice:
         self.shift_number = int(st.get("shift_number", 0))
         self.shift_opened_ms = st.get("shift_opened_ms")
         self.receipt_counter = int(st.get("receipt_counter", 0))
+        result = st.get("tech_result")
+        if self.tech is not None and result:
+            self.tech.result = (int(result[0]), bool(result[1]), int(result[2]))
         cdn = st.get("cdn") or {}
         if cdn.get("hosts"):
             self.book.replace([h["host"] for h in cdn["hosts"]],
@@ -217,6 +227,7 @@ class KktDevice:
         write_json_atomic(self._state_path, {
             "emergency": self.emergency, "shift_open": self.shift_open, "shift_number": self.shift_number,
             "shift_opened_ms": self.shift_opened_ms, "receipt_counter": self.receipt_counter,
+            "tech_result": list(self.tech.result) if self.tech is not None and self.tech.result else None,
             "cdn": {"refreshed_at": self.book.refreshed_at,
                     "hosts": [{"host": h.name, "latency_ms": h.latency_ms} for h in self.book.hosts]},
         })
@@ -271,6 +282,11 @@ class KktDevice:
     def busy(self) -> bool:
         return self.mode == "cash_checking" or self.mode == "status_running"
 
+    @property
+    def waiting(self) -> bool:
+        """Something is in flight: a check, a CDN refresh, an exchange with the technological server."""
+        return self.busy or self.gismt.busy or (self.tech is not None and self.tech.busy)
+
     def screen(self) -> tuple[str, str, str]:
         """What a person sees now: the two display lines and the status area."""
         l1, l2 = self.display.lines_at(self.clock.now_ms)
@@ -293,6 +309,8 @@ class KktDevice:
             return
         self._event("power", "off")
         self.gismt.shutdown()
+        if self.tech is not None:
+            self.tech.stop()
         self.powered = False
         self.logbook.close()
 
@@ -409,6 +427,88 @@ class KktDevice:
             return
         self.scan(token)
 
+    # ------------------------------------------------- technological server
+    def _settings_arrived(self) -> None:
+        """New settings from the technological server: ask the cashier, unless selling right now."""
+        assert self.tech is not None and self.tech.pending_task is not None
+        self._event("tech", f"settings waiting: task {self.tech.pending_task[0]}")
+        if self.mode.startswith("cash_") or self.busy:
+            self.settings_prompt_due = True
+            return
+        self._show_settings_prompt()
+
+    def _show_settings_prompt(self) -> None:
+        self.settings_prompt_due = False
+        if self.mode != "settings_prompt":
+            self.prompt_return = self.mode if self.mode != "message" else self.return_mode
+        self.mode = "settings_prompt"
+        self.display.message(self.msgs["settings_pending"], self.clock.now_ms)
+
+    def _key_settings_prompt(self, k: Key) -> None:
+        assert self.tech is not None
+        if k is Key.D3 and self.tech.pending_task is not None:
+            task, items = self.tech.pending_task
+            self.tech.pending_task = None
+            applied, code = self._apply_settings(items)
+            self.tech.result = (task, applied, code)
+            self._save_state()
+            self._event("tech", f"task {task} {'applied' if applied else f'refused: {code}'}")
+            if applied:
+                self._message(self.msgs["saved"], self.prompt_return)
+            else:
+                self._error(code)
+                self._show_error(code, self.prompt_return)
+            self.tech.start("settings result")
+        else:
+            # Any other key: the settings stay waiting on the server for the next session.
+            self.tech.pending_task = None
+            self._event("tech", "settings left waiting")
+            self.mode = self.prompt_return
+
+    def _apply_settings(self, items: list[dict[str, Any]]) -> tuple[bool, int]:
+        """Apply pushed settings in order; the first item that cannot be applied stops it."""
+        s = self.settings
+        before = s.to_json()
+        try:
+            for item in items:
+                kind, value = item["kind"], item["value"]
+                if kind == "cert":
+                    slots = self.tls.load_all(value if isinstance(value, bytes) else str(value).encode())
+                    self._event("tls", f"certificate from the technological server in slot(s) {slots}")
+                elif kind == "token":
+                    if not _TOKEN_RE.match(str(value)):
+                        return False, E.SETTINGS_ERROR
+                    s.token = str(value)
+                elif kind == "gismt_host":
+                    if not _HOST_RE.match(str(value)):
+                        return False, E.SETTINGS_ERROR
+                    s.gismt_host = str(value)
+                elif kind == "option":
+                    number, _, v = str(value).partition("=")
+                    s.options[int(number)] = int(v)
+                elif kind == "poll_period":
+                    s.poll_period_min = int(value)
+                elif kind == "sale_ban":
+                    s.sale_ban = str(value)
+                else:
+                    return False, E.SETTINGS_ERROR
+            self._save_settings()
+        except TlsError as exc:
+            self._restore_settings(before)
+            return False, exc.code
+        except (ValueError, KeyError):
+            self._restore_settings(before)
+            return False, E.SETTINGS_ERROR
+        if before.get("token") != s.token or before.get("gismt_host") != s.gismt_host:
+            self._forget_cdn()
+        if self.tech is not None and before.get("poll_period_min") != s.poll_period_min:
+            self.tech.schedule()
+        return True, 0
+
+    def _restore_settings(self, before: dict[str, Any]) -> None:
+        self.settings = Settings.from_json(before)
+        self.store.save(self.settings)
+
     # ---------------------------------------------------------- rendering
     def _render(self) -> None:
         now = self.clock.now_ms
@@ -458,7 +558,7 @@ class KktDevice:
             d.show(m["checking"], "", now)
         elif mode == "status_running":
             d.show(m["status_running"], "", now)
-        elif mode in ("cash_refused", "message"):
+        elif mode in ("cash_refused", "message", "settings_prompt"):
             pass  # the message was put up when the mode was entered
         elif mode == "cash_confirm":
             pass
@@ -606,6 +706,8 @@ class KktDevice:
         self._event("setting", f"{node.setting}={shown}")
         if node.setting in ("gismt_host", "token"):
             self._forget_cdn()
+        if node.setting == "poll_period_min" and self.tech is not None:
+            self.tech.schedule()  # the next session comes one new period from now
         self.buffer = ""
         self.mode = "menu"
 
@@ -823,6 +925,8 @@ class KktDevice:
         self.mode = "main"
         self.nav.reset()
         self._event("cash", "left cash mode")
+        if self.settings_prompt_due and self.tech is not None and self.tech.pending_task is not None:
+            self._show_settings_prompt()
 
     def _key_cash_doctype(self, k: Key) -> None:
         if k is Key.PLUS:
@@ -1052,7 +1156,8 @@ class KktDevice:
                 if self.receipt is not None and self.receipt.positions:
                     raise RuntimeError("a receipt is open: close or cancel it before leaving cash mode")
                 self.press(Key.REZH)
-            elif self.mode in ("message", "edit", "options", "option_edit", "context", "scan_token", "z_confirm"):
+            elif self.mode in ("message", "edit", "options", "option_edit", "context", "scan_token", "z_confirm",
+                               "settings_prompt"):
                 self.press(Key.C)
             elif self.mode == "menu":
                 self.press(Key.REZH)

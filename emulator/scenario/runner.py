@@ -186,7 +186,7 @@ class ScenarioRun:
 
     def _settle(self) -> None:
         def busy() -> bool:
-            return self.device.busy or self.device.gismt.busy
+            return self.device.waiting
 
         if self.driver is not None:
             done = self.driver.run_while(busy, SETTLE_MAX_MS)

@@ -61,7 +61,7 @@ class DeviceMachine(RuleBasedStateMachine):
 
     # -- helpers ------------------------------------------------------------
     def settle(self) -> None:
-        self.clock.run_while(lambda: self.dev.busy or self.dev.gismt.busy, 60_000)
+        self.clock.run_while(lambda: self.dev.waiting, 60_000)
 
     def dismiss(self) -> None:
         while self.dev.mode in ("message", "cash_refused"):
