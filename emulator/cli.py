@@ -119,6 +119,9 @@ def _add_bench(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
     p.add_argument("--receipts", type=int, default=300, help="receipts a shift")
     p.add_argument("--marked", type=int, default=2, help="marked positions a receipt")
     p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--no-net", action="store_true",
+                   help="skip the loopback HTTPS benchmarks (device vs bare httpx, mock vs bare starlette)")
+    p.add_argument("--quick-net", action="store_true", help="smaller loopback HTTPS benchmarks")
 
 
 def _cmd_bench(args: argparse.Namespace) -> int:
@@ -128,6 +131,10 @@ def _cmd_bench(args: argparse.Namespace) -> int:
         print("kkt-emu bench: --days and --receipts must be at least 1, --marked at least 0", file=sys.stderr)
         return 2
     result = run(BenchConfig(days=args.days, receipts=args.receipts, marked=args.marked, seed=args.seed))
+    if not args.no_net:
+        from .bench_net import run_net
+
+        result.update(run_net(quick=args.quick_net))
     if args.json:
         print(json.dumps(result, ensure_ascii=False))
     else:

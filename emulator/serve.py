@@ -112,7 +112,7 @@ class Serve:
         self._write_settings(device_dir)
         self.clock = VirtualClock(int(time.time() * 1000))
         self.driver = RealTimeDriver(self.clock)
-        tls = TlsStore(device_dir / "tls")
+        tls = TlsStore(device_dir)
         if self.args.real:
             for path in self.args.ca:
                 try:

@@ -125,6 +125,7 @@ class TlsStore:
         self.capacity = capacity
         self.dir = Path(directory) / "tls" if directory is not None else None
         self._slots: dict[int, x509.Certificate] = {}
+        self._context_cache: dict[bool, tuple[object, ssl.SSLContext]] = {}
         self.load_problems: list[str] = []
         self._reload()
 
@@ -265,6 +266,17 @@ class TlsStore:
         system store), the certificate and the host name are verified; no root
         loaded -> TlsError 651. Host checks off (option 92 = 1): nothing is verified.
         """
+        # A context is built once per store content and option value: building one (and
+        # loading the roots) costs far more than a request on a kept-alive connection.
+        key = (host_check_off, tuple(sorted((slot, id(cert)) for slot, cert in self._slots.items())))
+        cached = self._context_cache.get(host_check_off)
+        if cached is not None and cached[0] == key:
+            return cached[1]
+        ctx = self._build_context(host_check_off)
+        self._context_cache[host_check_off] = (key, ctx)
+        return ctx
+
+    def _build_context(self, host_check_off: bool) -> ssl.SSLContext:
         ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
         ctx.minimum_version = ssl.TLSVersion.TLSv1_2
         if host_check_off:

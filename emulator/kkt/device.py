@@ -154,7 +154,7 @@ class KktDevice:
         self.store = SettingsStore(directory)
         self.settings = self.store.load()
         self.logbook = Logbook(directory, first_log_seq)
-        self.tls = TlsStore(directory / "tls" if directory else None)
+        self.tls = TlsStore(directory)
         self.book = CdnBook()
         self.display = Display()
         self.beeps: list[Beep] = []

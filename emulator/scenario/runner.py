@@ -104,7 +104,7 @@ class ScenarioRun:
             SettingsStore(self.directory).save(Settings.from_json(dict(spec.settings)))
         if self.servers is not None:
             # The device trusts the lab CA that issued the mock hosts' certificates.
-            TlsStore(self.directory / "tls").load(self.servers.ca_pem)
+            TlsStore(self.directory).load(self.servers.ca_pem)
         if spec.shift_open:
             write_json_atomic(self.directory / "state.json", {
                 "shift_open": True, "shift_number": 1, "shift_opened_ms": scenario.start_ms})

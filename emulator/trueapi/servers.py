@@ -473,7 +473,10 @@ class TrueApiServers:
         h.mode = wanted
 
     def _listen_socket(self, h: _Host) -> socket.socket:
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        # IPPROTO_TCP explicitly: asyncio sets TCP_NODELAY on accepted sockets only for that
+        # protocol number; without it every answer (headers, then body) waits ~40 ms for the
+        # client's delayed ACK (Nagle).
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
         try:
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             sock.bind((h.ip, h.port))
