@@ -47,7 +47,7 @@ CONTOURS = ("prod", "sandbox")
 EMPTY_STEPS = ("open_shift", "enter_cash", "return_receipt", "close_receipt", "cancel_receipt", "leave_cash",
                "close_shift", "status_check", "settle", "restart")
 STEP_KINDS = ("press", "keys", "goto", "type", "scan", "set", "sale", "sale_free", "doc_type", "emergency",
-              "advance", "host", "world", "expect", "note") + EMPTY_STEPS
+              "advance", "host", "world", "expect", "note", "tech") + EMPTY_STEPS
 
 
 class ScenarioError(Exception):
@@ -80,6 +80,9 @@ class DeviceSpec:
     oism_default: int = 15
     oism_codes: dict[str, int] = field(default_factory=dict)
     shift_open: bool = False
+    serial: str = "00000000000001"
+    inn: str = "7700000000"
+    tls_roots: str = "lab"
 
 
 @dataclass(frozen=True)
@@ -527,7 +530,9 @@ def _build(raw: dict[str, Any], file: str, pos: int | None, lines: list[int]) ->
     oism = dev.get("oism") or {}
     device = DeviceSpec(settings=settings, log_seq=int(dev.get("log_seq", 1)),
                         oism_default=int(oism.get("default", 15)), oism_codes=dict(oism.get("codes") or {}),
-                        shift_open=bool(dev.get("shift_open", False)))
+                        shift_open=bool(dev.get("shift_open", False)),
+                        serial=str(dev.get("serial", "00000000000001")), inn=str(dev.get("inn", "7700000000")),
+                        tls_roots=str(dev.get("tls_roots", "lab")))
 
     world = raw.get("world") or {}
     backend: TrueApiBackend | None = None

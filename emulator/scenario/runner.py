@@ -102,9 +102,14 @@ class ScenarioRun:
         spec = scenario.device
         if spec.settings is not None:
             SettingsStore(self.directory).save(Settings.from_json(dict(spec.settings)))
-        if self.servers is not None:
+        if self.servers is not None and spec.tls_roots == "lab":
             # The device trusts the lab CA that issued the mock hosts' certificates.
             TlsStore(self.directory).load(self.servers.ca_pem)
+        self.tech_model: Any = None
+        self.tech_link: Any = None
+        self.tech_tcp: Any = None
+        if "techserver" in scenario.world:
+            self._start_techserver(dict(scenario.world["techserver"] or {}))
         if spec.shift_open:
             write_json_atomic(self.directory / "state.json", {
                 "shift_open": True, "shift_number": 1, "shift_opened_ms": scenario.start_ms})
@@ -130,6 +135,28 @@ class ScenarioRun:
         self.servers = TrueApiServers(self.backend, LabCA.create(), now_ms=lambda: self.clock.now_ms).start()
         return RealNetwork(self.driver, self.servers.resolver(), lambda: self.device.tls_context())
 
+    def _start_techserver(self, conf: dict[str, Any]) -> None:
+        from ..techlink import SimTechLink, TcpTechLink
+        from ..techserver.model import TechServer
+
+        # The server prepares, for «Запросить и применить на сервере», the root of the CA the
+        # GIS MT hosts use: the lab CA of the real servers, or one made for the simulated run.
+        if self.servers is not None:
+            roots = self.servers.ca_pem
+        else:
+            from tls_store.lab_ca import LabCA
+            roots = LabCA.create().cert_pem
+        self.tech_model = TechServer(str(self.tmp / "techserver.sqlite"), root_certs_pem=roots,
+                                     clock=lambda: self.clock.now_ms)
+        if self.driver is not None:
+            from ..techserver.tcp import TechServerTcp
+            self.tech_tcp = TechServerTcp(self.tech_model, "127.0.0.1", 0,
+                                          now_ms=lambda: self.clock.now_ms).start()
+            self.tech_link = TcpTechLink(self.driver.post, self.tech_tcp.address)
+        else:
+            self.tech_link = SimTechLink(self.clock, self.tech_model, int(conf.get("latency_ms", 30)))
+            self.tech_link.down = bool(conf.get("down", False))
+
     def _change_world(self, change: Callable[[], None]) -> None:
         if self.servers is None:
             change()
@@ -139,7 +166,9 @@ class ScenarioRun:
         self.servers.sync_faults()
 
     def _new_device(self) -> KktDevice:
-        d = KktDevice(self.clock, self.net, self.directory, oism=self.oism, first_log_seq=self.sc.device.log_seq)
+        spec = self.sc.device
+        d = KktDevice(self.clock, self.net, self.directory, oism=self.oism, first_log_seq=spec.log_seq,
+                      tech_link=self.tech_link, serial=spec.serial, inn=spec.inn)
         if self.trace is not None:
             for ev in d.events:
                 self._trace_event(ev)
@@ -170,6 +199,11 @@ class ScenarioRun:
             self.trace(f"    {now} net< #{obj.request_id} {what} after {obj.elapsed_ms} ms")
 
     def close(self) -> None:
+        if self.tech_tcp is not None:
+            self.tech_link.shutdown()
+            self.tech_tcp.stop()
+        if self.tech_model is not None:
+            self.tech_model.close()
         if self.servers is not None:
             self.net.close()
             self.servers.stop()
@@ -474,6 +508,52 @@ class ScenarioRun:
 
     def step_world(self, value: Mapping[str, Any]) -> None:
         self._change_world(lambda: apply_world(self.backend, value))
+
+    def step_tech(self, value: str | Mapping[str, Any]) -> None:
+        """A button of the technological server's pages, for this device."""
+        m, serial = self.tech_model, self.device.serial
+        if m is None:
+            raise StepFailed("tech needs world.techserver")
+        if value == "session":
+            if not self.device.tech or not self.device.tech.start("scenario"):
+                raise StepFailed("the device could not open a session now (one is running, or no link)")
+            self._settle()
+        elif value == "request_certs":
+            m.request_and_apply_certs(serial)
+        elif value == "insert_cert":
+            m.insert_cert(serial)
+        elif value == "send_all":
+            m.send_all_settings(serial)
+        elif isinstance(value, Mapping) and "set" in value:
+            for kind, v in value["set"].items():
+                m.set_setting(serial, kind, v)
+        elif isinstance(value, Mapping) and "token_for_inn" in value:
+            m.queue_token_for_inn(value["token_for_inn"]["inn"], value["token_for_inn"]["token"])
+        elif isinstance(value, Mapping) and "down" in value:
+            if self.tech_tcp is not None:
+                raise StepFailed("tech down is available on the simulated network only")
+            self.tech_link.down = bool(value["down"])
+
+    def _exp_tech(self, want: Mapping[str, Any]) -> str | None:
+        if self.tech_model is None:
+            return "no technological server in this scenario (world.techserver)"
+        serial = self.device.serial
+        recs = self.tech_model.records(serial)
+        got: dict[str, Any] = {}
+        for key in want:
+            if key == "records":
+                got[key] = len(recs)
+            elif key == "codes":
+                got[key] = [r.code for r in recs]
+            elif key == "tasks":
+                got[key] = [t.state for t in self.tech_model.tasks(serial)]
+            elif key == "pending_upload":
+                got[key] = len(self.device.logbook.pending_upload())
+            elif key == "same_as_device_log":
+                device_texts = [r.text for r in self.device.logbook.records if r.seq in {x.seq for x in recs}]
+                got[key] = bool(recs) and [r.text for r in recs] == device_texts and \
+                    len({r.seq for r in recs}) == len(recs)
+        return self._differ(dict(want), got)
 
     def step_restart(self, _: Any) -> None:
         """Power cycle: the device directory survives, the open receipt and the RAM do not."""
