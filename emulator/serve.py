@@ -8,6 +8,9 @@ What it starts:
   across runs);
 * the device, on the real network adapter, its clock following the wall clock,
   its directory in the state directory (settings, log and TLS roots survive);
+* the technological server (modelled): the device's exchange over TCP on
+  loopback every «ПЕРИОД ОПРОСА», and its pages for people («Общие»,
+  «Серверы», «ОТЧЕТЫ») over HTTP, on loopback unless ``--web-bind`` says otherwise;
 * a console on standard input: ``press ИТ``, ``keys 2 4 8 ПИ``, ``scan <code>``,
   ``scan-image token.png``, ``type <text>``, ``goto <label>``, ``screen``,
   ``log``, ``cdn``, ``help``, ``quit``. Each command prints the display after it.
@@ -21,7 +24,7 @@ standard input, so it stays out of the shell history).
 The configuration file (YAML) has the same ``world`` section as a scenario
 (tokens, hosts with latencies and fault plans, codes) plus ``device``
 (settings, as in a scenario) and ``state_dir``. Command-line flags override it.
-Everything binds to loopback addresses; nothing listens elsewhere.
+Everything binds to loopback addresses unless ``--web-bind`` names another.
 """
 
 from __future__ import annotations
@@ -69,6 +72,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="PEM/DER root certificate(s) to load into the device (with --real)")
     p.add_argument("--no-console", action="store_true", help="do not read commands from standard input")
     p.add_argument("--first-ip", type=int, default=2, help="first loopback address 127.0.0.N for the mock hosts")
+    p.add_argument("--web-bind", default="127.0.0.1",
+                   help="address of the technological server's pages (default loopback only)")
+    p.add_argument("--web-port", type=int, default=0, help="port of the pages (default: any free port)")
+    p.add_argument("--no-techserver", action="store_true", help="do not start the technological server")
 
 
 def _load_config(path: str | None) -> dict[str, Any]:
@@ -124,7 +131,8 @@ class Serve:
             self._start_mock(tls)
             resolve = self.servers.resolver()
         self.net = RealNetwork(self.driver, resolve, lambda: self.device.tls_context())
-        self.device = KktDevice(self.clock, self.net, device_dir)
+        link = None if self.args.no_techserver else self._start_techserver()
+        self.device = KktDevice(self.clock, self.net, device_dir, tech_link=link)
         self.device.on_event = self._event
         self._print_banner()
 
@@ -175,6 +183,34 @@ class Serve:
             tls.load_all(ca.cert_pem)
         self.ca_path = ca_dir / "ca.pem"
 
+    def _start_techserver(self) -> Any:
+        import uvicorn
+
+        from .techlink import TcpTechLink
+        from .techserver.model import TechServer
+        from .techserver.tcp import TechServerTcp
+        from .techserver.web import make_app
+
+        roots = self.servers.ca_pem if self.servers is not None else b""
+        self.tech_model = TechServer(str(self.state / "techserver.sqlite"), root_certs_pem=roots,
+                                     clock=lambda: self.clock.now_ms)
+        self.tech_tcp = TechServerTcp(self.tech_model, "127.0.0.1", 0, now_ms=lambda: self.clock.now_ms).start()
+        config = uvicorn.Config(make_app(self.tech_model), host=self.args.web_bind, port=self.args.web_port,
+                                log_level="warning", lifespan="off")
+        self.web = uvicorn.Server(config)
+        self.web_thread = threading.Thread(target=self.web.run, name="kkt-techserver-web", daemon=True)
+        self.web_thread.start()
+        for _ in range(200):
+            if self.web.started:
+                break
+            time.sleep(0.02)
+        if not self.web.started:
+            raise SystemExit("kkt-emu serve: the technological server's pages did not start")
+        sock = self.web.servers[0].sockets[0].getsockname()
+        self.web_url = f"http://{sock[0]}:{sock[1]}/"
+        self.tech_link = TcpTechLink(self.driver.post, self.tech_tcp.address)
+        return self.tech_link
+
     def _print_banner(self) -> None:
         s = self.device.settings
         if self.servers is not None:
@@ -187,6 +223,9 @@ class Serve:
                      f"-H 'X-API-KEY: <token>' https://cdn.crpt.ru:{port}{CDN_INFO}")
         else:
             self.say("kkt-emu serve: real hosts by DNS (port 443)")
+        if not self.args.no_techserver:
+            host, port = self.tech_tcp.address
+            self.say(f"technological server (modelled): pages {self.web_url}  exchange tcp://{host}:{port}")
         self.say(f"device: {self.device.directory}, host {s.gismt_host}, token {mask_token(s.token) or '(none)'}, "
                  f"TLS {self.device.tls.describe(s.host_check_off)}")
         self.say("type 'help' for the console commands; Ctrl-C stops")
@@ -282,6 +321,12 @@ class Serve:
     def shutdown(self) -> None:
         self.device.power_off()
         self.net.close()
+        if not self.args.no_techserver:
+            self.tech_link.shutdown()
+            self.tech_tcp.stop()
+            self.web.should_exit = True
+            self.web_thread.join(timeout=5)
+            self.tech_model.close()
         if self.servers is not None:
             self.servers.stop()
         self.say("kkt-emu serve: stopped")

@@ -59,6 +59,13 @@ def test_serve_prints_endpoints_answers_curl_and_stops_on_ctrl_c(tmp_path):
         bad = subprocess.run(curl.replace(str(tmp_path / "state" / "lab-ca" / "ca.pem"), str(other)) + " -s",
                              shell=True, capture_output=True, timeout=20)
         assert bad.returncode == 60  # curl: peer certificate cannot be authenticated
+        # The technological server's pages answer on loopback.
+        web = re.search(r"pages (http://127\.0\.0\.1:\d+/)", text)
+        assert web, text
+        page = subprocess.run(["curl", "-s", "-w", "\n%{http_code}", web.group(1)], capture_output=True,
+                              timeout=20)
+        html, code = page.stdout.decode("utf-8").rsplit("\n", 1)
+        assert code == "200" and "<h1>Список ККТ</h1>" in html
         # The console drives the device over the same servers.
         proc.stdin.write("goto СТАТУС ГИС МТ\npress ИТ\n")
         proc.stdin.flush()
