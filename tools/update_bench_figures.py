@@ -14,6 +14,7 @@ import sys
 from pathlib import Path
 
 from emulator.bench import BenchConfig, run
+from emulator.bench_net import run_net
 
 README = Path(__file__).resolve().parent.parent / "README.md"
 START = "| `wall_s` for 30 days (target < 5 s) |"
@@ -29,6 +30,10 @@ def table(r: dict[str, object]) -> str:
         f"| `speedup` | {float(r['speedup']):.3g} |",  # type: ignore[arg-type]
         f"| `receipts_per_s` | {r['receipts_per_s']} |",
         f"| `device_overhead` (device position ÷ bare backend check) | {r['device_overhead']} |",
+        f"| `net_device_overhead_ratio`: device check over loopback HTTPS ÷ bare httpx (target ≤ 1.3) "
+        f"| {r['net_device_overhead_ratio']} ({r['net_device_check_ms']} ms ÷ {r['net_bare_httpx_check_ms']} ms) |",
+        f"| `mock_throughput_ratio`: mock `codes/check` ÷ bare starlette endpoint (target ≥ 0.5) "
+        f"| {r['mock_throughput_ratio']} ({r['mock_checks_per_s']} ÷ {r['bare_starlette_per_s']} req/s) |",
     ])
 
 
@@ -37,6 +42,7 @@ def main() -> int:
     ap.add_argument("--check", action="store_true")
     args = ap.parse_args()
     r = run(BenchConfig())
+    r.update(run_net())
     print(r)
     if args.check:
         return 0 if r["target_met"] else 1
