@@ -126,6 +126,7 @@ class RealNetwork:
         self._ssl_context = ssl_context
         self.stats = ConnectionStats()
         self._clients: dict[str, httpx.Client] = {}
+        self._busy: dict[int, int] = {}          # id(client) -> requests a worker is running on it
         self._inflight: dict[int, str | None] = {}
         self._cancelled: set[int] = set()
         self._lock = threading.Lock()
@@ -157,21 +158,29 @@ class RealNetwork:
                 if request.key is not None:
                     self._clients[request.key] = client
             self._inflight[request.id] = request.key
+            self._busy[id(client)] = self._busy.get(id(client), 0) + 1
         self._pool.submit(self._do, request, client, address, name, deliver)
+
+    # A client is never closed while a worker is reading its socket: closing frees the
+    # descriptor at once, a new connection may get the same number, and the worker's late
+    # read would then take the new connection's bytes. Such a client is only forgotten
+    # here; the worker closes it when its request returns.
+    def _release(self, key: str) -> None:
+        with self._lock:
+            client = self._clients.pop(key, None)
+            busy = client is not None and self._busy.get(id(client), 0) > 0
+        if client is not None and not busy:
+            client.close()
 
     def cancel(self, request_id: int) -> None:
         with self._lock:
             self._cancelled.add(request_id)
             key = self._inflight.pop(request_id, None)
-            client = self._clients.pop(key, None) if key is not None else None
-        if client is not None:
-            client.close()  # an abandoned HTTP/1.1 request leaves its connection unusable
+        if key is not None:
+            self._release(key)  # an abandoned HTTP/1.1 request leaves its connection unusable
 
     def close_connection(self, key: str) -> None:
-        with self._lock:
-            client = self._clients.pop(key, None)
-        if client is not None:
-            client.close()
+        self._release(key)
 
     def open_connections(self) -> list[str]:
         with self._lock:
@@ -218,18 +227,19 @@ class RealNetwork:
             result = NetResult(request.id, None, failure=failure, detail=detail, elapsed_ms=elapsed,
                                new_connection=trace.new_connection)
             if request.key is not None:
-                self._drop_client(request.key, client)  # its connection is unusable now
+                with self._lock:  # its connection is unusable now
+                    if self._clients.get(request.key) is client:
+                        del self._clients[request.key]
         finally:
-            if request.key is None:
-                client.close()
+            with self._lock:
+                self._busy[id(client)] -= 1
+                idle = self._busy[id(client)] == 0
+                if idle:
+                    del self._busy[id(client)]
+                registered = request.key is not None and self._clients.get(request.key) is client
+            if idle and not registered:
+                client.close()   # one-shot, failed, abandoned or released while we were reading
         self._post(request, deliver, result)
-
-    def _drop_client(self, key: str, client: httpx.Client) -> None:
-        """Close ``client``, and forget it under ``key`` only if it is still the one there."""
-        with self._lock:
-            if self._clients.get(key) is client:
-                del self._clients[key]
-        client.close()
 
     def _post(self, request: NetRequest, deliver: Deliver, result: NetResult) -> None:
         def fire() -> None:

@@ -1,7 +1,7 @@
 """Real TLS faults over real loopback sockets, classified into device failures.
 
 Each test starts a small server on 127.0.0.1 (port 0) in a daemon thread that
-stops itself (``Server.lifetime``), connects to it with the store's
+stops itself (``RawServer.lifetime``), connects to it with the store's
 ``client_context`` through ``http.client`` and through ``httpx``, and checks
 ``classify`` on the exception that really came out. No exception is mocked.
 
@@ -27,6 +27,7 @@ import httpx
 import pytest
 
 from emulator.net import Failure
+from tests.rawtls import BioTls, RawServer, corrupted_record_answer, read_request
 from tls_store import TlsStore, classify, classify_detail
 from tls_store.lab_ca import LabCA, ServerCert, server_context
 
@@ -38,63 +39,6 @@ OK_RESPONSE = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Len
 
 # ---------------------------------------------------------------------------------------------------------------
 # servers
-
-
-class Server:
-    """A TCP server on 127.0.0.1:0 running ``handler(conn)`` per connection, in daemon threads.
-
-    It stops when the ``with`` block ends, or by itself after ``lifetime`` seconds.
-    """
-
-    def __init__(self, handler: Callable[[socket.socket, threading.Event], None], lifetime: float = 5.0) -> None:
-        self.handler = handler
-        self.lifetime = lifetime
-        self.stop = threading.Event()
-        self.errors: list[BaseException] = []
-        self.sock = socket.create_server(("127.0.0.1", 0))
-        self.sock.settimeout(0.05)
-        self.port: int = self.sock.getsockname()[1]
-        self.thread = threading.Thread(target=self._run, daemon=True, name=f"tls-test-server:{self.port}")
-
-    def __enter__(self) -> Server:
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop.set()
-        self.thread.join(timeout=1.0)
-
-    def _run(self) -> None:
-        deadline = time.monotonic() + self.lifetime
-        try:
-            while not self.stop.is_set() and time.monotonic() < deadline:
-                try:
-                    conn, _ = self.sock.accept()
-                except TimeoutError:
-                    continue
-                threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
-        finally:
-            self.sock.close()
-            self.stop.set()
-
-    def _serve(self, conn: socket.socket) -> None:
-        conn.settimeout(2.0)
-        try:
-            self.handler(conn, self.stop)
-        except (OSError, ssl.SSLError) as exc:  # the client's side of the fault is what the tests look at
-            self.errors.append(exc)
-        finally:
-            conn.close()
-
-
-def _read_request(read: Callable[[], bytes]) -> bytes:
-    data = b""
-    while b"\r\n\r\n" not in data:
-        chunk = read()
-        if not chunk:
-            break
-        data += chunk
-    return data
 
 
 def _close(tls: ssl.SSLSocket, notify: bool) -> None:
@@ -113,7 +57,7 @@ def tls_answer(ctx: ssl.SSLContext, response: bytes = OK_RESPONSE):
     def handler(conn: socket.socket, stop: threading.Event) -> None:
         tls = ctx.wrap_socket(conn, server_side=True)
         try:
-            _read_request(lambda: tls.recv(65536))
+            read_request(lambda: tls.recv(65536))
             tls.sendall(response)
         finally:
             _close(tls, notify=True)
@@ -125,7 +69,7 @@ def tls_close_after_handshake(ctx: ssl.SSLContext, notify: bool):
     def handler(conn: socket.socket, stop: threading.Event) -> None:
         tls = ctx.wrap_socket(conn, server_side=True)
         try:
-            _read_request(lambda: tls.recv(65536))
+            read_request(lambda: tls.recv(65536))
         finally:
             _close(tls, notify)
     return handler
@@ -143,53 +87,11 @@ def tcp_garbage(conn: socket.socket, stop: threading.Event) -> None:
     stop.wait(0.5)
 
 
-class BioTls:
-    """The server side of TLS over ``ssl.MemoryBIO``: the encrypted bytes are ours to cut or corrupt."""
-
-    def __init__(self, conn: socket.socket, ctx: ssl.SSLContext) -> None:
-        self.conn = conn
-        self.incoming = ssl.MemoryBIO()
-        self.outgoing = ssl.MemoryBIO()
-        self.obj = ctx.wrap_bio(self.incoming, self.outgoing, server_side=True)
-        while True:
-            try:
-                self.obj.do_handshake()
-                break
-            except ssl.SSLWantReadError:
-                self.flush()
-                self._fill()
-        self.flush()
-
-    def _fill(self) -> None:
-        chunk = self.conn.recv(65536)
-        if not chunk:
-            raise ConnectionResetError("client went away")
-        self.incoming.write(chunk)
-
-    def flush(self) -> None:
-        data = self.outgoing.read()
-        if data:
-            self.conn.sendall(data)
-
-    def recv(self) -> bytes:
-        while True:
-            try:
-                return self.obj.read(65536)
-            except ssl.SSLWantReadError:
-                self.flush()
-                self._fill()
-
-    def records(self, plaintext: bytes) -> bytes:
-        """The TLS records carrying ``plaintext``, not sent."""
-        self.obj.write(plaintext)
-        return self.outgoing.read()
-
-
 def tls_truncated_record(ctx: ssl.SSLContext):
     """Answer with a TLS record cut short, then close the TCP connection (no close_notify)."""
     def handler(conn: socket.socket, stop: threading.Event) -> None:
         tls = BioTls(conn, ctx)
-        _read_request(tls.recv)
+        read_request(tls.recv)
         rec = tls.records(OK_RESPONSE)
         conn.sendall(rec[: len(rec) // 2])
         conn.shutdown(socket.SHUT_RDWR)
@@ -198,14 +100,7 @@ def tls_truncated_record(ctx: ssl.SSLContext):
 
 def tls_corrupted_record(ctx: ssl.SSLContext):
     """Answer with a TLS record whose ciphertext is damaged (bad record MAC)."""
-    def handler(conn: socket.socket, stop: threading.Event) -> None:
-        tls = BioTls(conn, ctx)
-        _read_request(tls.recv)
-        rec = bytearray(tls.records(OK_RESPONSE))
-        rec[len(rec) // 2] ^= 0xFF
-        conn.sendall(bytes(rec))
-        stop.wait(0.5)
-    return handler
+    return corrupted_record_answer(ctx, OK_RESPONSE)
 
 
 def tls_close_mid_answer(ctx: ssl.SSLContext, notify: bool):
@@ -213,7 +108,7 @@ def tls_close_mid_answer(ctx: ssl.SSLContext, notify: bool):
     def handler(conn: socket.socket, stop: threading.Event) -> None:
         tls = ctx.wrap_socket(conn, server_side=True)
         try:
-            _read_request(lambda: tls.recv(65536))
+            read_request(lambda: tls.recv(65536))
             tls.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{\"codes\":[")
             time.sleep(0.05)
         finally:
@@ -225,7 +120,7 @@ def tls_no_answer(ctx: ssl.SSLContext):
     """Handshake, read the request, never answer."""
     def handler(conn: socket.socket, stop: threading.Event) -> None:
         with ctx.wrap_socket(conn, server_side=True) as tls:
-            _read_request(lambda: tls.recv(65536))
+            read_request(lambda: tls.recv(65536))
             stop.wait(2.0)
     return handler
 
@@ -332,8 +227,8 @@ def client_ctx(store: TlsStore) -> ssl.SSLContext:
 
 
 @contextmanager
-def serving(handler: Callable[[socket.socket, threading.Event], None]) -> Iterator[Server]:
-    with Server(handler) as srv:
+def serving(handler: Callable[[socket.socket, threading.Event], None]) -> Iterator[RawServer]:
+    with RawServer(handler, lifetime=5.0) as srv:
         yield srv
 
 
