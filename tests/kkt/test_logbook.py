@@ -1,20 +1,7 @@
 """The two worked examples of the vendor's instruction, byte for byte."""
 
 from emulator.kkt.logbook import NO_EXPIRY, Logbook, local_time_text
-
-SEED_758 = (
-    "ГИС МТ\t758\t[9812]\n"
-    "\t\tНайден:Да,Нанесен:Да,Крипто:Да,Продан:Нет,Заблокирован:Нет,В обороте:Да,Серая зона:Нет\n"
-    "Цена:24800 Макс:14000 Мин:12900, ГоденДо:07-02-2106 09:28:15, 2106:15, ВремяОбработки:523мс, "
-    "UUID=4ac3d96d-df56-4d56-8d97-a22006848d48&Time=1712141750370"
-)
-# The vendor's copy of this UUID lost one hex digit; a full UUID stands here.
-SEED_754 = (
-    "ГИС МТ\t754\t[5735]\n"
-    "\t\tНайден:Да,Нанесен:Да,Крипто:Да,Продан:Да,Заблокирован:Нет,В обороте:Нет,Серая зона:Нет\n"
-    "Цена:16000 Макс:16000 Мин:12900, ГоденДо:07-02-2106 09:28:15, 2106:15, ВремяОбработки:437мс, "
-    "UUID=abc95c24-283b-4783-868d-d605fcb4cf60&Time=1712095349413"
-)
+from tests.seed_examples import SEED_754, SEED_758
 
 
 def test_all_ones_expiry_is_the_seed_date_in_moscow_time():

@@ -15,16 +15,11 @@ from emulator.techserver.model import (
     pem_to_der_list,
     validate_setting,
 )
+from tests.seed_examples import SEED_758
 from tls_store.lab_ca import LabCA
 
 T0 = 1712141750370  # 03.04.2024 13:55:50 MSK
 TOKEN = "eyJhbGciOiJIUzI1NiJ9.payload-secret.signature"
-SEED_758 = (
-    "ГИС МТ\t758\t[9812]\n"
-    "\t\tНайден:Да,Нанесен:Да,Крипто:Да,Продан:Нет,Заблокирован:Нет,В обороте:Да,Серая зона:Нет\n"
-    "Цена:24800 Макс:14000 Мин:12900, ГоденДо:07-02-2106 09:28:15, 2106:15, ВремяОбработки:523мс, "
-    "UUID=4ac3d96d-df56-4d56-8d97-a22006848d48&Time=1712141750370"
-)
 
 
 @pytest.fixture(scope="module")
