@@ -20,6 +20,7 @@ demo: setup
 	$(BIN)/kkt-emu run scenarios/
 
 test: setup
+	bash tools/install_system_deps.sh --browser
 	$(BIN)/python -m pytest
 
 bench: setup

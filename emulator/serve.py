@@ -13,7 +13,9 @@ What it starts:
   «Серверы», «ОТЧЕТЫ») over HTTP, on loopback unless ``--web-bind`` says otherwise;
 * a console on standard input: ``press ИТ``, ``keys 2 4 8 ПИ``, ``scan <code>``,
   ``scan-image token.png``, ``type <text>``, ``goto <label>``, ``screen``,
-  ``log``, ``cdn``, ``help``, ``quit``. Each command prints the display after it.
+  ``log``, ``cdn``, ``exchange``, ``help``, ``quit``. Each command prints the display
+  after it. The first session with the technological server opens at start;
+  ``exchange`` opens one at once.
 
 With ``--real`` no mock server is started: the device resolves host names by
 DNS and connects to port 443 of the real hosts (for example the sandbox on a
@@ -58,6 +60,7 @@ HELP = """commands:
   type TEXT           the PC keyboard (host names, tokens)
   goto LABEL          walk the menu to an item, e.g. goto СТАТУС ГИС МТ
   screen | log | cdn  show the display, the GIS MT log, the CDN list
+  exchange            a session with the technological server now (not in cash mode)
   quit                stop (Ctrl-C works too)"""
 
 
@@ -135,6 +138,10 @@ class Serve:
         self.device = KktDevice(self.clock, self.net, device_dir, tech_link=link)
         self.device.on_event = self._event
         self._print_banner()
+        if self.device.tech is not None:
+            # The first session right away, so the device is on the server's list from the start;
+            # then every «ПЕРИОД ОПРОСА».
+            self.driver.post(lambda: self.device.tech is not None and self.device.tech.start("start"))
 
     def _write_settings(self, device_dir: Path) -> None:
         store = SettingsStore(device_dir)
@@ -232,7 +239,7 @@ class Serve:
         self._screen()
 
     def _event(self, ev: Any) -> None:
-        if ev.kind in ("log", "error", "emergency", "beep", "tls", "cdn", "receipt"):
+        if ev.kind in ("log", "error", "emergency", "beep", "tls", "cdn", "receipt", "tech"):
             self.say(f"  [{ev.kind}] {ev.detail}")
 
     def _screen(self) -> None:
@@ -272,6 +279,16 @@ class Serve:
                 for h in d.book.snapshot(self.clock.now_ms):
                     self.say(f"  {h}")
                 return
+            elif cmd == "exchange":
+                if d.tech is None:
+                    self.say("? no technological server (--no-techserver)")
+                    return
+                if d.mode.startswith("cash_"):
+                    self.say("? not in cash mode: leave it first (the device never exchanges there)")
+                    return
+                if not d.tech.start("console"):
+                    self.say("? a session is already running")
+                    return
             elif cmd == "help":
                 self.say(HELP)
                 return

@@ -1,13 +1,26 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the project needs, if they are missing:
-#   libzbar0  - the zbar library pyzbar loads to read token QR codes
-# Called by `make setup` (and so by `make demo` / `make test` / CI).
+#   libzbar0        - the zbar library pyzbar loads to read token QR codes (always)
+#   chromium        - the headless browser the page tests drive (with --browser)
+#   fonts-dejavu-core - a font with Cyrillic for the pages' screenshots (with --browser)
+# `make setup` (and so `make demo`) calls it plain; `make test` (and so CI) with --browser.
 set -euo pipefail
+browser=0
+for arg in "$@"; do
+  case "$arg" in
+    --browser) browser=1 ;;
+    *) echo "usage: $0 [--browser]" >&2; exit 2 ;;
+  esac
+done
 need=()
 python3 - <<'PY' || need+=(libzbar0)
 import ctypes.util, sys
 sys.exit(0 if ctypes.util.find_library("zbar") else 1)
 PY
+if [ "$browser" -eq 1 ]; then
+  [ -x /usr/bin/chromium ] || need+=(chromium)
+  [ -e /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ] || need+=(fonts-dejavu-core)
+fi
 if [ "${#need[@]}" -eq 0 ]; then
   exit 0
 fi

@@ -200,3 +200,4 @@ class TechExchange:
         self._run = None
         if run is not None:
             self.link.close(run.key)
+            self.dev._event("tech", f"session ended ({run.reason})")
