@@ -138,10 +138,13 @@ class Serve:
         self.device = KktDevice(self.clock, self.net, device_dir, tech_link=link)
         self.device.on_event = self._event
         self._print_banner()
-        if self.device.tech is not None:
+        tech = self.device.tech
+        if tech is not None:
             # The first session right away, so the device is on the server's list from the start;
             # then every «ПЕРИОД ОПРОСА».
-            self.driver.post(lambda: self.device.tech is not None and self.device.tech.start("start"))
+            def first_session() -> None:
+                tech.start("start")
+            self.driver.post(first_session)
 
     def _write_settings(self, device_dir: Path) -> None:
         store = SettingsStore(device_dir)
