@@ -40,10 +40,12 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from cryptography.hazmat.primitives import serialization
+
 from firmware_menu.display import Display, status_area
 from firmware_menu.keypad import Key, parse_key
 from firmware_menu.tree import MenuData, Navigator, Node, menu_data
-from tls_store import TlsError, TlsStore
+from tls_store import TlsError, TlsStore, parse_certificates
 
 from .. import errors as E
 from ..clock import VirtualClock
@@ -466,48 +468,55 @@ class KktDevice:
             self.mode = self.prompt_return
 
     def _apply_settings(self, items: list[dict[str, Any]]) -> tuple[bool, int]:
-        """Apply pushed settings in order; the first item that cannot be applied stops it."""
-        s = self.settings
-        before = s.to_json()
+        """Apply pushed settings all together or not at all.
+
+        Every item is checked first, on a copy of the settings (certificates are
+        parsed, not stored); only when all of them are good do the certificates
+        go into the TLS store (which itself takes a bundle whole or not at all,
+        650 when the slots are too few) and the settings get saved. A bad item
+        leaves the store and the settings as they were.
+        """
+        before = self.settings.to_json()
+        new = before | {"options": dict(before["options"])}
+        certs: list[bytes] = []
         try:
             for item in items:
                 kind, value = item["kind"], item["value"]
                 if kind == "cert":
-                    slots = self.tls.load_all(value if isinstance(value, bytes) else str(value).encode())
-                    self._event("tls", f"certificate from the technological server in slot(s) {slots}")
+                    data = value if isinstance(value, bytes) else str(value).encode()
+                    certs += [c.public_bytes(serialization.Encoding.PEM) for c in parse_certificates(data)]
                 elif kind == "token":
                     if not _TOKEN_RE.match(str(value)):
                         return False, E.SETTINGS_ERROR
-                    s.token = str(value)
+                    new["token"] = str(value)
                 elif kind == "gismt_host":
                     if not _HOST_RE.match(str(value)):
                         return False, E.SETTINGS_ERROR
-                    s.gismt_host = str(value)
+                    new["gismt_host"] = str(value)
                 elif kind == "option":
                     number, _, v = str(value).partition("=")
-                    s.options[int(number)] = int(v)
+                    new["options"][str(int(number))] = int(v)
                 elif kind == "poll_period":
-                    s.poll_period_min = int(value)
+                    new["poll_period_min"] = int(value)
                 elif kind == "sale_ban":
-                    s.sale_ban = str(value)
+                    new["sale_ban"] = str(value)
                 else:
                     return False, E.SETTINGS_ERROR
-            self._save_settings()
+            settings = Settings.from_json(new)            # every field checked as the menu checks it
+            if certs:
+                slots = self.tls.load_all(b"".join(certs))
+                self._event("tls", f"certificate(s) from the technological server in slot(s) {slots}")
         except TlsError as exc:
-            self._restore_settings(before)
             return False, exc.code
-        except (ValueError, KeyError):
-            self._restore_settings(before)
+        except (ValueError, KeyError, TypeError):
             return False, E.SETTINGS_ERROR
-        if before.get("token") != s.token or before.get("gismt_host") != s.gismt_host:
+        self.settings = settings
+        self._save_settings()
+        if before.get("token") != settings.token or before.get("gismt_host") != settings.gismt_host:
             self._forget_cdn()
-        if self.tech is not None and before.get("poll_period_min") != s.poll_period_min:
+        if self.tech is not None and before.get("poll_period_min") != settings.poll_period_min:
             self.tech.schedule()
         return True, 0
-
-    def _restore_settings(self, before: dict[str, Any]) -> None:
-        self.settings = Settings.from_json(before)
-        self.store.save(self.settings)
 
     # ---------------------------------------------------------- rendering
     def _render(self) -> None:

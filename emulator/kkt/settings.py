@@ -152,9 +152,14 @@ class SettingsStore:
 
 
 def mask_token(token: str) -> str:
-    """Never show a token in full: the first and last four characters at most."""
+    """Never show a token in full: at most a quarter of it, and never more than 4 + 4 characters.
+
+    A 36-character token shows as ``1234…9012``; a short one shows less (a 12-character
+    one ``12…12``), and one of 8 characters or fewer shows only as asterisks.
+    """
     if not token:
         return ""
     if len(token) <= 8:
         return "*" * len(token)
-    return f"{token[:4]}…{token[-4:]}"
+    keep = min(4, len(token) // 8)
+    return f"{token[:keep]}…{token[-keep:]}"

@@ -59,6 +59,7 @@ class TechStats:
 class _Run:
     key: str
     reason: str
+    started_ms: int
     seq: int = 0
     batches: list[list[dict[str, Any]]] = field(default_factory=list)
 
@@ -111,7 +112,7 @@ class TechExchange:
         if self._run is not None or not self.dev.powered:
             return False
         self._n += 1
-        self._run = _Run(f"tech-{self._n}", reason)
+        self._run = _Run(f"tech-{self._n}", reason, self.clock.now_ms)
         self.stats.sessions += 1
         pending = len(self.dev.logbook.pending_upload())
         self._send("HELLO", {"serial": self.dev.serial, "model": self.dev.model_name, "inn": self.dev.inn,
@@ -151,7 +152,9 @@ class TechExchange:
     def _after_hello(self, ack: Frame) -> None:
         run = self._run
         assert run is not None
-        now = self.clock.now_ms
+        # The five minutes run from session start to session start: the poll timer's ticks are
+        # exactly one period apart, whatever the round trip of each HELLO took.
+        now = run.started_ms
         records = self.dev.logbook.pending_upload()
         floor_ok = self.last_upload_ms is None or now - self.last_upload_ms >= UPLOAD_FLOOR_MS
         if records and floor_ok:

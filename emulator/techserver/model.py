@@ -48,6 +48,10 @@ from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
+from cryptography.hazmat.primitives import serialization
+
+from tls_store import TlsError, parse_certificates
+
 from ..kkt.settings import mask_token
 
 MSK = timezone(timedelta(hours=3), "МСК")
@@ -299,8 +303,8 @@ class TechServer:
     # ------------------------------------------------------------ the KKT's exchange
     def hello(self, serial: str, model: str, inn: str, firmware: str, now_ms: int) -> tuple[int, bool]:
         """A session starts: register or update the device. Returns (session_id, settings_waiting)."""
-        if not serial:
-            raise TechServerError("empty serial number")
+        if not re.fullmatch(r"[0-9A-Za-z-]{1,32}", serial or ""):
+            raise TechServerError(f"serial number: 1-32 letters, digits or '-', not {serial[:40]!r}")
         with self.lock, self._tx():
             known = self._q("SELECT inn FROM devices WHERE serial=?", (serial,))
             if known:
@@ -562,17 +566,22 @@ def validate_setting(kind: str, value: str | bytes | int) -> SettingItem:
         raise TechServerError(f"неизвестная настройка {kind!r}")
     if kind == "cert":
         if isinstance(value, str):
-            value = value.encode("ascii")
+            try:
+                value = value.encode("ascii")
+            except UnicodeEncodeError:
+                raise TechServerError("сертификат: PEM пишется только латиницей (ASCII)") from None
         if not isinstance(value, bytes):
             raise TechServerError("сертификат: ожидались байты DER или PEM")
-        if value.lstrip().startswith(b"-----BEGIN"):
-            ders = pem_to_der_list(value)
-            if len(ders) != 1:
-                raise TechServerError("сертификат: нужен ровно один PEM-блок")
-            value = ders[0]
-        if not value.startswith(b"\x30") or len(value) > 16000:
-            raise TechServerError("сертификат: не похоже на DER")
-        return SettingItem("cert", value)
+        if len(value) > 16000:
+            raise TechServerError("сертификат: больше 16000 байт")
+        # Parsed as the device parses it: one CA certificate, PEM or DER, or it is refused here.
+        try:
+            certs = parse_certificates(value)
+        except TlsError as exc:
+            raise TechServerError(f"сертификат: {exc}") from None
+        if len(certs) != 1:
+            raise TechServerError("сертификат: нужен ровно один сертификат")
+        return SettingItem("cert", certs[0].public_bytes(serialization.Encoding.DER))
     text = str(value).strip()
     if kind == "token":
         if not _TOKEN_RE.match(text):
@@ -584,7 +593,7 @@ def validate_setting(kind: str, value: str | bytes | int) -> SettingItem:
         if text not in SALE_BAN_VALUES:
             raise TechServerError(f"ЗАПРЕТ ПРОДАЖ: {' или '.join(SALE_BAN_VALUES)}")
     elif kind == "poll_period":
-        if not text.isdigit() or not POLL_MIN <= int(text) <= POLL_MAX:
+        if not re.fullmatch(r"[0-9]{1,5}", text) or not POLL_MIN <= int(text) <= POLL_MAX:
             raise TechServerError(f"ПЕРИОД ОПРОСА: целое число минут {POLL_MIN}–{POLL_MAX}")
         text = str(int(text))
     elif kind == "option":

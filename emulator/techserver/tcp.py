@@ -186,7 +186,10 @@ class TechServerTcp:
         try:
             while True:
                 try:
-                    data = await asyncio.wait_for(reader.read(65536), self.idle_timeout_s)
+                    # asyncio.timeout, not wait_for: on 3.11 wait_for can swallow the cancellation
+                    # that stop() sends when the read completes at the same moment.
+                    async with asyncio.timeout(self.idle_timeout_s):
+                        data = await reader.read(65536)
                 except TimeoutError:
                     writer.write(Frame("ERROR", 0, {"code": ERR_IDLE, "text": "idle timeout"}).to_bytes())
                     await writer.drain()
@@ -202,8 +205,12 @@ class TechServerTcp:
                         await writer.drain()
                         return
                     self.stats["frames"] += 1
+                    if self._stop is not None and self._stop.is_set():
+                        return                      # stopping: no new work, the session ends here
                     was_new = session.serial is None
-                    replies, close = session.handle(event)
+                    # The model's SQLite work runs off the event loop, so that stop() and other
+                    # connections are served while a large batch is being stored.
+                    replies, close = await asyncio.to_thread(session.handle, event)
                     if was_new and session.serial is not None:
                         self.stats["sessions"] += 1
                     for r in replies:

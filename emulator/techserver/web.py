@@ -21,7 +21,8 @@ Pages (Russian, plain HTML, no external assets; buttons are forms: POST, then
     GET  /device/{serial}/reports         «ОТЧЕТЫ»: ?code=&from=YYYY-MM-DD&to=YYYY-MM-DD
     GET  /device/{serial}/reports.txt     the same records as a UTF-8 text file, a blank line between records
 
-JSON API (errors: 404 unknown device/task, 400 refused, body ``{"error": …}``):
+JSON API (errors: 404 unknown device/task, 400 refused, 403 a write from another site or not
+``application/json``; body ``{"error": …}``):
 
     GET  /api/devices
     GET  /api/devices/{serial}
@@ -37,20 +38,26 @@ JSON API (errors: 404 unknown device/task, 400 refused, body ``{"error": …}``)
     POST /api/token-for-inn                           {"inn", "token"} -> {"task_ids"}
     GET  /api/inn-tokens                              tokens masked
 
+Writes (POST, DELETE) from a browser must come from these pages' own origin
+(``SameOriginWrites``); scripts send JSON with ``Content-Type: application/json``.
 Tokens are never shown unmasked: listings use ``mask_token``, the token inputs
 are ``type=password`` and are never filled back in.
 """
 
 from __future__ import annotations
 
+import html
 import json
+import logging
+import re
 from datetime import date
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, quote, urlencode
+from urllib.parse import parse_qs, quote, urlencode, urlsplit
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
@@ -60,9 +67,12 @@ from ..explain import explain
 from .model import TechServer, TechServerError, UnknownDevice, UnknownTask, msk_text, validate_setting
 
 TEMPLATES = Path(__file__).parent / "templates"
+log = logging.getLogger("kkt_emu.techserver.web")
 
 KIND_LABELS = {"cert": "Сертификат TLS", "token": "Токен", "gismt_host": "Имя хоста ГИС МТ", "option": "Опция",
                "poll_period": "ПЕРИОД ОПРОСА, мин", "sale_ban": "ЗАПРЕТ ПРОДАЖ"}
+DATE_YEARS = (2000, 2999)   # the report filters' dates (the device's records carry no earlier or later ones)
+BAD_INPUT = (TechServerError, ValueError, TypeError, OverflowError, UnicodeError)
 STATE_LABELS = {"queued": "в очереди", "sent": "передана в ККТ", "applied": "применена", "failed": "ошибка"}
 
 
@@ -77,20 +87,73 @@ class _Filters:
         code = (params.get("code") or "").strip()
         self.date_from = (params.get("from") or "").strip()
         self.date_to = (params.get("to") or "").strip()
-        if code and not code.isdigit():
-            raise TechServerError(f"код ошибки — число: {code!r}")
+        if code and not re.fullmatch(r"[0-9]{1,6}", code):
+            raise TechServerError(f"код ошибки — число до 6 цифр: {code!r}")
         self.code = int(code) if code else None
         for d in (self.date_from, self.date_to):
             if d:
                 try:
-                    date.fromisoformat(d)
+                    year = date.fromisoformat(d).year
                 except ValueError:
-                    raise TechServerError(f"дата в формате ГГГГ-ММ-ДД: {d!r}") from None
+                    year = 0
+                if not re.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", d) or not DATE_YEARS[0] <= year <= DATE_YEARS[1]:
+                    raise TechServerError(f"дата в формате ГГГГ-ММ-ДД, годы {DATE_YEARS[0]}–{DATE_YEARS[1]}: "
+                                          f"{d!r}") from None
 
     def query(self) -> str:
         q = {k: v for k, v in (("code", "" if self.code is None else str(self.code)),
                                ("from", self.date_from), ("to", self.date_to)) if v}
         return ("?" + urlencode(q)) if q else ""
+
+
+def refusal(exc: BaseException) -> str:
+    """The message a refused request gets: the model's own words, or a plain one for malformed data."""
+    if isinstance(exc, TechServerError):
+        return str(exc)
+    return f"недопустимые данные ({type(exc).__name__}: {str(exc)[:200]})"
+
+
+class SameOriginWrites:
+    """Refuse state-changing requests that a browser sends on behalf of another site (403).
+
+    The pages run on loopback next to a person's browser; without this check any
+    web page the person opens could post a form here (queue a token, turn off
+    host checking with option 92). A browser names the page's origin in
+    ``Origin`` (and ``Sec-Fetch-Site``) on every cross-site POST; it must be this
+    server's own. Scripts and curl send neither and are let through, but a JSON
+    API write must then say ``Content-Type: application/json`` (a cross-site form
+    cannot send that without a preflight the server never answers).
+    """
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] == "http" and scope["method"] not in ("GET", "HEAD", "OPTIONS"):
+            why = self.refused(scope)
+            if why:
+                log.warning("refused %s %s: %s", scope["method"], scope["path"], why)
+                response = (JSONResponse({"error": why}, status_code=403) if scope["path"].startswith("/api/")
+                            else HTMLResponse(f"<p>{html.escape(why)}</p>", status_code=403))
+                await response(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+    @staticmethod
+    def refused(scope: Any) -> str | None:
+        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
+        host = headers.get("host", "")
+        origin = headers.get("origin")
+        if origin is not None and origin != "null":
+            if urlsplit(origin).netloc != host:
+                return f"запрос с чужой страницы ({origin}) отклонён"
+        elif origin == "null" or headers.get("sec-fetch-site") == "cross-site":
+            return "запрос с чужой страницы отклонён"
+        if scope["path"].startswith("/api/") and scope["method"] in ("POST", "PUT"):
+            ctype = headers.get("content-type", "").split(";")[0].strip().lower()
+            if ctype and ctype != "application/json":
+                return f"API принимает только Content-Type: application/json, не {ctype!r}"
+        return None
 
 
 def records_text(records: list[Any]) -> str:
@@ -130,8 +193,8 @@ def make_app(model: TechServer) -> Starlette:
         f = await form(request)
         try:
             ids = model.queue_token_for_inn(f.get("inn", "").strip(), f.get("token", "").strip())
-        except TechServerError as exc:
-            return back("/", error=str(exc))
+        except BAD_INPUT as exc:
+            return back("/", error=refusal(exc))
         return back("/", ok=f"Токен поставлен в очередь для ККТ: {len(ids)}")
 
     async def device_root(request: Request) -> Response:
@@ -165,8 +228,9 @@ def make_app(model: TechServer) -> Starlette:
                 result = fn(serial, await form(request))
             except UnknownDevice:
                 return not_found(request, "ККТ не найдена")
-            except TechServerError as exc:
-                return back(dev_url(serial, tab), error=str(exc))
+            except BAD_INPUT as exc:
+                log.info("refused %s: %s", request.url.path, exc)
+                return back(dev_url(serial, tab), error=refusal(exc))
             return back(dev_url(serial, tab), ok=ok(result))
         return endpoint
 
@@ -234,8 +298,9 @@ def make_app(model: TechServer) -> Starlette:
                 result = fn(request, body)
             except (UnknownDevice, UnknownTask) as exc:
                 return JSONResponse({"error": str(exc.args[0] if exc.args else exc)}, status_code=404)
-            except (TechServerError, json.JSONDecodeError, UnicodeDecodeError) as exc:
-                return JSONResponse({"error": str(exc)}, status_code=400)
+            except BAD_INPUT as exc:   # json.JSONDecodeError is a ValueError
+                log.info("refused %s %s: %s", request.method, request.url.path, exc)
+                return JSONResponse({"error": refusal(exc)}, status_code=400)
             return JSONResponse(result)
         return endpoint
 
@@ -276,7 +341,7 @@ def make_app(model: TechServer) -> Starlette:
     def api_set_draft(request: Request, body: dict[str, Any]) -> Any:
         s = serial_of(request)
         items = body.get("items", [body] if "kind" in body else None)
-        if not items or not all(isinstance(i, dict) and "kind" in i and "value" in i for i in items):
+        if not isinstance(items, list) or not items or not all(isinstance(i, dict) and "kind" in i and "value" in i for i in items):
             raise TechServerError('ожидалось {"kind", "value"} или {"items": [...]}')
         for i in items:
             validate_setting(i["kind"], i["value"])
@@ -340,6 +405,6 @@ def make_app(model: TechServer) -> Starlette:
         Route("/api/token-for-inn", api(api_token_for_inn), methods=["POST"]),
         Route("/api/inn-tokens", api(api_inn_tokens)),
     ]
-    app = Starlette(routes=routes)
+    app = Starlette(routes=routes, middleware=[Middleware(SameOriginWrites)])
     app.state.model = model
     return app

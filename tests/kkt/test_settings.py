@@ -44,4 +44,9 @@ def test_permit_problem_and_masking():
     assert Settings(token="x" * 36).permit_problem() is None
     assert mask_token("12345678-1234-1234-1234-123456789012") == "1234…9012"
     assert mask_token("abc") == "***"
+    assert mask_token("abcdefghi") == "a…i"                     # a short token: never most of it
+    assert mask_token("abcdefghijklmnop") == "ab…op"
+    for n in range(9, 80):
+        shown = len(mask_token("x" * n)) - 1
+        assert shown <= n // 4 and shown <= 8
     json.dumps(Settings().to_json())

@@ -2,6 +2,7 @@
 
 from emulator.clock import VirtualClock
 from emulator.kkt.device import KktDevice
+from emulator.kkt.settings import SettingsStore
 from emulator.net import SimulatedNetwork
 from emulator.techlink import SimTechLink
 from emulator.techserver.model import TechServer
@@ -154,3 +155,69 @@ def test_link_down_is_noted_and_retried(tmp_path):
     clock.advance(10 * MIN)
     settle(clock, dev)
     assert model.devices() and dev.tech.stats.sessions == 2
+
+
+def _record(clock, dev):
+    dev.logbook.append(time_ms=clock.now_ms, code=748, flags=(None,) * 7, price=0, max_price=0, min_price=0,
+                       expiry_s=0xFFFFFFFF, tag2106=0, elapsed_ms=1500, req_id="", req_timestamp=None)
+
+
+def test_the_floor_runs_from_session_start_so_a_faster_link_does_not_skip_a_period(tmp_path):
+    clock, model, link, dev = world(tmp_path)
+    dev.settings.poll_period_min = 5
+    dev.tech.schedule()
+    link.latency_ms = 50
+    _record(clock, dev)
+    clock.advance(5 * MIN)
+    settle(clock, dev)
+    assert len(model.records(dev.serial)) == 1
+    link.latency_ms = 20                         # the next HELLO's answer comes 30 ms sooner
+    _record(clock, dev)
+    clock.advance(5 * MIN)
+    settle(clock, dev)
+    assert len(model.records(dev.serial)) == 2   # uploaded at this period, not the next
+    assert not any("wait: the last upload" in e.detail for e in dev.events)
+
+
+def _stored_settings(dev):
+    return SettingsStore(dev.directory).load().to_json()
+
+
+def test_pushed_settings_apply_all_together_or_not_at_all(tmp_path):
+    ca = LabCA.create()
+    clock, model, link, dev = world(tmp_path, ca)
+    clock.advance(10 * MIN)
+    settle(clock, dev)
+    dev.store.save(dev.settings)
+    before = dev.settings.to_json()
+    good = {"kind": "cert", "value": ca.cert_der}
+    leaf = ca.issue_server(["cdn01.crpt.ru"]).cert_der           # not a CA: 652
+    # 749: a settings error; 652: a certificate the TLS store refuses.
+    cases = [
+        ([good, {"kind": "cert", "value": b"0garbage"}], 652),
+        ([good, {"kind": "cert", "value": leaf}], 652),
+        ([good, {"kind": "token", "value": "bad token!"}], 749),
+        ([{"kind": "token", "value": "A" * 40}, {"kind": "gismt_host", "value": "bad host"}], 749),
+        ([{"kind": "gismt_host", "value": "markirovka.sandbox.crptech.ru"}, {"kind": "sale_ban", "value": "НЕТ"}],
+         749),
+        ([{"kind": "poll_period", "value": "7"}, {"kind": "option", "value": "92=5"}], 749),
+        ([{"kind": "poll_period", "value": "7"}, {"kind": "nonsense", "value": "1"}], 749),
+    ]
+    for items, code in cases:
+        dev.tech.pending_task = (99, items)
+        dev._settings_arrived()
+        dev.press("3")
+        assert dev.tech.result == (99, False, code), items
+        assert dev.tls.slots() == [], items          # a good certificate before the bad item did not stay
+        assert dev.settings.to_json() == before, items
+        assert _stored_settings(dev) == before, items
+        settle(clock, dev)
+        while dev.mode == "message":
+            dev.press("С")
+    # A good push goes in whole.
+    dev.tech.pending_task = (100, [good, {"kind": "poll_period", "value": "7"}, {"kind": "option", "value": "92=1"}])
+    dev._settings_arrived()
+    dev.press("3")
+    assert dev.tech.result == (100, True, 0)
+    assert len(dev.tls.slots()) == 1 and dev.settings.poll_period_min == 7 and dev.settings.host_check_off
+    assert _stored_settings(dev) == dev.settings.to_json()

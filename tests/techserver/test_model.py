@@ -154,11 +154,26 @@ def test_draft_replaces_values_of_the_same_kind(model):
 @pytest.mark.parametrize("kind, value", [
     ("sale_ban", "ДА"), ("option", "92=2"), ("option", "92"), ("poll_period", "4"), ("poll_period", "1441"),
     ("gismt_host", "bad host"), ("token", "short"), ("token", "has space inside"), ("cert", b"not der"),
-    ("color", "red"),
+    ("color", "red"), ("cert", "0garbage"), ("cert", b"0\x82garbage"), ("cert", "сертификат"),
+    ("cert", "-----BEGIN CERTIFICATE-----\n!!!!\n-----END CERTIFICATE-----\n"), ("cert", b""),
+    ("poll_period", "²"), ("poll_period", "99999999999999999999"),
 ])
 def test_bad_settings_are_refused(kind, value):
     with pytest.raises(TechServerError):
         validate_setting(kind, value)
+
+
+def test_a_server_certificate_is_not_a_root(root_pem):
+    leaf = LabCA.create().issue_server(["cdn01.crpt.ru"]).cert_der
+    with pytest.raises(TechServerError, match="652"):
+        validate_setting("cert", leaf)
+
+
+def test_hello_refuses_a_serial_the_pages_could_not_name(model):
+    for serial in ("", "a/b", "x" * 33, "00 1", "../1"):
+        with pytest.raises(TechServerError):
+            model.hello(serial, "m", "7701234567", "1.0", T0)
+    assert "a/b" not in [d.serial for d in model.devices()]
 
 
 def test_cert_setting_accepts_pem_or_der(root_pem):

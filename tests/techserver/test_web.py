@@ -224,3 +224,62 @@ def test_api_token_for_inn(client, model):
     assert client.post("/api/token-for-inn", json={"inn": "7701234567", "token": "x"}).status_code == 400
     for serial in (SERIAL, "00106700000002"):
         assert TOKEN not in client.get(f"/api/devices/{serial}/tasks").text
+
+
+@pytest.mark.parametrize("url", [
+    f"/api/devices/{SERIAL}/records?code=99999999999999999999",
+    f"/api/devices/{SERIAL}/records?code=²",
+    f"/api/devices/{SERIAL}/records?to=9999-12-31",
+    f"/api/devices/{SERIAL}/records?from=0001-01-01",
+    f"/api/devices/{SERIAL}/records?from=2024-4-3",
+])
+def test_bad_filters_are_400_on_the_api_the_page_and_the_download(client, url):
+    r = client.get(url)
+    assert r.status_code == 400 and r.json()["error"]
+    query = url.split("?", 1)[1]
+    assert client.get(f"/device/{SERIAL}/reports?{query}").status_code == 400
+    assert client.get(f"/device/{SERIAL}/reports.txt?{query}").status_code == 400
+
+
+@pytest.mark.parametrize("body", [
+    {"items": 5}, {"items": "x"}, {"items": [5]}, {"kind": "cert", "value": "сертификат"},
+    {"kind": "cert", "value": "-----BEGIN CERTIFICATE-----\n!!!!\n-----END CERTIFICATE-----\n"},
+    {"kind": "cert", "value": "0garbage"}, {"kind": "poll_period", "value": "²"},
+    {"kind": "poll_period", "value": ["5"]}, {"kind": "token", "value": {"a": 1}},
+])
+def test_bad_settings_are_400_and_change_nothing(client, model, body):
+    before = model.draft(SERIAL)
+    r = client.post(f"/api/devices/{SERIAL}/settings", json=body)
+    assert r.status_code == 400, r.text
+    assert r.json()["error"]
+    assert model.draft(SERIAL) == before
+
+
+def test_bad_form_fields_come_back_as_a_message(client, model):
+    r = client.post(f"/device/{SERIAL}/settings", data={"poll_period": "²"}, follow_redirects=False)
+    assert r.status_code == 303 and "error=" in r.headers["location"]
+    assert model.draft(SERIAL) == []
+
+
+def test_writes_from_another_site_are_refused(client, model):
+    evil = {"Origin": "http://evil.example"}
+    r = client.post(f"/api/devices/{SERIAL}/settings", content=b'{"kind":"option","value":"92=1"}',
+                    headers={**evil, "Content-Type": "text/plain"})
+    assert r.status_code == 403
+    r = client.post(f"/device/{SERIAL}/send-all", headers=evil, follow_redirects=False)
+    assert r.status_code == 403
+    r = client.post("/token-for-inn", data={"inn": "7701234567", "token": TOKEN},
+                    headers={"Sec-Fetch-Site": "cross-site"}, follow_redirects=False)
+    assert r.status_code == 403
+    # a form post with no Origin that claims to be plain text is not JSON: refused as well
+    r = client.post(f"/api/devices/{SERIAL}/settings", content=b'{"kind":"option","value":"92=1"}',
+                    headers={"Content-Type": "text/plain"})
+    assert r.status_code == 403
+    assert model.draft(SERIAL) == [] and model.tasks(SERIAL) == [] and model.inn_tokens() == []
+    # the pages' own origin, and scripts sending JSON, are served
+    own = {"Origin": "http://testserver"}
+    r = client.post(f"/api/devices/{SERIAL}/settings", json={"kind": "option", "value": "92=1"}, headers=own)
+    assert r.status_code == 200
+    r = client.post(f"/device/{SERIAL}/send-all", headers={**own, "Sec-Fetch-Site": "same-origin"},
+                    follow_redirects=False)
+    assert r.status_code == 303 and len(model.tasks(SERIAL)) == 1
