@@ -15,6 +15,7 @@ registered in ``COMMANDS``; a new one (``bench``) adds its pair there.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import sys
@@ -49,6 +50,8 @@ def _add_run(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument("--junit", metavar="FILE", help="write JUnit XML to FILE")
     p.add_argument("--verbose", "-v", action="store_true", help="print each step as it runs")
     p.add_argument("--trace", action="store_true", help="print device events and network traffic as they happen")
+    p.add_argument("--network", choices=("simulated", "real", "both"),
+                   help="run every scenario on this network, whatever its own 'network' says")
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
@@ -69,6 +72,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
         print(f"no scenario files under {' '.join(args.paths)}", file=sys.stderr)
         return EXIT_LOAD_ERROR
 
+    if args.network:
+        scenarios = [dataclasses.replace(sc, network=args.network) for sc in scenarios]
     printer = _out if (args.verbose or args.trace) else None
     results: list[ScenarioResult] = []
     for sc in scenarios:

@@ -120,9 +120,14 @@ class _Trace:
 
 class RealNetwork:
     def __init__(self, driver: RealTimeDriver, resolve: Resolver | dict[str, tuple[str, int]],
-                 ssl_context: Callable[[], ssl.SSLContext], *, workers: int = 16) -> None:
+                 ssl_context: Callable[[], ssl.SSLContext], *, workers: int = 16,
+                 route: Callable[[NetRequest], tuple[str, int] | None] | None = None) -> None:
+        """``resolve`` maps a host name to (ip, port); ``route``, when given, maps a whole request
+        instead (``TrueApiServers.route``: the resolver table with the faults that act before
+        a connection)."""
         self.driver = driver
         self._resolve: Resolver = resolve.get if isinstance(resolve, dict) else resolve
+        self._route = route
         self._ssl_context = ssl_context
         self.stats = ConnectionStats()
         self._clients: dict[str, httpx.Client] = {}
@@ -140,7 +145,7 @@ class RealNetwork:
         if self.trace:
             self.trace("send", request)
         name = host.split(":", 1)[0]
-        address = self._resolve(host) or self._resolve(name)
+        address = self._route(request) if self._route is not None else (self._resolve(host) or self._resolve(name))
         if address is None:
             self._post(request, deliver, NetResult(request.id, None, failure=Failure.RESOLVE,
                                                    detail=f"unknown host {host}"))
@@ -171,6 +176,12 @@ class RealNetwork:
             busy = client is not None and self._busy.get(id(client), 0) > 0
         if client is not None and not busy:
             client.close()
+
+    @property
+    def in_flight(self) -> bool:
+        """A request is out, or its answer has not been handed to the device yet."""
+        with self._lock:
+            return bool(self._inflight)
 
     def cancel(self, request_id: int) -> None:
         with self._lock:

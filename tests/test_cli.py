@@ -114,6 +114,14 @@ def test_run_verbose_and_trace(tmp_path: Path, capsys: pytest.CaptureFixture[str
     assert "key: ИТ" in out
 
 
+def test_run_on_a_chosen_network(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    f = write(tmp_path, "ok.yaml", PASSING)
+    assert main(["run", str(f), "--network", "both"]) == 0
+    assert "[simulated + real]" in capsys.readouterr().out
+    assert main(["run", str(f), "--network", "real"]) == 0
+    assert "[real]" in capsys.readouterr().out
+
+
 def test_usage_errors_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as info:
         main([])

@@ -51,7 +51,7 @@ from .. import errors as E
 from ..clock import Timer, VirtualClock
 from ..net import Failure, NetRequest, NetResult, Transport
 from .cdn import CdnBook, CdnHost
-from .permit import AnswerError, CheckAnswer, parse_check_answer
+from .permit import AnswerError, CheckAnswer, parse_check_answer, parse_json_body
 from .settings import Settings
 
 DECISION_DEADLINE_MS = 1500
@@ -262,7 +262,7 @@ class GisMtClient:
             self._refresh_done(code)
             return
         try:
-            doc = json.loads(result.body.decode("utf-8"))
+            doc = parse_json_body(result.body)
             if not isinstance(doc, dict) or not isinstance(doc.get("hosts"), list):
                 raise ValueError("no hosts list")
             if doc.get("code", 0) != 0:
@@ -276,7 +276,7 @@ class GisMtClient:
                 name = _host_of(item["host"])
                 if name not in names:
                     names.append(name)
-        except (UnicodeDecodeError, ValueError) as exc:
+        except ValueError as exc:   # AnswerError from the body, or a bad hosts list
             self._record(E.PARSE_ERROR, None, elapsed, f"cdn/info: {exc}")
             self._refresh_done(E.PARSE_ERROR)
             return
@@ -535,8 +535,9 @@ class GisMtClient:
 
 
 def _is_5000(body: bytes) -> bool:
+    """A 5xx whose body says code 5000; a body that does not parse is a plain 5xx."""
     try:
-        doc = json.loads(body.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError):
+        doc = parse_json_body(body)
+    except AnswerError:
         return False
     return isinstance(doc, dict) and doc.get("code") == 5000

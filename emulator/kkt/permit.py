@@ -46,6 +46,19 @@ class AnswerError(ValueError):
     """The answer cannot be used (device error 750)."""
 
 
+def parse_json_body(body: bytes) -> Any:
+    """An answer's body as JSON, or ``AnswerError`` for any body that does not parse.
+
+    Not parsing covers bytes that are not UTF-8, text that is not JSON, nesting too deep
+    for the parser (``RecursionError``) and numbers too long to convert (``ValueError``):
+    whatever a host sends, the caller gets a document or ``AnswerError``, never a crash.
+    """
+    try:
+        return json.loads(body.decode("utf-8"))
+    except (ValueError, RecursionError) as exc:    # UnicodeDecodeError, JSONDecodeError are ValueErrors
+        raise AnswerError(f"not JSON: {exc}") from None
+
+
 @dataclass(frozen=True)
 class CodeAnswer:
     cis: str
@@ -159,10 +172,7 @@ def parse_code(obj: Any) -> CodeAnswer:
 
 
 def parse_check_answer(body: bytes) -> CheckAnswer:
-    try:
-        doc = json.loads(body.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise AnswerError(f"not JSON: {exc}") from None
+    doc = parse_json_body(body)
     if not isinstance(doc, dict):
         raise AnswerError("answer is not a JSON object")
     code = _int(doc, "code") or 0

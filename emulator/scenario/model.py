@@ -37,7 +37,7 @@ from firmware_menu.tree import Node, menu_data
 
 from ..kkt.logbook import LogRecord
 from ..kkt.settings import Settings
-from ..trueapi.backend import TrueApiBackend
+from ..trueapi.backend import TLS_FAULTS, TrueApiBackend
 from ..trueapi.catalogue import Catalogue, CatalogueEntry
 
 DEFAULT_START = "2026-01-15T09:00:00+03:00"
@@ -262,6 +262,11 @@ def apply_host(backend: TrueApiBackend, name: str, conf: Mapping[str, Any]) -> N
         host.down = bool(conf["down"])
     if "emergency" in conf:
         host.emergency = bool(conf["emergency"])
+    if "tls" in conf:
+        tls = conf["tls"]
+        if tls not in (*TLS_FAULTS, "none", None):
+            raise ValueError(f"host {name}: tls {tls!r} is not one of {', '.join(TLS_FAULTS)} or none")
+        host.tls_fault = None if tls in ("none", None) else str(tls)
     if "plan" in conf:
         host.plan(["5000" if item == 5000 else item for item in conf["plan"]], bool(conf.get("repeat", False)))
     elif "repeat" in conf:

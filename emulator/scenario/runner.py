@@ -30,7 +30,9 @@ from tls_store import TlsStore
 from ..clock import VirtualClock
 from ..kkt.device import DOC_KINDS, DOC_TITLES, Event, KktDevice, Receipt
 from ..kkt.logbook import LogRecord
-from ..kkt.settings import Settings, SettingsStore, mask_token
+from ..kkt.settings import _TOKEN_RE, Settings, SettingsStore, mask_token
+from ..marking import MarkingCodeError
+from ..marking import parse as parse_marking
 from ..net import NetRequest, NetResult, SimulatedNetwork
 from ..oism import OismModel
 from ..storage import write_json_atomic
@@ -133,7 +135,8 @@ class ScenarioRun:
 
         self.driver = RealTimeDriver(self.clock)
         self.servers = TrueApiServers(self.backend, LabCA.create(), now_ms=lambda: self.clock.now_ms).start()
-        return RealNetwork(self.driver, self.servers.resolver(), lambda: self.device.tls_context())
+        return RealNetwork(self.driver, self.servers.resolver(), lambda: self.device.tls_context(),
+                           route=self.servers.route)
 
     def _start_techserver(self, conf: dict[str, Any]) -> None:
         from ..techlink import SimTechLink, TcpTechLink
@@ -160,10 +163,18 @@ class ScenarioRun:
     def _change_world(self, change: Callable[[], None]) -> None:
         if self.servers is None:
             change()
+            self._no_tls_faults()
             return
         with self.servers.lock:
             change()
         self.servers.sync_faults()
+
+    def _no_tls_faults(self) -> None:
+        """TLS is not modelled on the simulated network: a host's ``tls`` fault needs the real one."""
+        hosts = [n for n in self.backend.hosts() if self.backend.host(n).tls_fault]
+        if hosts:
+            raise StepFailed(f"a TLS fault ({', '.join(hosts)}) needs `network: real`: TLS is not modelled "
+                             f"on the simulated network")
 
     def _new_device(self) -> KktDevice:
         spec = self.sc.device
@@ -272,11 +283,17 @@ class ScenarioRun:
         failures: list[str] = []
         steps_run = 0
         t0 = time.perf_counter()
+        secrets = scenario_secrets(sc) if self.verbose is not None else set()
         try:
-            for step in sc.steps:
+            if self.servers is None:
+                try:
+                    self._no_tls_faults()
+                except StepFailed as exc:
+                    failures.append(f"world: {exc}")
+            for step in ([] if failures else sc.steps):
                 steps_run += 1
                 if self.verbose is not None:
-                    self.verbose(f"  {step.where}: {_describe(step)}")
+                    self.verbose(f"  {step.where}: {_describe(step, secrets)}")
                 if step.kind == "note":
                     continue
                 try:
@@ -497,7 +514,28 @@ class ScenarioRun:
         d.press("ИТ")
 
     def step_advance(self, value: str | int) -> None:
-        self.clock.advance(parse_duration(value))
+        ms = parse_duration(value)
+        if self.driver is None:
+            self.clock.advance(ms)
+            return
+        # On the real network a timer that sends something (a health-check probe, a CDN
+        # refresh, a session with the technological server) must get its real answer before
+        # later timers fire: time jumps from timer to timer, and runs at wall pace while
+        # anything is on the wire, as the simulated network's latencies run on the clock.
+        target = self.clock.now_ms + ms
+
+        def waiting() -> bool:
+            return bool(self.net.in_flight or self.device.waiting)
+
+        while True:
+            due = self.clock.next_due()
+            if due is None or due > target:
+                break
+            self.clock.step()
+            if waiting():
+                self.driver.run_while(waiting, max(0, target - self.clock.now_ms))
+        self.clock.run_until(max(target, self.clock.now_ms))
+        self.servers.expire_idle()      # the servers' keep-alive timeout, on the clock as well
 
     def step_settle(self, _: Any) -> None:
         self._settle()
@@ -778,11 +816,52 @@ def _match_records(want: list[Mapping[str, Any]], recs: list[LogRecord]) -> str 
     return None
 
 
-def _describe(step: Step) -> str:
+def scenario_secrets(sc: Scenario) -> set[str]:
+    """Every token a scenario names: under a ``token``/``tokens`` key anywhere in its world,
+    device settings and steps, and every scanned text that is a token rather than a code."""
+    found: set[str] = set()
+
+    def strings(v: Any) -> None:
+        if isinstance(v, str):
+            found.add(v)
+        elif isinstance(v, Mapping):
+            for x in v.values():
+                strings(x)
+        elif isinstance(v, (list, tuple)):
+            for x in v:
+                strings(x)
+
+    def walk(v: Any) -> None:
+        if isinstance(v, Mapping):
+            for k, x in v.items():
+                if k in ("token", "tokens"):
+                    strings(x)
+                else:
+                    walk(x)
+        elif isinstance(v, (list, tuple)):
+            for x in v:
+                walk(x)
+
+    walk(dict(sc.world))
+    walk(dict(sc.device.settings or {}))
+    for step in sc.steps:
+        walk(step.value)
+        if step.kind == "scan":
+            code = step.value["code"] if isinstance(step.value, Mapping) else step.value
+            if isinstance(code, str) and _TOKEN_RE.match(code):
+                try:
+                    parse_marking(code)
+                except MarkingCodeError:
+                    found.add(code)
+    return {t for t in found if len(t) > 8}
+
+
+def _describe(step: Step, tokens: set[str] = frozenset()) -> str:  # type: ignore[assignment]
+    """A step as the verbose output shows it: tokens masked, long values cut."""
     v = step.value
-    if step.kind == "note":
-        return str(v)
-    text = repr(v)
+    text = str(v) if step.kind == "note" else repr(v)
+    for t in sorted(tokens, key=len, reverse=True):
+        text = text.replace(t, mask_token(t))
     return text if len(text) <= 100 else text[:97] + "..."
 
 

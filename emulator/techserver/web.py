@@ -72,7 +72,7 @@ log = logging.getLogger("kkt_emu.techserver.web")
 KIND_LABELS = {"cert": "Сертификат TLS", "token": "Токен", "gismt_host": "Имя хоста ГИС МТ", "option": "Опция",
                "poll_period": "ПЕРИОД ОПРОСА, мин", "sale_ban": "ЗАПРЕТ ПРОДАЖ"}
 DATE_YEARS = (2000, 2999)   # the report filters' dates (the device's records carry no earlier or later ones)
-BAD_INPUT = (TechServerError, ValueError, TypeError, OverflowError, UnicodeError)
+BAD_INPUT = (TechServerError, ValueError, TypeError, OverflowError, UnicodeError, RecursionError)
 STATE_LABELS = {"queued": "в очереди", "sent": "передана в ККТ", "applied": "применена", "failed": "ошибка"}
 
 

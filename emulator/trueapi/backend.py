@@ -82,6 +82,7 @@ _ROUTES: dict[str, tuple[str, str, bool]] = {
     P_HIST_RECEIVE: ("base", "GET", True),
 }
 
+TLS_FAULTS = ("unknown-ca", "expired", "wrong-host", "stall")
 PLAN_WORDS = frozenset({STATUS_5000, "refuse", "close", "stall", "garbage", "truncated", "missing-reqid",
                         "ok", "empty-list"})
 GARBAGE_BODY = b"<html><body>\xff\xfe upstream error</body></html>"
@@ -139,6 +140,9 @@ class CdnHost:
     plan_repeat: bool = False
     down: bool = False
     emergency: bool = False
+    # A TLS fault of the host's real server: "unknown-ca", "expired", "wrong-host" or "stall"
+    # (servers.TrueApiServers applies it). TLS is not modelled on the simulated network.
+    tls_fault: str | None = None
     requests: int = 0
     checks: int = 0
     health_checks: int = 0

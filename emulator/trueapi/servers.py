@@ -57,13 +57,24 @@ Transport faults, per host, switchable at run time:
   listener on the same ip:port that accepts TCP, reads and never answers: no
   ServerHello ever comes, the client's connect/handshake timeout fires.
 
-Plan items and the backend's faults arrive per request, after the connection
-is up (see ``asgi.py``): ``refuse`` cannot refuse a TCP connect after the fact,
-so it resets the connection before any response byte; ``close`` sends the
-headers and half of the body, then closes; ``stall`` sends nothing until the
-client gives up (at most ``stall_s``).
+The TLS faults are also the backend's ``CdnHost.tls_fault`` (``"stall"`` for
+the handshake): a scenario or ``serve``'s configuration sets them there and
+the watcher applies them like ``down``.
 
-Keep-alive: a connection idle for ``idle_timeout_s`` (the operator's 180 s by
+A ``refuse`` at the head of a host's plan acts before the connection: the
+device's resolver table is ``route(request)``, which hands such a request to
+the backend (consuming the item) and answers with a port on the host's
+address that is bound but not listening — the connect gets a real
+ECONNREFUSED. The other plan items and the backend's faults arrive per
+request, after the connection is up (see ``asgi.py``); a ``refuse`` that
+still reaches a server (a client that resolves by itself) resets the
+connection before any response byte; ``close`` sends the headers and half of
+the body, then closes; ``stall`` sends nothing until the client gives up (at
+most ``stall_s``).
+
+Keep-alive (also on the clock: ``expire_idle()`` closes connections idle for
+``idle_timeout_s`` of the clock's time, for scenarios that advance it): a
+connection idle for ``idle_timeout_s`` (the operator's 180 s by
 default) is closed by the server (uvicorn's ``timeout_keep_alive``): it sends
 a TLS close_notify at once and drops the TCP connection when the client
 answers it, or ``TLS_SHUTDOWN_TIMEOUT_S`` later.
@@ -91,6 +102,7 @@ from uvicorn.server import ServerState
 
 from tls_store.lab_ca import LabCA
 
+from ..net import NetRequest
 from .asgi import TRANSPORT_KEY, DropConnection, TrueApiApp
 from .backend import TrueApiBackend
 
@@ -143,14 +155,22 @@ class _Protocol(H11Protocol):
 
     kkt_host: _Host
 
+    kkt_now: Callable[[], int]
+    kkt_idle_since: int | None = None   # the clock's time of the last complete answer; None while busy
+
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
         self.app_state = {**self.app_state, TRANSPORT_KEY: transport}
         self.kkt_host.connections_opened += 1
 
     def data_received(self, data: bytes) -> None:
+        self.kkt_idle_since = None
         self.server_state.default_headers = _date_header()
         super().data_received(data)
+
+    def on_response_complete(self) -> None:
+        super().on_response_complete()
+        self.kkt_idle_since = self.kkt_now()
 
 
 class _SilentProtocol(asyncio.Protocol):
@@ -217,6 +237,7 @@ class TrueApiServers:
         if not 1 <= first_ip <= 255 - len(names):
             raise ValueError(f"first_ip {first_ip}: not enough room in 127.0.0.0/24 for {len(names)} hosts")
         self._hosts: dict[str, _Host] = {}
+        self._refusers: dict[str, socket.socket] = {}   # ip -> a bound, never listening socket (see route)
         for i, name in enumerate(names):
             p = port.get(name, 0) if isinstance(port, Mapping) else int(port)
             app = TrueApiApp(backend, name, now_ms, lock=self.lock, stall_s=self.stall_s)
@@ -267,6 +288,9 @@ class TrueApiServers:
         finally:
             self._loop = None
             self._thread = None
+            for sock in self._refusers.values():
+                sock.close()
+            self._refusers.clear()
 
     def __enter__(self) -> TrueApiServers:
         return self.start()
@@ -365,6 +389,61 @@ class TrueApiServers:
             self.backend.host(h.name).down = bool(down)
         self._call(self._set(h, down=bool(down)))
 
+    def route(self, request: NetRequest) -> tuple[str, int] | None:
+        """The device's resolver table, with the one fault that must act before a connection.
+
+        A ``refuse`` at the head of a host's plan cannot be served by a server that is
+        listening: the request is handed to the backend here (which consumes the item
+        and counts the request, as the simulated network does) and the device is sent
+        to a port on the host's address that is bound but not listening, so its connect
+        gets a real ECONNREFUSED from the kernel. Every other request goes to the host.
+        """
+        name = request.host.split(":", 1)[0]
+        h = self._hosts.get(name)
+        if h is None or name not in set(self.backend.hosts()):
+            return None
+        with self.lock:
+            state = self.backend.host(name)
+            if state.status_plan and state.status_plan[0] == "refuse" and not state.down:
+                self.backend.handle(name, request, self.now_ms())
+                return self._refusing_address(h.ip)
+        return h.ip, h.port
+
+    def _refusing_address(self, ip: str) -> tuple[str, int]:
+        sock = self._refusers.get(ip)
+        if sock is None:
+            sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            sock.bind((ip, 0))                  # bound, never listening: connects are refused
+            self._refusers[ip] = sock
+        return ip, sock.getsockname()[1]
+
+    def expire_idle(self) -> int:
+        """Close every kept-alive connection idle for ``idle_timeout_s`` of the *clock's* time.
+
+        uvicorn's own keep-alive timeout runs on wall time; a scenario that advances the
+        virtual clock past 180 s calls this so that the servers close what the simulated
+        network would consider closed. Returns how many connections were closed.
+        """
+        return self._call(self._expire_idle())
+
+    async def _expire_idle(self) -> int:
+        now = self.now_ms()
+        limit = int(self.idle_timeout_s * 1000)
+        closed = 0
+        for h in self._hosts.values():
+            if h.state is None:
+                continue
+            for p in list(h.state.connections):
+                if (isinstance(p, _Protocol) and p.kkt_idle_since is not None
+                        and now - p.kkt_idle_since >= limit and not p.transport.is_closing()):
+                    if p.timeout_keep_alive_task is not None:
+                        p.timeout_keep_alive_task.cancel()
+                    p.timeout_keep_alive_handler()   # close_notify, as uvicorn's own timeout sends
+                    closed += 1
+        if closed:
+            await asyncio.sleep(0.02)           # let the close_notify reach the client's socket
+        return closed
+
     def sync_faults(self) -> None:
         """Apply the backend's ``CdnHost.down`` flags now (the watcher does it within ``watch_interval_s``)."""
         self._call(self._sync())
@@ -372,12 +451,20 @@ class TrueApiServers:
     def set_cert_fault(self, host: str, fault: str | None) -> None:
         if fault is not None and fault not in CERT_FAULTS:
             raise ValueError(f"unknown certificate fault {fault!r}: one of {', '.join(CERT_FAULTS)} or None")
-        h = self._host(host)
-        self._context(h.name, fault)                   # make the certificate here, not on the loop
-        self._call(self._set(h, cert_fault=fault))
+        self._set_tls_fault(host, fault)
 
     def set_handshake_stall(self, host: str, on: bool) -> None:
-        self._call(self._set(self._host(host), handshake_stall=bool(on)))
+        self._set_tls_fault(host, "stall" if on else None)
+
+    def _set_tls_fault(self, host: str, fault: str | None) -> None:
+        """Record the fault on the backend's host (the single source of truth) and apply it now."""
+        h = self._host(host)
+        with self.lock, contextlib.suppress(KeyError):
+            self.backend.host(h.name).tls_fault = fault
+        if fault in CERT_FAULTS:
+            self._context(h.name, fault)               # make the certificate here, not on the loop
+        self._call(self._set(h, cert_fault=fault if fault in CERT_FAULTS else None,
+                             handshake_stall=fault == "stall"))
 
     def cert_fault(self, host: str) -> str | None:
         return self._host(host).cert_fault
@@ -435,7 +522,7 @@ class TrueApiServers:
             try:
                 await self._sync()
             except Exception:                       # keep watching whatever happens
-                log.exception("applying the backend's down flags failed")
+                log.exception("applying the backend's down and TLS faults failed")
 
     async def _sync(self) -> None:
         for h in self._hosts.values():
@@ -443,8 +530,11 @@ class TrueApiServers:
                 down = self.backend.host(h.name).down
             except KeyError:                        # host dropped from the backend: requests get "resolve"
                 continue
-            if down != h.down:
-                h.down = down
+            tls = self.backend.host(h.name).tls_fault
+            cert_fault = tls if tls in CERT_FAULTS else None
+            stall = tls == "stall"
+            if (down, cert_fault, stall) != (h.down, h.cert_fault, h.handshake_stall):
+                h.down, h.cert_fault, h.handshake_stall = down, cert_fault, stall
                 await self._apply(h)
 
     async def _set(self, h: _Host, **changes: Any) -> None:
@@ -503,6 +593,7 @@ class TrueApiServers:
         def protocol() -> asyncio.Protocol:
             p = _Protocol(config=config, server_state=state, app_state={}, _loop=loop)
             p.kkt_host = h
+            p.kkt_now = self.now_ms
             return p
 
         return protocol, state

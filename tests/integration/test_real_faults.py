@@ -24,8 +24,11 @@ Which fault gives which code (the tests below, in code order):
 658    ``plan(["close"])``; a TCP reset right after the handshake (raw server); a
        kept-alive receipt connection closed by the server's idle timeout
        (reopened, the sale goes on)
+747    no ranked list: cdn/info failed (base host down, garbage, JSON nested too deep
+       from a raw server), then a sale: no check goes out
 748    ``set_down`` (ECONNREFUSED), a name missing from the resolver
-750    ``plan(["garbage" | "truncated" | "missing-reqid"])``
+750    ``plan(["garbage" | "truncated" | "missing-reqid"])``; JSON nested too deep for the
+       parser (raw server); a 500 with such a body is a plain 5xx (760, 768)
 760    ``plan([500])`` once, then the repeat succeeds
 761    a token the backend does not know
 762    ``set_emergency("prod", True)``: HTTP 203
@@ -83,6 +86,40 @@ def corrupted_answer(ctx: ssl.SSLContext) -> Handler:
 def host_context(world: World, host: str) -> ssl.SSLContext:
     """A server context presenting a certificate for ``host`` from the world's lab CA (trusted by the device)."""
     return server_context(world.ca.issue_server([host], ip_addresses=[]))
+
+
+TOO_DEEP = b"[" * 100_000       # deeper than Python's JSON parser goes: RecursionError inside json
+
+
+def answering(ctx: ssl.SSLContext, status: int, body: bytes, count: int = 1) -> Handler:
+    """Answer ``count`` requests on the connection with ``status`` and ``body``, then hold it until stopped."""
+    head = (f"HTTP/1.1 {status} {'OK' if status == 200 else 'Error'}\r\nContent-Type: application/json\r\n"
+            f"Content-Length: {len(body)}\r\n\r\n").encode()
+
+    def handler(conn: socket.socket, stop: threading.Event) -> None:
+        tls = ctx.wrap_socket(conn, server_side=True)
+        data = b""
+        for _ in range(count):
+            while b"\r\n\r\n" not in data:
+                chunk = tls.recv(65536)
+                if not chunk:
+                    return
+                data += chunk
+            request, _, data = data.partition(b"\r\n\r\n")
+            length = 0
+            for line in request.split(b"\r\n")[1:]:
+                name, _, value = line.partition(b":")
+                if name.strip().lower() == b"content-length":
+                    length = int(value)
+            while len(data) < length:
+                chunk = tls.recv(65536)
+                if not chunk:
+                    return
+                data += chunk
+            data = data[length:]
+            tls.sendall(head + body)
+        stop.wait(5.0)
+    return handler
 
 
 def last(world: World) -> tuple[int, str]:
@@ -348,6 +385,38 @@ def test_658_reset_right_after_the_handshake(world: World) -> None:
 
 
 # ---------------------------------------------------------------------------------------------------------------
+# 747: no ranked CDN list
+
+
+def _cdn_info_fails(w: World, how: str) -> None:
+    if how == "refused":
+        w.servers.set_down(BASE, True)
+    elif how == "garbage":
+        w.change(lambda b: b.host(BASE).plan(["garbage"], repeat=True))
+    else:
+        w.point(BASE, w.raw_server(answering(host_context(w, BASE), 200, TOO_DEEP)).address)
+
+
+@pytest.mark.parametrize("how, first", [("refused", 748), ("garbage", 750), ("too-deep", 750)])
+def test_747_a_sale_after_cdn_info_failed(make_world: Callable[..., World], how: str, first: int) -> None:
+    w = make_world(status=False)
+    _cdn_info_fails(w, how)
+    w.status_check()                             # «СТАТУС ГИС МТ»: cdn/info fails, no list
+    assert w.codes == [first], w.notes
+    assert w.notes[0].startswith("cdn/info")
+    assert w.device.last_error == first and not w.device.book.has_list
+    w.sell()                                     # the shift opens (its refresh fails the same way), then the sale
+    assert w.codes == [first, first, 747], w.notes
+    assert w.notes[2] == "codes/check not sent: no ranked CDN list"
+    d = w.device
+    assert d.last_error == 747
+    assert d.display.text.startswith("747")
+    assert w.positions() == [("failed", 747)]
+    assert len(d.beeps) == 1 and d.status_symbol == "!"      # the status check and the shift do not beep
+    assert all(w.servers.requests(h) == 0 for h in CDN_HOSTS)       # not a health check, not a check
+
+
+# ---------------------------------------------------------------------------------------------------------------
 # 748 and 768: no connection
 
 
@@ -393,6 +462,33 @@ def test_750_an_answer_that_does_not_parse(world: World, item: str) -> None:
     assert d.last_error == 750
     assert world.positions() == [("failed", 750)]
     assert len(d.beeps) == 1 and d.status_symbol == "!"
+
+
+def test_750_json_nested_too_deep_to_parse(world: World) -> None:
+    raw = world.raw_server(answering(host_context(world, CDN1), 200, TOO_DEEP))
+    world.point(CDN1, raw.address)
+    world.sell()
+    d = world.device
+    code, note = last(world)
+    assert world.codes == [750], world.notes
+    assert note.startswith(f"codes/check {CDN1}: not JSON") and "recursion" in note
+    assert d.last_error == 750
+    assert world.positions() == [("failed", 750)]
+    assert len(d.beeps) == 1 and d.status_symbol == "!"
+    assert raw.connections == 1 and raw.errors == []
+
+
+def test_a_500_with_json_nested_too_deep_is_a_plain_5xx(world: World) -> None:
+    # Not code 5000: the host's fault. The repeat on the same connection gets the same, so the host
+    # is blocked (768) and the device switches to cdn02, which sells.
+    raw = world.raw_server(answering(host_context(world, CDN1), 500, TOO_DEEP, count=2))
+    world.point(CDN1, raw.address)
+    world.sell()
+    assert world.codes == [760, 760, 768], world.notes
+    assert world.notes[0] == f"codes/check {CDN1}: HTTP 500"
+    assert world.blocked() == [CDN1] and world.active() == CDN2
+    assert world.positions() == [("allowed", None)]
+    assert raw.connections == 1 and raw.errors == []
 
 
 def test_760_a_500_then_the_repeat_succeeds(world: World) -> None:

@@ -543,6 +543,51 @@ def test_trace_and_verbose_printers() -> None:
     assert "net< #1 HTTP 200" in text
 
 
+def test_verbose_and_trace_never_print_a_token_in_full() -> None:
+    lines: list[str] = []
+    steps = [
+        {"set": {"token": TOKEN2}},
+        {"goto": "СКАНИРОВ.ТОКЕН"}, {"press": "ИТ"}, {"scan": TOKEN},
+        {"tech": {"token_for_inn": {"inn": "7701234567", "token": TOKEN2}}},
+        {"expect": {"settings": {"token": TOKEN}}},
+        {"scan": GOOD},
+    ]
+    sc = scenario(steps, world={**BASE["world"], "techserver": {}})
+    run_scenario(sc, trace=lines.append, verbose=lines.append)
+    text = "\n".join(lines)
+    assert TOKEN not in text and TOKEN2 not in text
+    assert TOKEN[:4] + "…" + TOKEN[-4:] in text
+    assert repr(GOOD) in text                       # a marking code is not a token: shown as it is
+
+
+def test_a_tls_fault_needs_the_real_network() -> None:
+    world = copy.deepcopy(BASE["world"])
+    world["hosts"]["cdn01.crpt.ru"]["tls"] = "expired"
+    r = run_scenario(scenario([{"status_check": {}}], world=world))
+    assert not r.passed and r.steps_run == 0
+    assert "needs `network: real`" in r.failures[0]
+    r = run_scenario(scenario([{"host": {"name": "cdn02.crpt.ru", "tls": "stall"}}]))
+    assert not r.passed and "needs `network: real`" in r.failures[0]
+
+
+def test_advance_on_the_real_network_lets_a_probe_get_its_real_answer() -> None:
+    # The blocked host's probe is due 15 minutes after the block; an `advance` far past it
+    # must not skip the probe's 2 s deadline while the real answer is on its way.
+    world = copy.deepcopy(BASE["world"])
+    world["cdn_hosts"] = {"prod": ["cdn01.crpt.ru", "cdn02.crpt.ru"]}
+    del world["hosts"]["cdn03.crpt.ru"]
+    steps = [
+        {"status_check": {}}, {"open_shift": {}},
+        {"host": {"name": "cdn01.crpt.ru", "plan": [503, 503]}},
+        {"sale": {"code": GOOD, "price": 100}},
+        {"expect": {"cdn": {"active": "cdn02.crpt.ru", "blocked": ["cdn01.crpt.ru"]}}},
+        {"advance": "40m"},
+        {"expect": {"cdn": {"blocked": []}, "log_codes": [760, 760, 768]}},
+    ]
+    r = run_scenario(scenario(steps, network="both"))
+    assert r.passed, r.failures
+
+
 # ------------------------------------------------------------------- JUnit
 def test_junit_output_parses_back(tmp_path: Path) -> None:
     ok = run([{"settle": {}}], name="good one")

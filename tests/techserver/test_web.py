@@ -241,6 +241,12 @@ def test_bad_filters_are_400_on_the_api_the_page_and_the_download(client, url):
     assert client.get(f"/device/{SERIAL}/reports.txt?{query}").status_code == 400
 
 
+def test_json_nested_too_deep_is_400(client, model):
+    r = client.post(f"/api/devices/{SERIAL}/settings", content=b"[" * 100000,
+                    headers={"Content-Type": "application/json"})
+    assert r.status_code == 400 and model.draft(SERIAL) == []
+
+
 @pytest.mark.parametrize("body", [
     {"items": 5}, {"items": "x"}, {"items": [5]}, {"kind": "cert", "value": "сертификат"},
     {"kind": "cert", "value": "-----BEGIN CERTIFICATE-----\n!!!!\n-----END CERTIFICATE-----\n"},
