@@ -8,6 +8,9 @@ What it starts:
   across runs);
 * the device, on the real network adapter, its clock following the wall clock,
   its directory in the state directory (settings, log and TLS roots survive);
+  with no ``world.tokens`` in the configuration its token is registered in the
+  mock's contour of its host only (production for ``cdn.crpt.ru``, the sandbox
+  for ``markirovka.sandbox.crptech.ru``), as the real True API accepts it;
 * the technological server (modelled): the device's exchange over TCP on
   loopback every «ПЕРИОД ОПРОСА», and its pages for people («Общие»,
   «Серверы», «ОТЧЕТЫ») over HTTP, on loopback unless ``--web-bind`` says otherwise;
@@ -20,13 +23,20 @@ What it starts:
 With ``--real`` no mock server is started: the device resolves host names by
 DNS and connects to port 443 of the real hosts (for example the sandbox on a
 machine that has internet), trusting the root certificates given with
-``--ca`` and using the token given with ``--token`` (or ``--token -`` from
-standard input, so it stays out of the shell history).
+``--ca`` and no others, and using the token given with ``--token`` (or
+``--token -`` from standard input, so it stays out of the shell history). Its
+directory is then ``device-real`` in the state directory, never the mock's
+``device`` (whose TLS store holds the lab CA); ``--ca`` replaces the roots
+there, and without ``--real`` it is refused.
 
 The configuration file (YAML) has the same ``world`` section as a scenario
 (tokens, hosts with latencies and fault plans, codes) plus ``device``
-(settings, as in a scenario) and ``state_dir``. Command-line flags override it.
-Everything binds to loopback addresses unless ``--web-bind`` names another.
+(``settings``, as in a scenario) and ``state_dir``. Command-line flags override
+it. ``world`` and ``device`` are checked as a scenario's are (the scenario
+schema and loader). Everything binds to loopback addresses unless
+``--web-bind`` names another. A bad configuration, flag or state file stops
+``serve`` with one line saying what is wrong (SystemExit), before any server
+starts where it can be known then.
 """
 
 from __future__ import annotations
@@ -36,20 +46,24 @@ import queue
 import shlex
 import signal
 import socket
+import sqlite3
 import sys
 import threading
 import time
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, NoReturn, TextIO
 
 import yaml
+from cryptography import x509
 
 from tls_store import TlsError, TlsStore
+from tls_store.lab_ca import CA_CERT_FILE, CA_KEY_FILE, LabCA
 
 from .clock import VirtualClock
 from .kkt.device import KktDevice
 from .kkt.settings import Settings, SettingsStore, mask_token
 from .realnet import RealNetwork, RealTimeDriver
+from .scenario.model import ScenarioError, _yaml_message, load_data, make_backend
 
 CDN_INFO = "/api/v4/true-api/cdn/info"
 HELP = """commands:
@@ -72,7 +86,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--real", action="store_true",
                    help="no mock servers: connect to the real hosts by DNS, port 443")
     p.add_argument("--ca", action="append", default=[],
-                   help="PEM/DER root certificate(s) to load into the device (with --real)")
+                   help="PEM/DER root certificate(s): with --real, the device trusts these and no others")
     p.add_argument("--no-console", action="store_true", help="do not read commands from standard input")
     p.add_argument("--first-ip", type=int, default=2, help="first loopback address 127.0.0.N for the mock hosts")
     p.add_argument("--web-bind", default="127.0.0.1",
@@ -81,16 +95,90 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-techserver", action="store_true", help="do not start the technological server")
 
 
+CONFIG_KEYS = ("world", "device", "state_dir")
+# What ``start()`` turns into a one-line SystemExit instead of a traceback.
+SETUP_ERRORS = (ValueError, TypeError, OSError, TlsError, sqlite3.Error)
+
+
+def _fail(message: str) -> NoReturn:
+    raise SystemExit(f"kkt-emu serve: {message}")
+
+
+def _reason(exc: BaseException, with_file: bool = False) -> str:
+    """An exception as one line of text: ``strerror`` for an OSError (and its file when asked)."""
+    if isinstance(exc, OSError) and exc.strerror:
+        return f"{exc.strerror}: {exc.filename}" if with_file and exc.filename else exc.strerror
+    return " ".join(str(exc).split()) or type(exc).__name__
+
+
 def _load_config(path: str | None) -> dict[str, Any]:
+    """The configuration file, checked before anything starts; SystemExit naming the place of a problem.
+
+    ``world`` and ``device`` are checked exactly as a scenario's: they are loaded as a scenario
+    holding only a note, so the scenario JSON schema and the scenario loader's checks of meaning
+    (host names, plan items, settings values) apply, with the same messages.
+    """
     if not path:
         return {}
-    data = yaml.safe_load(Path(path).read_text("utf-8")) or {}
+    try:
+        text = Path(path).read_text("utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        _fail(f"--config {path}: cannot read it: {_reason(exc)}")
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        _fail(f"{path}: {_yaml_message(exc)}")
+    if data is None:
+        return {}
     if not isinstance(data, dict):
-        raise SystemExit(f"kkt-emu serve: {path}: the configuration must be a mapping")
-    unknown = set(data) - {"world", "device", "state_dir"}
+        _fail(f"{path}: the configuration must be a mapping ({', '.join(CONFIG_KEYS)})")
+    unknown = sorted(str(k) for k in data if k not in CONFIG_KEYS)
     if unknown:
-        raise SystemExit(f"kkt-emu serve: {path}: unknown keys {sorted(unknown)}")
-    return data
+        _fail(f"{path}: unknown keys {unknown} (known: {', '.join(CONFIG_KEYS)})")
+    config: dict[str, Any] = {}
+    state_dir = data.get("state_dir")
+    if state_dir is not None:
+        if not isinstance(state_dir, str) or not state_dir.strip():
+            _fail(f"{path}: state_dir: {state_dir!r} is not a folder name")
+        config["state_dir"] = state_dir
+    probe: dict[str, Any] = {"name": "kkt-emu serve", "steps": [{"note": "the configuration of kkt-emu serve"}]}
+    probe.update({k: data[k] for k in ("world", "device") if data.get(k) is not None})
+    try:
+        scenario = load_data(probe, path)[0]
+    except ScenarioError as exc:
+        text = str(exc)
+        for token in sorted(_tokens_in(data), key=len, reverse=True):   # never a token in full, here neither
+            text = text.replace(token, mask_token(token))
+        _fail(text.replace("\n", "\nkkt-emu serve: "))
+    if "techserver" in scenario.world:
+        _fail(f"{path}: world.techserver: not used by serve, which always starts its technological server "
+              "(--no-techserver starts none)")
+    extra = sorted(set(probe.get("device", {})) - {"settings"})
+    if extra:
+        _fail(f"{path}: device: serve takes only `settings` here, not {', '.join(extra)}")
+    config["world"] = dict(scenario.world)
+    config["device"] = {"settings": dict(scenario.device.settings or {})}
+    return config
+
+
+def _tokens_in(data: dict[str, Any]) -> set[str]:
+    """The tokens written in a configuration, wherever a token may stand (to mask them in messages)."""
+    found: set[str] = set()
+
+    def add(value: Any) -> None:
+        if isinstance(value, str) and len(value) >= 8:   # shorter text is no token and too common to replace
+            found.add(value)
+        elif isinstance(value, (list, dict)):
+            for v in value.values() if isinstance(value, dict) else value:
+                add(v)
+
+    world, device = data.get("world"), data.get("device")
+    if isinstance(world, dict):
+        add(world.get("tokens"))
+        add(world.get("blocked_tokens"))
+    if isinstance(device, dict) and isinstance(device.get("settings"), dict):
+        add(device["settings"].get("token"))
+    return found
 
 
 def _dns_resolver(host: str) -> tuple[str, int] | None:
@@ -107,35 +195,80 @@ class Serve:
     def __init__(self, args: argparse.Namespace, out: TextIO = sys.stdout) -> None:
         self.args = args
         self.out = out
+        if args.ca and not args.real:
+            _fail("--ca goes with --real (on the mock the device trusts the lab CA of the state directory)")
         self.config = _load_config(args.config)
         self.state = Path(args.state_dir or self.config.get("state_dir") or ".kkt-emu")
+        # Its own device directory under --real: its TLS store must not keep the lab CA of mock runs.
+        self.device_dir = self.state / ("device-real" if args.real else "device")
         self.stop = threading.Event()
+        # What start() brings up, None until it is up: shutdown() stops what there is.
         self.servers: Any = None
         self.backend: Any = None
+        self.device: Any = None
+        self.net: Any = None
+        self.tech_model: Any = None
+        self.tech_tcp: Any = None
+        self.tech_link: Any = None
+        self.web: Any = None
+        self.web_thread: threading.Thread | None = None
+        self.token_contour: str | None = None
+        self.token_note = ""
 
     def say(self, text: str) -> None:
         print(text, file=self.out, flush=True)
 
     def start(self) -> None:
-        self.state.mkdir(parents=True, exist_ok=True)
-        device_dir = self.state / "device"
-        self._write_settings(device_dir)
+        """Check and prepare everything, then start the servers and the device.
+
+        What can be checked is checked before any server starts; a later failure stops what has
+        started. Either way a problem ends in SystemExit with one line saying what is wrong.
+        """
+        try:
+            self._prepare()
+            self._launch()
+        except BaseException as exc:
+            self._stop_started()
+            if isinstance(exc, SETUP_ERRORS):
+                raise SystemExit(f"kkt-emu serve: {_reason(exc, with_file=True)}") from None
+            raise
+
+    def _prepare(self) -> None:
+        """The state directory, the lab CA, the settings, the TLS store, the backend, the database: no server yet."""
+        try:
+            self.state.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            _fail(f"state directory {self.state}: cannot create it: {_reason(exc)}")
+        lab = None if self.args.real else self._lab_ca()
+        settings = self._write_settings(self.device_dir)
         self.clock = VirtualClock(int(time.time() * 1000))
         self.driver = RealTimeDriver(self.clock)
-        tls = TlsStore(device_dir)
-        if self.args.real:
-            for path in self.args.ca:
-                try:
-                    tls.load_all(Path(path).read_bytes())
-                except (OSError, TlsError) as exc:
-                    raise SystemExit(f"kkt-emu serve: --ca {path}: {exc}") from None
-            resolve: Any = _dns_resolver
+        tls = TlsStore(self.device_dir)
+        if lab is None:
+            self._load_roots(tls)
         else:
-            self._start_mock(tls)
-            resolve = self.servers.resolver()
-        self.net = RealNetwork(self.driver, resolve, lambda: self.device.tls_context())
+            self._prepare_mock(lab[0], lab[1], tls, settings)
+        if not self.args.no_techserver:
+            from .techserver.model import TechServer
+
+            db = self.state / "techserver.sqlite"
+            try:
+                self.tech_model = TechServer(str(db), root_certs_pem=b"" if lab is None else lab[0].cert_pem,
+                                             clock=lambda: self.clock.now_ms)
+            except sqlite3.DatabaseError as exc:
+                _fail(f"{db}: {exc}; delete it to start the technological server afresh "
+                      "(its list of devices and their settings go with it)")
+
+    def _launch(self) -> None:
+        if self.servers is not None:
+            self.servers.start()
+            resolve: Any = self.servers.resolver()
+        else:
+            resolve = _dns_resolver
+        route = self.servers.route if self.servers is not None else None   # `refuse` plan items: real refusals
+        self.net = RealNetwork(self.driver, resolve, lambda: self.device.tls_context(), route=route)
         link = None if self.args.no_techserver else self._start_techserver()
-        self.device = KktDevice(self.clock, self.net, device_dir, tech_link=link)
+        self.device = KktDevice(self.clock, self.net, self.device_dir, tech_link=link)
         self.device.on_event = self._event
         self._print_banner()
         tech = self.device.tech
@@ -146,7 +279,7 @@ class Serve:
                 tech.start("start")
             self.driver.post(first_session)
 
-    def _write_settings(self, device_dir: Path) -> None:
+    def _write_settings(self, device_dir: Path) -> Settings:
         store = SettingsStore(device_dir)
         settings = store.load()
         wanted = dict(self.config.get("device", {}).get("settings", {}))
@@ -164,46 +297,91 @@ class Serve:
                 merged["options"].update({str(k): v for k, v in wanted["options"].items()})
             try:
                 settings = Settings.from_json(merged)
-            except ValueError as exc:
-                raise SystemExit(f"kkt-emu serve: device settings: {exc}") from None
+            except (ValueError, TypeError) as exc:
+                _fail(f"device settings: {exc}")
             store.save(settings)
+        return settings
 
-    def _start_mock(self, tls: TlsStore) -> None:
-        from tls_store.lab_ca import LabCA
+    def _lab_ca(self) -> tuple[LabCA, bool]:
+        """The lab CA of the state directory, made on the first run; True when it was made now."""
+        ca_dir = self.state / "lab-ca"
+        self.ca_path = ca_dir / CA_CERT_FILE
+        key_path = ca_dir / CA_KEY_FILE
+        if not (self.ca_path.exists() or key_path.exists()):
+            ca = LabCA.create()
+            ca.save(ca_dir)
+            return ca, True
+        fix = (f"delete the folder {ca_dir} and a new lab CA is made at the next start "
+               "(curl --cacert then needs the new ca.pem)")
+        try:
+            x509.load_pem_x509_certificate(self.ca_path.read_bytes())
+        except OSError as exc:
+            _fail(f"{self.ca_path}: cannot read the lab CA certificate ({_reason(exc)}); {fix}")
+        except ValueError:
+            _fail(f"{self.ca_path}: the lab CA certificate is damaged (not a PEM certificate); {fix}")
+        try:
+            return LabCA.load(ca_dir), False
+        except (OSError, ValueError, TypeError) as exc:
+            _fail(f"{key_path}: not a usable lab CA key ({_reason(exc)}); {fix}")
 
-        from .scenario.model import make_backend
+    def _load_roots(self, tls: TlsStore) -> None:
+        """--real: the device's store holds the --ca roots and no others (without --ca it stays as it was)."""
+        if not self.args.ca:
+            return
+        trial = TlsStore(None, tls.capacity)   # every file checked, and the room for them, before the store changes
+        blobs: list[bytes] = []
+        for path in self.args.ca:
+            try:
+                data = Path(path).read_bytes()
+                trial.load_all(data)
+            except (OSError, TlsError) as exc:
+                _fail(f"--ca {path}: {_reason(exc)}")
+            blobs.append(data)
+        tls.clear()
+        for data in blobs:
+            tls.load_all(data)
+
+    def _prepare_mock(self, ca: LabCA, new_ca: bool, tls: TlsStore, settings: Settings) -> None:
         from .trueapi.servers import TrueApiServers
 
-        ca_dir = self.state / "lab-ca"
-        ca = LabCA.load(ca_dir) if (ca_dir / "ca.pem").exists() else LabCA.create()
-        if not (ca_dir / "ca.pem").exists():
-            ca.save(ca_dir)
+        if new_ca or not tls.slots():
+            # A new lab CA (the first run, or the lab-ca folder deleted) goes into the device's store too.
+            try:
+                tls.load_all(ca.cert_pem)
+            except TlsError as exc:
+                self.say(f"kkt-emu serve: the lab CA is not in the device's TLS store: {exc}")
         world = dict(self.config.get("world", {}))
         self.backend = make_backend(0, world)
-        token = self.args.token if self.args.token and self.args.token != "-" else None
-        settings_token = SettingsStore(self.state / "device").load().token
-        for t in {token, settings_token} - {None, ""}:
-            if not world.get("tokens"):
-                # With no token registry in the configuration, the device's own token is valid.
-                self.backend.add_token("prod", t)
-                self.backend.add_token("sandbox", t)
-        self.servers = TrueApiServers(self.backend, ca, now_ms=lambda: self.clock.now_ms,
-                                      first_ip=self.args.first_ip).start()
-        if not tls.slots():
-            tls.load_all(ca.cert_pem)
-        self.ca_path = ca_dir / "ca.pem"
+        if world.get("tokens"):
+            self.token_note = "tokens: those of world.tokens in the configuration"
+        elif settings.token:
+            # With no token registry in the configuration, the device's own token is valid, but only
+            # in the contour of its host: as on the real True API, a sandbox token is refused by the
+            # production hosts and a production token by the sandbox hosts.
+            try:
+                self.token_contour = self.backend.host(settings.gismt_host.partition(":")[0]).contour
+            except KeyError:
+                self.token_note = (f"tokens: the device's host {settings.gismt_host} is not a mock host, "
+                                   "so its token is registered nowhere")
+            else:
+                contour = self.token_contour
+                self.backend.add_token(contour, settings.token)
+                self.token_note = (f"tokens: the device's token is valid in the {contour} contour only "
+                                   f"({self.backend.base_host(contour)} and its CDN hosts), "
+                                   "as the host it is set up for")
+        try:
+            self.servers = TrueApiServers(self.backend, ca, now_ms=lambda: self.clock.now_ms,
+                                          first_ip=self.args.first_ip)
+        except ValueError as exc:
+            _fail(f"--first-ip {self.args.first_ip}: " + str(exc).removeprefix(f"first_ip {self.args.first_ip}: "))
 
     def _start_techserver(self) -> Any:
         import uvicorn
 
         from .techlink import TcpTechLink
-        from .techserver.model import TechServer
         from .techserver.tcp import TechServerTcp
         from .techserver.web import make_app
 
-        roots = self.servers.ca_pem if self.servers is not None else b""
-        self.tech_model = TechServer(str(self.state / "techserver.sqlite"), root_certs_pem=roots,
-                                     clock=lambda: self.clock.now_ms)
         self.tech_tcp = TechServerTcp(self.tech_model, "127.0.0.1", 0, now_ms=lambda: self.clock.now_ms).start()
         config = uvicorn.Config(make_app(self.tech_model), host=self.args.web_bind, port=self.args.web_port,
                                 log_level="warning", lifespan="off")
@@ -215,7 +393,8 @@ class Serve:
                 break
             time.sleep(0.02)
         if not self.web.started:
-            raise SystemExit("kkt-emu serve: the technological server's pages did not start")
+            _fail(f"the technological server's pages did not start on {self.args.web_bind} "
+                  f"port {self.args.web_port}")
         sock = self.web.servers[0].sockets[0].getsockname()
         self.web_url = f"http://{sock[0]}:{sock[1]}/"
         self.tech_link = TcpTechLink(self.driver.post, self.tech_tcp.address)
@@ -227,10 +406,14 @@ class Serve:
             self.say("kkt-emu serve: mock True API (modelled), lab CA " + str(self.ca_path))
             for host, (ip, port) in sorted(self.servers.resolver().items()):
                 self.say(f"  https://{host}:{port}  ->  {ip}:{port}")
-            ip, port = self.servers.resolver()["cdn.crpt.ru"]
+            if self.token_note:
+                self.say(self.token_note)
+            # curl asks the base host of the token's contour: the other one refuses the token.
+            base = self.backend.base_host(self.token_contour or "prod")
+            ip, port = self.servers.resolver()[base]
             self.say("try:")
-            self.say(f"  curl --cacert {self.ca_path} --resolve cdn.crpt.ru:{port}:{ip} "
-                     f"-H 'X-API-KEY: <token>' https://cdn.crpt.ru:{port}{CDN_INFO}")
+            self.say(f"  curl --cacert {self.ca_path} --resolve {base}:{port}:{ip} "
+                     f"-H 'X-API-KEY: <token>' https://{base}:{port}{CDN_INFO}")
         else:
             self.say("kkt-emu serve: real hosts by DNS (port 443)")
         if not self.args.no_techserver:
@@ -316,40 +499,55 @@ class Serve:
         self.commands.put(None)
 
     def run(self) -> int:
-        self.start()
         self.commands: queue.SimpleQueue[str | None] = queue.SimpleQueue()
-        if not self.args.no_console:
-            threading.Thread(target=self._console, name="kkt-console", daemon=True).start()
-        previous = signal.getsignal(signal.SIGINT)
+        # Ctrl-C is ours before start(): one that comes while it runs stops the servers once they are up,
+        # instead of breaking start() half-way.
+        previous = signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM)
         signal.signal(signal.SIGINT, lambda *_: self.stop.set())
         signal.signal(signal.SIGTERM, lambda *_: self.stop.set())
         try:
-            while not self.stop.is_set():
-                self.driver.run_while(lambda: self.commands.empty() and not self.stop.is_set(), 1000)
-                try:
-                    line = self.commands.get_nowait()
-                except queue.Empty:
-                    continue
-                if line is None:  # end of standard input: keep serving until Ctrl-C
-                    continue
-                self.command(line)
+            self.start()
+            if not self.args.no_console:
+                threading.Thread(target=self._console, name="kkt-console", daemon=True).start()
+            try:
+                while not self.stop.is_set():
+                    self.driver.run_while(lambda: self.commands.empty() and not self.stop.is_set(), 1000)
+                    try:
+                        line = self.commands.get_nowait()
+                    except queue.Empty:
+                        continue
+                    if line is None:  # end of standard input: keep serving until Ctrl-C
+                        continue
+                    self.command(line)
+            finally:
+                self.shutdown()
         finally:
-            signal.signal(signal.SIGINT, previous)
-            self.shutdown()
+            signal.signal(signal.SIGINT, previous[0])
+            signal.signal(signal.SIGTERM, previous[1])
         return 0
 
     def shutdown(self) -> None:
-        self.device.power_off()
-        self.net.close()
-        if not self.args.no_techserver:
+        self._stop_started()
+        self.say("kkt-emu serve: stopped")
+
+    def _stop_started(self) -> None:
+        """Stop whatever has started (all of it after start(), part of it when start() failed)."""
+        if self.device is not None:
+            self.device.power_off()
+        if self.net is not None:
+            self.net.close()
+        if self.tech_link is not None:
             self.tech_link.shutdown()
+        if self.tech_tcp is not None:
             self.tech_tcp.stop()
+        if self.web is not None and self.web_thread is not None:
             self.web.should_exit = True
             self.web_thread.join(timeout=5)
+        if self.tech_model is not None:
             self.tech_model.close()
+            self.tech_model = None
         if self.servers is not None:
             self.servers.stop()
-        self.say("kkt-emu serve: stopped")
 
 
 def main(args: argparse.Namespace) -> int:

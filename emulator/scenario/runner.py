@@ -15,6 +15,7 @@ message. The first failed step or expectation stops the scenario.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import shutil
 import tempfile
@@ -876,9 +877,12 @@ def run_scenario(source: Scenario | str | Path | Mapping[str, Any], *, trace: Pr
         if len(loaded) != 1:
             raise ValueError(f"{source}: holds {len(loaded)} scenarios; use run_paths")
         sc = loaded[0]
-    if sc.network != "both":
-        return ScenarioRun(sc, trace=trace, verbose=verbose).run()
-    return run_on_both(sc, trace=trace, verbose=verbose)
+    if sc.network == "both":
+        return run_on_both(sc, trace=trace, verbose=verbose)
+    r = ScenarioRun(sc, trace=trace, verbose=verbose).run()
+    if sc.network == "real":
+        r = dataclasses.replace(r, name=f"{r.name} [real]")
+    return r
 
 
 _MEASURED = re.compile(r"ВремяОбработки:\d+мс|Time=\d*")
