@@ -217,3 +217,26 @@ def test_serve_real_trusts_only_the_given_roots(tmp_path):
         assert "device-real" in device and device.endswith("TLS СЕРТИФИКАТЫ: 1/4"), device
         stored = x509.load_pem_x509_certificate((tmp_path / "state" / "device-real" / "tls" / "slot1.pem").read_bytes())
         assert stored == x509.load_pem_x509_certificate(root.read_bytes())
+
+
+def test_serve_applies_the_configured_tls_faults_and_refusals_from_the_first_connection(tmp_path):
+    # The device's own status check, on the configured world: cdn01's server shows an expired
+    # certificate (655), cdn02's plan refuses the connection (748); cdn03 is chosen.
+    cfg = tmp_path / "serve.yaml"
+    cfg.write_text('world:\n  hosts:\n    cdn01.crpt.ru: {tls: expired}\n    cdn02.crpt.ru: {plan: ["refuse"]}\n',
+                   "utf-8")
+    serve, out = serve_in_process(tmp_path, "--config", str(cfg))
+    serve.start()
+    try:
+        assert serve.servers.cert_fault("cdn01.crpt.ru") == "expired"
+        d = serve.device
+        serve.command("goto СТАТУС ГИС МТ")
+        serve.command("press ИТ")
+        records = {r.code for r in d.logbook.records}
+        events = [e.detail for e in d.events if e.kind == "log"]
+    finally:
+        serve.shutdown()
+    assert records == {655, 748}, events
+    assert any("655" in e and "expired" in e for e in events), events
+    assert any("748" in e and "cdn02.crpt.ru" in e and "refused" in e for e in events), events
+    assert "CDN: cdn03.crpt.ru" in out.getvalue()

@@ -500,7 +500,7 @@ class TrueApiServers:
         try:
             for h in self._hosts.values():
                 with contextlib.suppress(KeyError):
-                    h.down = self.backend.host(h.name).down
+                    self._take_faults(h)            # the configured faults from the first connection on
                 await self._apply(h)
         except BaseException:
             await self._stop_all()
@@ -524,17 +524,23 @@ class TrueApiServers:
             except Exception:                       # keep watching whatever happens
                 log.exception("applying the backend's down and TLS faults failed")
 
+    def _take_faults(self, h: _Host) -> bool:
+        """Copy the backend's down flag and TLS fault of ``h``; True when they changed."""
+        state = self.backend.host(h.name)
+        tls = state.tls_fault
+        wanted = (state.down, tls if tls in CERT_FAULTS else None, tls == "stall")
+        if wanted == (h.down, h.cert_fault, h.handshake_stall):
+            return False
+        h.down, h.cert_fault, h.handshake_stall = wanted
+        return True
+
     async def _sync(self) -> None:
         for h in self._hosts.values():
             try:
-                down = self.backend.host(h.name).down
+                changed = self._take_faults(h)
             except KeyError:                        # host dropped from the backend: requests get "resolve"
                 continue
-            tls = self.backend.host(h.name).tls_fault
-            cert_fault = tls if tls in CERT_FAULTS else None
-            stall = tls == "stall"
-            if (down, cert_fault, stall) != (h.down, h.cert_fault, h.handshake_stall):
-                h.down, h.cert_fault, h.handshake_stall = down, cert_fault, stall
+            if changed:
                 await self._apply(h)
 
     async def _set(self, h: _Host, **changes: Any) -> None:
