@@ -2,7 +2,9 @@
 
 A link carries one request frame and brings back one reply frame, as the
 exchange sessions in ``emulator.kkt.techexchange`` need; a session is named by
-a key and ends with ``close(key)``.
+a key and ends with ``close(key)``. Each link answers for the names of its
+server (``resolves``; ``rd.incotexkkm.ru`` by default): the device opens no
+session to a «АДРЕС СЕРВЕРА» its link does not know.
 
 * ``SimTechLink`` drives the server's sans-IO ``Session`` in-process, on the
   virtual clock; every frame still goes through the wire format both ways
@@ -16,11 +18,12 @@ from __future__ import annotations
 
 import ssl
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from .clock import VirtualClock
+from .kkt.settings import DEFAULT_TECH_HOST
 from .techserver.model import TechServer
 from .techserver.tcp import Session, TechClient
 from .techserver.wire import Frame, FrameReader, parse_frame
@@ -35,8 +38,19 @@ class TechReply:
 Deliver = Callable[[TechReply], None]
 
 
-class SimTechLink:
-    def __init__(self, clock: VirtualClock, model: TechServer, latency_ms: int = 30) -> None:
+class _Names:
+    """The names the link's server answers to: the emulator's resolver table for it."""
+
+    names: frozenset[str]
+
+    def resolves(self, host: str) -> bool:
+        return host.strip().lower().rstrip(".") in self.names
+
+
+class SimTechLink(_Names):
+    def __init__(self, clock: VirtualClock, model: TechServer, latency_ms: int = 30,
+                 names: Iterable[str] = (DEFAULT_TECH_HOST,)) -> None:
+        self.names = frozenset(n.lower() for n in names)
         self.clock = clock
         self.model = model
         self.latency_ms = latency_ms
@@ -63,10 +77,11 @@ class SimTechLink:
         self._sessions.pop(key, None)
 
 
-class TcpTechLink:
+class TcpTechLink(_Names):
     def __init__(self, post: Callable[[Callable[[], None]], None], address: tuple[str, int], *,
                  ssl_context: ssl.SSLContext | None = None, server_hostname: str | None = None,
-                 timeout_s: float = 5.0) -> None:
+                 timeout_s: float = 5.0, names: Iterable[str] = (DEFAULT_TECH_HOST,)) -> None:
+        self.names = frozenset(n.lower() for n in names)
         self.post = post
         self.address = address
         self.ssl_context = ssl_context

@@ -23,6 +23,7 @@ from ..storage import write_json_atomic
 PROD_HOST = "cdn.crpt.ru"
 SANDBOX_HOST = "markirovka.sandbox.crptech.ru"
 
+DEFAULT_TECH_HOST = "rd.incotexkkm.ru"   # the vendor's technological server (seed 002)
 _HOST_RE = re.compile(r"^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
                       r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*(?::\d{1,5})?$")
 _TOKEN_RE = re.compile(r"^[A-Za-z0-9._~+/=-]{8,2048}$")
@@ -45,7 +46,7 @@ class Settings:
     on_request_failure: str = "ПРОДАЖА+СИГНАЛ"
     autonomous: str = "НЕТ"
     poll_period_min: int = 10
-    tech_server_host: str = "rd.incotexkkm.ru"
+    tech_server_host: str = DEFAULT_TECH_HOST
     tz_offset_min: int = 180
     options: dict[int, int] = field(default_factory=default_options)
 

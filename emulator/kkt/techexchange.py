@@ -23,7 +23,10 @@ a session it opens at once; any other key leaves them waiting on the server,
 which hands them out again at the next session.
 
 A failed link (refused, timed out, an ERROR frame) ends the session; it is
-noted in the device's events, and the next period tries again.
+noted in the device's events, and the next period tries again. The session
+goes to the server named by «АДРЕС СЕРВЕРА» (``settings.tech_server_host``,
+``rd.incotexkkm.ru`` by default): a name the link does not resolve fails the
+session at once ("unknown host").
 """
 
 from __future__ import annotations
@@ -42,6 +45,8 @@ FIRMWARE = "kkt-emu 0.1 (modelled)"
 
 
 class TechLink(Protocol):
+    def resolves(self, host: str) -> bool: ...
+
     def request(self, key: str, frame: Frame, deliver: Deliver) -> None: ...
 
     def close(self, key: str) -> None: ...
@@ -110,6 +115,12 @@ class TechExchange:
     # -- a session -------------------------------------------------------------
     def start(self, reason: str) -> bool:
         if self._run is not None or not self.dev.powered:
+            return False
+        host = self.dev.settings.tech_server_host
+        if not self.link.resolves(host):
+            # «АДРЕС СЕРВЕРА» names a server this emulator's resolver table does not know.
+            self.stats.failed += 1
+            self.dev._event("tech", f"exchange failed: {host}: unknown host")
             return False
         self._n += 1
         self._run = _Run(f"tech-{self._n}", reason, self.clock.now_ms)

@@ -221,3 +221,23 @@ def test_pushed_settings_apply_all_together_or_not_at_all(tmp_path):
     assert dev.tech.result == (100, True, 0)
     assert len(dev.tls.slots()) == 1 and dev.settings.poll_period_min == 7 and dev.settings.host_check_off
     assert _stored_settings(dev) == dev.settings.to_json()
+
+
+def test_the_session_goes_to_the_server_named_in_the_menu(tmp_path):
+    clock, model, link, dev = world(tmp_path)
+    dev.goto("АДРЕС СЕРВЕРА")
+    assert dev.display.text.split("\n") == ["АДРЕС СЕРВЕРА", "rd.incotexkkm.ru"]
+    dev.press("ИТ")
+    dev.press("С")
+    dev.type_text("rd.example.ru")
+    dev.press("ИТ")
+    assert dev.settings.tech_server_host == "rd.example.ru"
+    clock.advance(10 * MIN)
+    settle(clock, dev)
+    assert model.devices() == [] and link.sessions_opened == 0
+    assert dev.tech.stats.failed == 1
+    assert any(e.detail == "exchange failed: rd.example.ru: unknown host" for e in dev.events)
+    dev.settings.tech_server_host = "RD.INCOTEXKKM.RU"      # names are not case-sensitive
+    clock.advance(10 * MIN)
+    settle(clock, dev)
+    assert [d.serial for d in model.devices()] == [dev.serial]
