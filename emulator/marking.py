@@ -107,8 +107,8 @@ def parse(text: str) -> MarkingCode:
     for part in parts[1:]:
         if part.startswith("8005"):
             digits = part[4:]
-            if not digits.isdigit():
-                raise MarkingCodeError("bad AI 8005")
+            if not (len(digits) == 6 and digits.isdigit()):
+                raise MarkingCodeError("bad AI 8005 (six digits: the МРЦ in kopecks)")
             mrp = int(digits)
         elif part[:2] in ("91", "92", "93"):
             if part[:2] == "93":

@@ -48,6 +48,7 @@ class MenuData:
     options: dict[int, Option]
     messages: dict[str, str]
     vendor_labels: frozenset[str] = field(default_factory=frozenset)
+    main_context: tuple[str, ...] = ()      # the context menu «00» opens on the main menu
 
     def find_path(self, label: str) -> list[Node]:
         """The chain of nodes from the main list to the node with ``label``."""
@@ -113,7 +114,8 @@ def menu_data() -> MenuData:
             collect(n.items)
 
     collect(main)
-    return MenuData(main, context, options, dict(raw["messages"]), frozenset(vendor))
+    return MenuData(main, context, options, dict(raw["messages"]), frozenset(vendor),
+                    tuple(raw.get("main_context", ())))
 
 
 @dataclass

@@ -31,7 +31,8 @@ def test_block_code_mrp_from_ai_8005_and_gs_spellings():
 
 
 @pytest.mark.parametrize("bad", ["", "hello", "0104670540176099", "01046705401760992", "0104670540176099X1abc",
-                                 "01046705401760992\x01abc", "01046705401760992145\x1d8005x"])
+                                 "01046705401760992\x01abc", "01046705401760992145\x1d8005x",
+                                 "01046705401760992145\x1d8005" + "9" * 22, "01046705401760992145\x1d800512345"])
 def test_bad_scans_are_refused_with_a_reason(bad):
     with pytest.raises(MarkingCodeError):
         parse(bad)

@@ -136,6 +136,14 @@ def _parse_amount(buf: str) -> int | None:
     return int(whole or "0") * 100 + int(frac.ljust(2, "0") or "0")
 
 
+
+def _is_marking(data: str) -> bool:
+    try:
+        parse_marking(data)
+    except MarkingCodeError:
+        return False
+    return True
+
 class KktDevice:
     def __init__(self, clock: VirtualClock, transport: Transport, directory: Path | None = None, *,
                  oism: OismModel | None = None, serial: str = "00000000000001",
@@ -168,6 +176,7 @@ class KktDevice:
         self.shift_number = 0
         self.shift_opened_ms: int | None = None
         self.receipt_counter = 0
+        self.shift_receipts = 0     # receipts closed in this shift (the X report's «ЧЕКОВ»)
         self.receipt: Receipt | None = None
         self.receipts: list[Receipt] = []
         self.doc_kind = "sale"
@@ -178,6 +187,7 @@ class KktDevice:
         self.edit_index = 0
         self.context_items: tuple[str, ...] = ()
         self.context_index = 0
+        self.context_return = "menu"    # where С from a context menu goes back to
         self.option_number: int | None = None
         self.pending_code: MarkingCode | None = None
         self.confirm: tuple[_Pending, CheckOutcome, PermitDecision] | None = None
@@ -206,14 +216,39 @@ class KktDevice:
     def _load_state(self) -> None:
         if self._state_path is None:
             return
-        st = read_json(self._state_path)
-        if not isinstance(st, dict):
+        try:
+            self._take_state(self._state_path)
+        except (ValueError, TypeError, KeyError, IndexError, UnicodeDecodeError) as exc:
+            # A damaged state file is set aside, not lost, and the device starts from a clean state.
+            bad = self._state_path.with_suffix(".json.bad")
+            self._state_path.replace(bad)
+            self._reset_state()
+            self._event("power", f"state.json unreadable ({type(exc).__name__}: {exc}); kept as {bad.name}")
+
+    def _reset_state(self) -> None:
+        self.emergency = False
+        self.shift_open = False
+        self.shift_number = 0
+        self.shift_opened_ms = None
+        self.receipt_counter = 0
+        self.shift_receipts = 0
+        self.book.hosts = []
+        self.book.refreshed_at = None
+        if self.tech is not None:
+            self.tech.result = None
+
+    def _take_state(self, path: Path) -> None:
+        st = read_json(path)
+        if st is None:
             return
+        if not isinstance(st, dict):
+            raise ValueError("not a JSON object")
         self.emergency = bool(st.get("emergency", False))
         self.shift_open = bool(st.get("shift_open", False))
         self.shift_number = int(st.get("shift_number", 0))
         self.shift_opened_ms = st.get("shift_opened_ms")
         self.receipt_counter = int(st.get("receipt_counter", 0))
+        self.shift_receipts = int(st.get("shift_receipts", 0))
         result = st.get("tech_result")
         if self.tech is not None and result:
             self.tech.result = (int(result[0]), bool(result[1]), int(result[2]))
@@ -229,6 +264,7 @@ class KktDevice:
         write_json_atomic(self._state_path, {
             "emergency": self.emergency, "shift_open": self.shift_open, "shift_number": self.shift_number,
             "shift_opened_ms": self.shift_opened_ms, "receipt_counter": self.receipt_counter,
+            "shift_receipts": self.shift_receipts,
             "tech_result": list(self.tech.result) if self.tech is not None and self.tech.result else None,
             "cdn": {"refreshed_at": self.book.refreshed_at,
                     "hosts": [{"host": h.name, "latency_ms": h.latency_ms} for h in self.book.hosts]},
@@ -310,6 +346,8 @@ class KktDevice:
         if not self.powered:
             return
         self._event("power", "off")
+        if self.receipt is not None:
+            self.gismt.end_receipt(self.receipt.key)   # the receipt's connection dies with the device
         self.gismt.shutdown()
         if self.tech is not None:
             self.tech.stop()
@@ -382,7 +420,12 @@ class KktDevice:
 
     def type_text(self, text: str) -> None:
         """A PC keyboard on the device (modelled): types into the field being edited."""
-        self._event("type", mask_token(text) if self.edit_node and self.edit_node.type == "secret" else text)
+        # Shown as typed only into a plain field (a host name, a number) or as an amount; anything
+        # else typed may be a token and is masked.
+        editing = self.edit_node.type if self.mode == "edit" and self.edit_node is not None else None
+        plain = editing in ("text", "int") or (editing is None and self.mode != "scan_token"
+                                                and text.replace(".", "").isdigit())
+        self._event("type", self._masked(text if plain else mask_token(text)))
         if self.mode == "edit" and self.edit_node and self.edit_node.type in ("text", "secret", "int"):
             self.buffer += text
         elif self.mode in ("cash_ready", "cash_need_price", "cash_password", "options", "option_edit"):
@@ -396,11 +439,17 @@ class KktDevice:
             self._bad(self.msgs["bad_operation"])
         self._render()
 
+    def _masked(self, text: str) -> str:
+        """``text`` with the configured token, if it appears, masked."""
+        token = self.settings.token
+        return text.replace(token, mask_token(token)) if token and len(token) > 8 and token in text else text
+
     def scan(self, data: str) -> None:
-        shown = mask_token(data) if self.mode == "scan_token" else data[:64]
-        if self.settings.token and self.settings.token in shown:
-            shown = shown.replace(self.settings.token, mask_token(self.settings.token))
-        self._event("scan", shown)
+        if self.mode == "scan_token" or (_TOKEN_RE.match(data.strip()) and not _is_marking(data)):
+            shown = mask_token(data.strip())    # a token, wherever it is scanned
+        else:
+            shown = data[:64]
+        self._event("scan", self._masked(shown))
         if self.mode == "scan_token":
             self._scan_token(data)
         elif self.mode in ("cash_ready", "cash_need_price"):
@@ -610,6 +659,16 @@ class KktDevice:
             self.nav.move(-1)
         elif k is Key.IT:
             self._activate(self.nav.selected)
+        elif k is Key.D00:
+            # The main menu's own context menu: «СТАТУС ГИС МТ» (the vendor: «из главного
+            # контекстного меню выбираем: «00» - «СТАТУС ГИС МТ»»).
+            self._open_context(self.menu.main_context, "main")
+
+    def _open_context(self, items: tuple[str, ...], back: str) -> None:
+        self.context_items = items
+        self.context_index = 0
+        self.context_return = back
+        self.mode = "context"
 
     def _key_menu(self, k: Key) -> None:
         if k is Key.PLUS:
@@ -628,9 +687,7 @@ class KktDevice:
         elif k is Key.D00:
             owner = self.nav.parent
             if owner is not None and owner.context:
-                self.context_items = owner.context
-                self.context_index = 0
-                self.mode = "context"
+                self._open_context(owner.context, "menu")
             else:
                 self._bad(self.msgs["bad_operation"])
 
@@ -661,7 +718,7 @@ class KktDevice:
                 self.mode = "z_confirm"
         elif node.kind == "action" and node.id == "x_report":
             state = self.msgs["shift_opened"] if self.shift_open else self.msgs["shift_closed"]
-            self._message(f"{state}\nЧЕКОВ: {sum(1 for r in self.receipts if r.state == 'closed')}", self.mode)
+            self._message(f"{state}\nЧЕКОВ: {self.shift_receipts}", self.mode)
 
     def _key_edit(self, k: Key) -> None:
         node = self.edit_node
@@ -775,7 +832,7 @@ class KktDevice:
         elif k is Key.MINUS:
             self.context_index = (self.context_index - 1) % len(self.context_items)
         elif k is Key.C:
-            self.mode = "menu"
+            self.mode = self.context_return
         elif k is Key.IT:
             self._run_context(self.context_items[self.context_index])
 
@@ -824,7 +881,7 @@ class KktDevice:
 
     # -- «СТАТУС ГИС МТ» ----------------------------------------------------
     def status_check(self) -> None:
-        back = "menu" if self.mode in ("menu", "context") else self.mode
+        back = self.context_return if self.mode == "context" else self.mode
         self.mode = "status_running"
         self._render()
 
@@ -869,6 +926,7 @@ class KktDevice:
         self.shift_open = True
         self.shift_number += 1
         self.shift_opened_ms = self.clock.now_ms
+        self.shift_receipts = 0
         self._event("shift", f"opened #{self.shift_number}")
         self._save_state()
         self._message(self.msgs["shift_opened"], "cash_ready")
@@ -1132,6 +1190,8 @@ class KktDevice:
         self.receipt = None
         self.doc_kind = "sale"  # the next receipt is a sale again
         self.gismt.end_receipt(r.key)
+        self.shift_receipts += 1
+        self._save_state()          # the receipt number and the shift's count survive a power cut
         self._event("receipt", f"#{r.number} closed, total {_price_text(r.total)}")
         self._message(f"{self.msgs['receipt_closed']}\nИТОГ {_price_text(r.total)}", "cash_ready")
 

@@ -116,12 +116,18 @@ def _bool(obj: dict[str, Any], key: str, required: bool) -> bool:
     return v
 
 
+INT64_LIMIT = 2 ** 63
+
+
 def _int(obj: dict[str, Any], key: str) -> int | None:
     v = obj.get(key)
     if v is None:
         return None
     if isinstance(v, bool) or not isinstance(v, int):
         raise AnswerError(f"{key} is not an integer")
+    if not -INT64_LIMIT <= v < INT64_LIMIT:
+        # A price, a code or a timestamp that no 64-bit field holds: an answer we cannot use.
+        raise AnswerError(f"{key} is out of range: {str(v)[:24]}…")
     return v
 
 

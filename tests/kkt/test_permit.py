@@ -80,6 +80,8 @@ def test_parse_good_answer():
     b"", b"not json", b"[]", body(reqId="abc95c24-283b-4783-868d-d605fcb4cf6"), body(reqId=None),
     body(reqTimestamp="x"), body(codes=[]), body(codes=[{"cis": "x"}]), body(codes=[dict(GOOD, found="yes")]),
     body(codes=[dict(GOOD, expireDate="tomorrow")]), b"{\"code\":0}", b"\xff\xfe",
+    body(codes=[dict(GOOD, mrp=2 ** 63)]), body(codes=[dict(GOOD, smp=-(2 ** 63) - 1)]),
+    body(reqTimestamp=10 ** 30),
 ])
 def test_malformed_answers_are_750(raw):
     with pytest.raises(AnswerError):
