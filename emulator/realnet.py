@@ -158,13 +158,14 @@ class RealNetwork:
             return
         with self._lock:
             client = self._clients.get(request.key) if request.key is not None else None
+            kept = client is not None           # the request goes on the key's kept-alive client
             if client is None:
                 client = self._new_client(ctx, request.timeout_ms)
                 if request.key is not None:
                     self._clients[request.key] = client
             self._inflight[request.id] = request.key
             self._busy[id(client)] = self._busy.get(id(client), 0) + 1
-        self._pool.submit(self._do, request, client, address, name, deliver)
+        self._pool.submit(self._do, request, client, address, name, deliver, kept)
 
     # A client is never closed while a worker is reading its socket: closing frees the
     # descriptor at once, a new connection may get the same number, and the worker's late
@@ -215,7 +216,7 @@ class RealNetwork:
                             headers={"User-Agent": "kkt-emu"})
 
     def _do(self, request: NetRequest, client: httpx.Client, address: tuple[str, int], name: str,
-            deliver: Deliver) -> None:
+            deliver: Deliver, kept: bool = False) -> None:
         ip, port = address
 
         def count_connection() -> None:
@@ -235,8 +236,16 @@ class RealNetwork:
         except Exception as exc:  # every transport failure becomes a classified result
             elapsed = int((time.monotonic() - t0) * 1000)
             failure, detail = classify_detail(exc, trace.phase)
+            new_connection = trace.new_connection
+            if failure is Failure.REFUSED and kept and new_connection:
+                # A refused connect instead of the key's kept-alive connection (a `refuse` plan item
+                # routes it to a closed port): no connection was opened; the kept one is gone,
+                # as on the simulated network.
+                new_connection = False
+                with self._lock:
+                    self.stats.opened[request.host] -= 1
             result = NetResult(request.id, None, failure=failure, detail=detail, elapsed_ms=elapsed,
-                               new_connection=trace.new_connection)
+                               new_connection=new_connection)
             if request.key is not None:
                 with self._lock:  # its connection is unusable now
                     if self._clients.get(request.key) is client:

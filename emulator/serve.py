@@ -92,6 +92,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--web-bind", default="127.0.0.1",
                    help="address of the technological server's pages (default loopback only)")
     p.add_argument("--web-port", type=int, default=0, help="port of the pages (default: any free port)")
+    p.add_argument("--web-name", action="append", default=[], metavar="NAME",
+                   help="a host name people reach the pages by (with --web-bind); other names are refused")
     p.add_argument("--no-techserver", action="store_true", help="do not start the technological server")
 
 
@@ -383,7 +385,8 @@ class Serve:
         from .techserver.web import make_app
 
         self.tech_tcp = TechServerTcp(self.tech_model, "127.0.0.1", 0, now_ms=lambda: self.clock.now_ms).start()
-        config = uvicorn.Config(make_app(self.tech_model), host=self.args.web_bind, port=self.args.web_port,
+        config = uvicorn.Config(make_app(self.tech_model, (self.args.web_bind, *self.args.web_name)),
+                                host=self.args.web_bind, port=self.args.web_port,
                                 log_level="warning", lifespan="off")
         self.web = uvicorn.Server(config)
         self.web_thread = threading.Thread(target=self.web.run, name="kkt-techserver-web", daemon=True)

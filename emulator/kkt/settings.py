@@ -156,7 +156,7 @@ def mask_token(token: str) -> str:
     """Never show a token in full: at most a quarter of it, and never more than 4 + 4 characters.
 
     A 36-character token shows as ``1234…9012``; a short one shows less (a 12-character
-    one ``12…12``), and one of 8 characters or fewer shows only as asterisks.
+    one only its first and last character), and one of 8 characters or fewer only asterisks.
     """
     if not token:
         return ""

@@ -33,6 +33,7 @@ import socket
 import ssl
 import threading
 from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from .model import TechServer, TechServerError, UnknownTask
@@ -122,6 +123,9 @@ class TechServerTcp:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stop: asyncio.Event | None = None
         self._conns: set[asyncio.Task[Any]] = set()
+        # The model's work runs here, not in asyncio's default executor: asyncio.run() would wait
+        # for that one at stop(), however long a call takes.
+        self._executor: ThreadPoolExecutor | None = None
 
     @property
     def address(self) -> tuple[str, int]:
@@ -134,6 +138,7 @@ class TechServerTcp:
     def start(self) -> TechServerTcp:
         if self._thread is not None:
             raise RuntimeError("already started")
+        self._executor = ThreadPoolExecutor(max_workers=4, thread_name_prefix="techserver-model")
         self._thread = threading.Thread(target=lambda: asyncio.run(self._main()), name="techserver-tcp", daemon=True)
         self._thread.start()
         self._ready.wait(10)
@@ -150,6 +155,10 @@ class TechServerTcp:
             self._loop.call_soon_threadsafe(self._stop.set)
         self._thread.join(10)
         self._thread = None
+        if self._executor is not None:
+            # A call still running finishes on its own (the model's lock keeps close() after it).
+            self._executor.shutdown(wait=False, cancel_futures=True)
+            self._executor = None
 
     def __enter__(self) -> TechServerTcp:
         return self.start()
@@ -210,7 +219,8 @@ class TechServerTcp:
                     was_new = session.serial is None
                     # The model's SQLite work runs off the event loop, so that stop() and other
                     # connections are served while a large batch is being stored.
-                    replies, close = await asyncio.to_thread(session.handle, event)
+                    replies, close = await asyncio.get_running_loop().run_in_executor(
+                        self._executor, session.handle, event)
                     if was_new and session.serial is not None:
                         self.stats["sessions"] += 1
                     for r in replies:

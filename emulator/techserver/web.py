@@ -58,6 +58,7 @@ from urllib.parse import parse_qs, quote, urlencode, urlsplit
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
+from starlette.middleware.trustedhost import TrustedHostMiddleware
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
@@ -110,6 +111,8 @@ def refusal(exc: BaseException) -> str:
     """The message a refused request gets: the model's own words, or a plain one for malformed data."""
     if isinstance(exc, TechServerError):
         return str(exc)
+    # Malformed input as a rule, but it might be a bug behind it: the traceback goes to the log.
+    log.warning("refused on %s", type(exc).__name__, exc_info=exc)
     return f"недопустимые данные ({type(exc).__name__}: {str(exc)[:200]})"
 
 
@@ -163,7 +166,17 @@ def records_text(records: list[Any]) -> str:
     return "\n\n".join(r.text for r in records) + "\n"
 
 
-def make_app(model: TechServer) -> Starlette:
+LOOPBACK_NAMES = ("127.0.0.1", "localhost", "::1")
+
+
+def make_app(model: TechServer, hosts: tuple[str, ...] = ()) -> Starlette:
+    """The pages and the API over ``model``.
+
+    Requests must name this server in ``Host``: a loopback name or one of ``hosts``
+    (the address it is bound to, the names people reach it by). Any other name is
+    refused (400) — a page of another site whose domain was re-pointed at this
+    machine (DNS rebinding) would otherwise be same-origin with these pages.
+    """
     env = _env()
 
     def page(name: str, request: Request, status: int = 200, **ctx: Any) -> HTMLResponse:
@@ -405,6 +418,9 @@ def make_app(model: TechServer) -> Starlette:
         Route("/api/token-for-inn", api(api_token_for_inn), methods=["POST"]),
         Route("/api/inn-tokens", api(api_inn_tokens)),
     ]
-    app = Starlette(routes=routes, middleware=[Middleware(SameOriginWrites)])
+    allowed = sorted({*LOOPBACK_NAMES, *(h.strip("[]").lower() for h in hosts if h)})
+    app = Starlette(routes=routes, middleware=[
+        Middleware(TrustedHostMiddleware, allowed_hosts=allowed, www_redirect=False),
+        Middleware(SameOriginWrites)])
     app.state.model = model
     return app

@@ -402,6 +402,8 @@ class TrueApiServers:
         h = self._hosts.get(name)
         if h is None or name not in set(self.backend.hosts()):
             return None
+        if self._loop is None:
+            return h.ip, h.port                 # stopped: the connect is refused anyway
         with self.lock:
             state = self.backend.host(name)
             if state.status_plan and state.status_plan[0] == "refuse" and not state.down:
@@ -457,8 +459,13 @@ class TrueApiServers:
         self._set_tls_fault(host, "stall" if on else None)
 
     def _set_tls_fault(self, host: str, fault: str | None) -> None:
-        """Record the fault on the backend's host (the single source of truth) and apply it now."""
+        """Record the fault on the backend's host (the single source of truth) and apply it now.
+
+        A host has one TLS fault at a time: a certificate fault replaces a stall and the
+        other way round; clearing either clears the host's TLS fault.
+        """
         h = self._host(host)
+        self._require_running()
         with self.lock, contextlib.suppress(KeyError):
             self.backend.host(h.name).tls_fault = fault
         if fault in CERT_FAULTS:

@@ -551,11 +551,15 @@ def test_verbose_and_trace_never_print_a_token_in_full() -> None:
         {"tech": {"token_for_inn": {"inn": "7701234567", "token": TOKEN2}}},
         {"expect": {"settings": {"token": TOKEN}}},
         {"scan": GOOD},
+        {"goto": "ТОКЕН"}, {"press": "ИТ"}, {"type": "9a8b7c6d-1111-2222-3333-444455556666"}, {"press": "ИТ"},
+        {"goto": "ИМЯ ХОСТА"}, {"press": ["ИТ", "С"]}, {"type": "markirovka.sandbox.crptech.ru"},
     ]
     sc = scenario(steps, world={**BASE["world"], "techserver": {}})
     run_scenario(sc, trace=lines.append, verbose=lines.append)
     text = "\n".join(lines)
     assert TOKEN not in text and TOKEN2 not in text
+    assert "9a8b7c6d-1111-2222-3333-444455556666" not in text     # typed into the token field
+    assert "'markirovka.sandbox.crptech.ru'" in text               # a host name is no secret
     assert TOKEN[:4] + "…" + TOKEN[-4:] in text
     assert repr(GOOD) in text                       # a marking code is not a token: shown as it is
 

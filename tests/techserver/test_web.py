@@ -66,7 +66,7 @@ def model(root_pem):
 
 @pytest.fixture
 def client(model):
-    with TestClient(make_app(model)) as c:
+    with TestClient(make_app(model), base_url="http://127.0.0.1") as c:
         yield c
 
 
@@ -283,9 +283,23 @@ def test_writes_from_another_site_are_refused(client, model):
     assert r.status_code == 403
     assert model.draft(SERIAL) == [] and model.tasks(SERIAL) == [] and model.inn_tokens() == []
     # the pages' own origin, and scripts sending JSON, are served
-    own = {"Origin": "http://testserver"}
+    own = {"Origin": "http://127.0.0.1"}
     r = client.post(f"/api/devices/{SERIAL}/settings", json={"kind": "option", "value": "92=1"}, headers=own)
     assert r.status_code == 200
     r = client.post(f"/device/{SERIAL}/send-all", headers={**own, "Sec-Fetch-Site": "same-origin"},
                     follow_redirects=False)
     assert r.status_code == 303 and len(model.tasks(SERIAL)) == 1
+
+
+def test_a_host_name_the_server_is_not_known_by_is_refused(model):
+    # DNS rebinding: another site's name pointed at this machine; its pages would be same-origin.
+    with TestClient(make_app(model), base_url="http://evil.test:8080") as c:
+        r = c.post(f"/api/devices/{SERIAL}/settings", json={"kind": "option", "value": "92=1"},
+                   headers={"Origin": "http://evil.test:8080"})
+        assert r.status_code == 400
+        assert c.get("/").status_code == 400
+    assert model.draft(SERIAL) == []
+    with TestClient(make_app(model, ("kassa.lan",)), base_url="http://kassa.lan:8080") as c:
+        assert c.get("/").status_code == 200
+    with TestClient(make_app(model), base_url="http://localhost:8080") as c:
+        assert c.get("/").status_code == 200
