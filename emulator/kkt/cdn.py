@@ -14,8 +14,17 @@ Pure state; the device feeds it events with the current time.
 * ``clear_blocks()`` is what the device does when every host is blocked (after
   refreshing the list).
 * When a block expires the device probes the host with ``health/check``:
-  ``unblock(host, latency)`` re-ranks it, ``reblock(host, now)`` blocks it for
-  another 15 minutes.
+  ``reblock(host, now)`` blocks it for another 15 minutes when it does not
+  answer; when it answers, ``unblock(host, latency)`` puts it back at once and
+  the device measures every other host that is not blocked with
+  ``health/check`` too: ``remeasured(results, now)`` then re-ranks *all* hosts
+  by their new latencies, as the operator's guide asks ("an answer → unblock
+  and re-rank all hosts by latency"). A host that does not answer that
+  ``health/check`` is blocked for 15 minutes, as at the initial ranking.
+* ``fallback`` says the list is the operator's fallback list (``cdn/info`` has
+  not answered since the list was made), not one ``cdn/info`` gave; the client
+  then tries the fallback hosts again at the next refresh that ``cdn/info``
+  fails. It lives in RAM only: after a restart a saved list is a cached list.
 """
 
 from __future__ import annotations
@@ -42,13 +51,15 @@ class CdnHost:
 class CdnBook:
     def __init__(self) -> None:
         self.hosts: list[CdnHost] = []
-        self.refreshed_at: int | None = None  # last successful cdn/info + ranking
+        self.refreshed_at: int | None = None  # last ranking: cdn/info's list, or the fallback list
+        self.fallback = False                 # the list is the operator's fallback list
 
     @property
     def has_list(self) -> bool:
         return bool(self.hosts)
 
-    def replace(self, names: list[str], latencies: dict[str, int | None], now: int) -> None:
+    def replace(self, names: list[str], latencies: dict[str, int | None], now: int,
+                fallback: bool = False) -> None:
         hosts = []
         for name in names:
             lat = latencies.get(name)
@@ -59,6 +70,7 @@ class CdnBook:
         self.hosts = hosts
         self.rerank()
         self.refreshed_at = now
+        self.fallback = fallback
 
     def rerank(self) -> None:
         # Stable sort: equal latencies keep the order cdn/info gave.
@@ -116,6 +128,25 @@ class CdnBook:
 
     def reblock(self, host: CdnHost, now: int) -> None:
         host.blocked_until = now + BLOCK_MS
+
+    def remeasured(self, results: list[tuple[CdnHost, int | None]], now: int) -> list[CdnHost]:
+        """New ``health/check`` latencies (None: no answer) after a probe; re-rank all hosts.
+
+        Results for hosts no longer in the list (it was replaced meanwhile) are
+        ignored. A host that did not answer ranks last, as at the initial
+        ranking, and is blocked for 15 minutes unless it already is; those newly
+        blocked are returned (the device probes them when the block expires).
+        """
+        blocked = []
+        for host, latency in results:
+            if not any(h is host for h in self.hosts):
+                continue
+            host.latency_ms = latency
+            if latency is None and not host.blocked(now):
+                self.block(host, now)
+                blocked.append(host)
+        self.rerank()
+        return blocked
 
     def snapshot(self, now: int) -> list[dict[str, object]]:
         return [{"host": h.name, "latency_ms": h.latency_ms, "blocked": h.blocked(now),

@@ -7,7 +7,14 @@ when an answer, a failure or a deadline timer arrives.
 Refresh (``refresh``): ``GET cdn/info`` on the configured base host, then
 ``GET cdn/health/check`` on every listed host at once (one-shot connections,
 ``Connection: close``, 2 s timeout each); the hosts are ranked by the latency
-measured here. Hosts that do not answer start blocked.
+measured here. Hosts that do not answer start blocked. When ``cdn/info`` is
+unavailable (no answer, 429, 5xx) and the device holds no list that
+``cdn/info`` gave, the production contour falls back on the operator's list
+``FALLBACK_HOSTS`` (see there); with a cached list the device keeps using it.
+
+Probe (a block expired): ``health/check`` on the host; no answer blocks it
+another 15 minutes; an answer unblocks it and sends ``health/check`` to every
+other host that is not blocked, then re-ranks all of them (``CdnBook.remeasured``).
 
 Check (``check``): one ``POST codes/check`` per marked position, on the
 receipt's kept-alive connection to the active host (the connection key is the
@@ -62,6 +69,17 @@ CHECK_TRANSPORT_TIMEOUT_MS = 10_000
 CDN_INFO_PATH = "/api/v4/true-api/cdn/info"
 HEALTH_PATH = "/api/v4/true-api/cdn/health/check"
 CHECK_PATH = "/api/v4/true-api/codes/check"
+
+# From the operator's guide (True API, "CDN selection", §1.4.2 of the guide): "if cdn/info is
+# unavailable and has never succeeded, use the production fallback list cdn01.crpt.ru … cdn11.crpt.ru".
+# Keyed by the contour's cdn/info host; the sandbox (markirovka.sandbox.crptech.ru) has no documented
+# fallback list, so there a failed cdn/info with no list in hand still leaves the device without one (747).
+# The fallback hosts are health-checked like a cdn/info list; those that do not answer are left out of
+# the list (each failed check is one log record, as for any host), so no probe keeps asking a host of
+# the fallback list that may not exist. A later successful cdn/info replaces the fallback list.
+FALLBACK_HOSTS: dict[str, tuple[str, ...]] = {
+    "cdn.crpt.ru": tuple(f"cdn{i:02d}.crpt.ru" for i in range(1, 12)),
+}
 
 
 @dataclass(frozen=True)
@@ -118,6 +136,27 @@ def _host_of(entry: str) -> str:
     return parts.netloc
 
 
+def _fallback_for(base: str) -> tuple[str, ...]:
+    """The fallback CDN list of the contour whose ``cdn/info`` host is ``base`` (empty: none)."""
+    try:
+        name = urlsplit("https://" + base.strip()).hostname or ""
+    except ValueError:
+        return ()
+    return FALLBACK_HOSTS.get(name.lower().rstrip("."), ())
+
+
+def _unavailable(result: NetResult) -> bool:
+    """``cdn/info`` could not be had: no answer, or 429 / 5xx.
+
+    Not for the device's own TLS set-up (651, 653: every host would fail the same
+    way), nor for answers that say something else is wrong (203, 401, other 4xx).
+    """
+    if result.failure is not None:
+        return result.failure not in (Failure.TLS_SETTINGS, Failure.TLS_INPUT)
+    status = result.status or 0
+    return status == 429 or status >= 500
+
+
 class GisMtClient:
     def __init__(self, clock: VirtualClock, transport: Transport, settings: Callable[[], Settings],
                  book: CdnBook, write_record: RecordWriter, on_emergency: Callable[[], None],
@@ -136,6 +175,7 @@ class GisMtClient:
         self._receipt_keys: dict[str, set[str]] = {}
         self._used_keys: set[str] = set()   # connection keys that already carried an answer
         self._probes: dict[str, Timer] = {}
+        self._remeasuring = False   # a probe's round of health checks is in flight
         self._closed = False
 
     def shutdown(self) -> None:
@@ -219,7 +259,7 @@ class GisMtClient:
             if rid in self._in_flight and not self._closed:
                 self._abandon(rid)
                 self._record(E.NO_CONNECTION, None, CDN_INFO_TIMEOUT_MS, f"cdn/info: no answer from {base}")
-                self._refresh_done(E.NO_CONNECTION)
+                self._cdn_info_failed(E.NO_CONNECTION, base, unavailable=True)
 
         timer.append(self.clock.call_later(CDN_INFO_TIMEOUT_MS, timeout, "cdn/info deadline"))
 
@@ -255,11 +295,22 @@ class GisMtClient:
         self._record(code, None, elapsed, f"{what}: HTTP {status}")
         return code
 
+    def _cdn_info_failed(self, code: int, base: str, unavailable: bool) -> None:
+        """``cdn/info`` gave no list: keep the cached one, or fall back on the operator's list."""
+        fallback = _fallback_for(base)
+        if unavailable and fallback and (not self.book.has_list or self.book.fallback):
+            self._health_all(list(fallback), fallback=True)
+        else:
+            self._refresh_done(code)
+
     def _on_cdn_info(self, result: NetResult, base: str, started: int) -> None:
         elapsed = self.clock.now_ms - started
         code = self._status_code(result, "cdn/info", elapsed)
         if code is not None:
-            self._refresh_done(code)
+            if code == E.EMERGENCY:
+                self._refresh_done(code)
+            else:
+                self._cdn_info_failed(code, base, _unavailable(result))
             return
         try:
             doc = parse_json_body(result.body)
@@ -286,7 +337,8 @@ class GisMtClient:
             return
         self._health_all(names)
 
-    def _health_all(self, names: list[str]) -> None:
+    def _health_all(self, names: list[str], fallback: bool = False) -> None:
+        """``health/check`` on every host of the list, then rank it (a fallback list: only the hosts that answered)."""
         latencies: dict[str, int | None] = {}
         emergency = [False]
 
@@ -298,6 +350,15 @@ class GisMtClient:
                 self._refresh_done(E.EMERGENCY)
                 return
             now = self.clock.now_ms
+            if fallback:
+                answered = [n for n in names if latencies[n] is not None]
+                if not answered:
+                    self._record(E.NO_AVAILABLE_CDN, None, 0, "no host of the fallback CDN list answered health/check")
+                    self._refresh_done(E.NO_AVAILABLE_CDN)
+                    return
+                self.book.replace(answered, latencies, now, fallback=True)
+                self._refresh_done(None)
+                return
             self.book.replace(names, latencies, now)
             for h in self.book.hosts:
                 if h.blocked(now):
@@ -361,8 +422,41 @@ class GisMtClient:
                 self._schedule_probe(host)
             else:
                 self.book.unblock(host, latency)
+                self._remeasure(host)
 
         self._probes[host.name] = self.clock.call_at(expected, probe, f"probe {host.name}")
+
+    def _remeasure(self, probed: CdnHost) -> None:
+        """After a probe answered: ``health/check`` every other host that is not blocked, then re-rank all.
+
+        The checks go out at once, as at the initial ranking. While one such round
+        is in flight another successful probe only unblocks its host (with the
+        latency its probe measured); the round in flight re-ranks the whole list
+        when it ends.
+        """
+        if self._remeasuring or self._closed:
+            return
+        # Not blocked: no block time set. A host whose block ran out a moment ago still has
+        # one until its own probe answers (the probes of blocks that ended together).
+        hosts = [h for h in self.book.hosts if h is not probed and h.blocked_until is None]
+        if not hosts:
+            return
+        self._remeasuring = True
+        latencies: dict[str, int | None] = {}
+        emergency = [False]
+
+        def one_done(name: str, latency: int | None) -> None:
+            latencies[name] = latency
+            if len(latencies) < len(hosts):
+                return
+            self._remeasuring = False
+            if emergency[0]:
+                return   # emergency mode is on (203): no checks go out, nothing to rank for
+            for h in self.book.remeasured([(h, latencies[h.name]) for h in hosts], self.clock.now_ms):
+                self._schedule_probe(h)
+
+        for h in hosts:
+            self._health(h.name, one_done, emergency)
 
     def cancel_probes(self) -> None:
         for t in self._probes.values():

@@ -24,9 +24,11 @@ Which fault gives which code (the tests below, in code order):
 658    ``plan(["close"])``; a TCP reset right after the handshake (raw server); a
        kept-alive receipt connection closed by the server's idle timeout
        (reopened, the sale goes on)
-747    no ranked list: cdn/info failed (base host down, garbage, JSON nested too deep
-       from a raw server), then a sale: no check goes out
-748    ``set_down`` (ECONNREFUSED), a name missing from the resolver
+747    no ranked list: cdn/info answered garbage or JSON nested too deep (raw server),
+       then a sale: no check goes out (cdn/info *unreachable* instead: the device
+       takes the operator's fallback list cdn01..11, see the 748 tests)
+748    ``set_down`` (ECONNREFUSED), a name missing from the resolver (cdn/info's too:
+       then the fallback list, its names this world lacks 748 each)
 750    ``plan(["garbage" | "truncated" | "missing-reqid"])``; JSON nested too deep for the
        parser (raw server); a 500 with such a body is a plain 5xx (760, 768)
 760    ``plan([500])`` once, then the repeat succeeds
@@ -389,15 +391,13 @@ def test_658_reset_right_after_the_handshake(world: World) -> None:
 
 
 def _cdn_info_fails(w: World, how: str) -> None:
-    if how == "refused":
-        w.servers.set_down(BASE, True)
-    elif how == "garbage":
+    if how == "garbage":
         w.change(lambda b: b.host(BASE).plan(["garbage"], repeat=True))
     else:
         w.point(BASE, w.raw_server(answering(host_context(w, BASE), 200, TOO_DEEP)).address)
 
 
-@pytest.mark.parametrize("how, first", [("refused", 748), ("garbage", 750), ("too-deep", 750)])
+@pytest.mark.parametrize("how, first", [("garbage", 750), ("too-deep", 750)])
 def test_747_a_sale_after_cdn_info_failed(make_world: Callable[..., World], how: str, first: int) -> None:
     w = make_world(status=False)
     _cdn_info_fails(w, how)
@@ -440,13 +440,18 @@ def test_748_host_name_not_in_the_resolver(world: World) -> None:
     assert world.positions() == [("allowed", None)]
 
 
-def test_748_base_host_not_in_the_resolver(make_world: Callable[..., World]) -> None:
+def test_748_base_host_not_in_the_resolver_then_the_fallback_list(make_world: Callable[..., World]) -> None:
+    # cdn/info never answered: the device takes the operator's fallback list cdn01..cdn11.crpt.ru;
+    # this world serves cdn01..03, the other eight names are not in the resolver table (748 each).
     w = make_world(status=False)
     del w.resolve[BASE]
     w.status_check()
-    assert w.codes == [748]
+    assert w.codes == [748] * 9, w.notes
     assert "cdn/info" in w.notes[0] and "resolve" in w.notes[0]
-    assert w.device.last_error == 748
+    assert all("resolve" in n for n in w.notes[1:])
+    assert [h.name for h in w.device.book.hosts] == [CDN1, CDN2, CDN3]     # ranked by measured latency
+    w.sell()
+    assert w.positions() == [("allowed", None)]
 
 
 # ---------------------------------------------------------------------------------------------------------------

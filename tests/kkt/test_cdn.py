@@ -33,3 +33,24 @@ def test_unblock_reranks_and_reblock_extends():
     assert a.blocked(2 * BLOCK_MS - 1)
     b.unblock(a, 500)
     assert [h.name for h in b.hosts] == ["b", "a"]
+
+
+def test_remeasured_reranks_all_and_blocks_the_silent() -> None:
+    b = CdnBook()
+    b.replace(["a", "b", "c"], {"a": 100, "b": 200, "c": 300}, 0)
+    a, bb, c = b.get("a"), b.get("b"), b.get("c")
+    gone = CdnBook()
+    gone.replace(["a"], {"a": 1}, 0)
+    newly = b.remeasured([(bb, 50), (c, None), (gone.get("a"), 1)], 10)
+    assert newly == [c] and c.blocked(10) and c.blocked_until == 10 + BLOCK_MS
+    assert [h.name for h in b.hosts] == ["b", "a", "c"] and a.latency_ms == 100
+    assert b.remeasured([(c, None)], 20) == []        # already blocked: not blocked anew
+    assert c.blocked_until == 10 + BLOCK_MS
+
+
+def test_replace_marks_a_fallback_list() -> None:
+    b = CdnBook()
+    b.replace(["a"], {"a": 1}, 0, fallback=True)
+    assert b.fallback
+    b.replace(["a"], {"a": 1}, 5)
+    assert not b.fallback and b.refreshed_at == 5
