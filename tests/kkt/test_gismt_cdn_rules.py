@@ -13,7 +13,6 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 
 import pytest
 
@@ -27,6 +26,7 @@ from emulator.marking import GS
 from emulator.net import SimulatedNetwork
 from emulator.trueapi.backend import TrueApiBackend
 from emulator.trueapi.catalogue import CatalogueEntry
+from tests.kkt.till import Till as SharedTill
 
 TOKEN = "7f0c0d6e-3b1a-4c53-9a8e-5d2f0e9b1c42"
 SANDBOX_TOKEN = "5b8e2a91-4c7d-4e0f-8a3b-9d6c1e2f7a05"
@@ -40,64 +40,12 @@ RECORD = re.compile(r"ГИС МТ\t\d{3}\t\[\d+\]\n\t\t(?:[^:,\n]+:(?:Да|Не�
                     r"ВремяОбработки:\d+мс, UUID=[0-9a-f-]*&Time=\d*")
 
 
-@dataclass
-class Till:
-    clock: VirtualClock
-    backend: TrueApiBackend
-    net: SimulatedNetwork
-    dev: KktDevice
-
-    def settle(self) -> None:
-        assert self.clock.run_while(lambda: self.dev.waiting, 60_000), self.dev.mode
-
-    def wait(self, ms: int) -> None:
-        self.clock.advance(ms)
-        self.settle()
-
-    def dismiss(self) -> None:
-        while self.dev.mode in ("message", "cash_refused"):
-            self.dev.press("С")
-
-    def status_check(self) -> None:
-        self.dismiss()
-        self.dev.goto("СТАТУС ГИС МТ")
-        self.dev.press("ИТ")
-        self.settle()
-
-    def sell(self) -> None:
-        d = self.dev
-        self.dismiss()
-        if not d.mode.startswith("cash_"):
-            d.goto("КАССОВЫЙ РЕЖИМ")
-            d.press_many("ИТ 0 ИТ")
-            if d.mode == "cash_open_shift":
-                d.press("3")
-            self.settle()
-            self.dismiss()
-        d.press_many("1 0 0")
-        d.scan(GOOD)
-        self.settle()
-
-    @property
-    def codes(self) -> list[int]:
-        return [r.code for r in self.dev.logbook.records]
-
-    @property
-    def notes(self) -> list[str]:
-        return [r.note for r in self.dev.logbook.records]
-
-    def order(self) -> list[str]:
-        return [h.name for h in self.dev.book.hosts]
-
+class Till(SharedTill):
     def blocked(self) -> list[str]:
         return sorted(h.name for h in self.dev.book.hosts if h.blocked(self.clock.now_ms))
 
     def health_checks(self, *hosts: str) -> list[int]:
         return [self.backend.host(h).health_checks for h in hosts]
-
-    def positions(self) -> list[tuple[str, int | None]]:
-        r = self.dev.receipt
-        return [(p.gismt, p.error) for p in r.positions] if r is not None else []
 
 
 def till(latencies: tuple[int, int, int] = (100, 200, 300), sandbox: bool = False) -> Till:

@@ -23,6 +23,7 @@ from emulator.marking import GS
 from emulator.net import Deliver, NetRequest, NetResult, SimulatedNetwork
 from emulator.trueapi.backend import TrueApiBackend
 from emulator.trueapi.catalogue import CatalogueEntry
+from tests.kkt.till import Till as SharedTill
 
 TOKEN = "7f0c0d6e-3b1a-4c53-9a8e-5d2f0e9b1c42"
 START = 1_768_456_800_000
@@ -68,52 +69,10 @@ class Rewriting:
         self.net.close_connection(key)
 
 
-@dataclasses.dataclass
-class Till:
-    clock: VirtualClock
-    backend: TrueApiBackend
-    net: Rewriting
-    dev: KktDevice
-
-    def settle(self) -> None:
-        assert self.clock.run_while(lambda: self.dev.waiting, 60_000), self.dev.mode
-
-    def dismiss(self) -> None:
-        while self.dev.mode in ("message", "cash_refused"):
-            self.dev.press("С")
-
+class Till(SharedTill):
     def status_check(self) -> None:
+        super().status_check()
         self.dismiss()
-        self.dev.goto("СТАТУС ГИС МТ")
-        self.dev.press("ИТ")
-        self.settle()
-        self.dismiss()
-
-    def sell(self) -> None:
-        d = self.dev
-        self.dismiss()
-        if not d.mode.startswith("cash_"):
-            d.goto("КАССОВЫЙ РЕЖИМ")
-            d.press_many("ИТ 0 ИТ")
-            if d.mode == "cash_open_shift":
-                d.press("3")
-            self.settle()
-            self.dismiss()
-        d.press_many("1 0 0")
-        d.scan(GOOD)
-        self.settle()
-
-    @property
-    def codes(self) -> list[int]:
-        return [r.code for r in self.dev.logbook.records]
-
-    @property
-    def notes(self) -> list[str]:
-        return [r.note for r in self.dev.logbook.records]
-
-    def positions(self) -> list[tuple[str, int | None]]:
-        r = self.dev.receipt
-        return [(p.gismt, p.error) for p in r.positions] if r is not None else []
 
 
 def till(status: bool = True) -> Till:
