@@ -73,7 +73,8 @@ the body, then closes; ``stall`` sends nothing until the client gives up (at
 most ``stall_s``).
 
 Keep-alive (also on the clock: ``expire_idle()`` closes connections idle for
-``idle_timeout_s`` of the clock's time, for scenarios that advance it): a
+``idle_timeout_s`` of the clock's time, for scenarios that advance it — at
+once, a FIN without close_notify, and returns when the sockets are closed): a
 connection idle for ``idle_timeout_s`` (the operator's 180 s by
 default) is closed by the server (uvicorn's ``timeout_keep_alive``): it sends
 a TLS close_notify at once and drops the TCP connection when the client
@@ -157,6 +158,7 @@ class _Protocol(H11Protocol):
 
     kkt_now: Callable[[], int]
     kkt_idle_since: int | None = None   # the clock's time of the last complete answer; None while busy
+    kkt_arrival: tuple[int, float] | None = None   # (clock ms, monotonic s) when the request began
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
@@ -164,13 +166,24 @@ class _Protocol(H11Protocol):
         self.kkt_host.connections_opened += 1
 
     def data_received(self, data: bytes) -> None:
+        if self.kkt_arrival is None:
+            self.kkt_arrival = (self.kkt_now(), time.monotonic())
         self.kkt_idle_since = None
         self.server_state.default_headers = _date_header()
         super().data_received(data)
 
     def on_response_complete(self) -> None:
         super().on_response_complete()
-        self.kkt_idle_since = self.kkt_now()
+        # The clock's time the answer went out. Read straight from the clock it can be late: once
+        # the client has the answer its thread may move the clock on (a scenario's `advance`)
+        # before this thread gets here. While a request is open the clock only follows the wall
+        # clock, so the arrival time plus the wall time since is the answer's time.
+        now = self.kkt_now()
+        if self.kkt_arrival is not None:
+            clock_ms, wall_s = self.kkt_arrival
+            now = min(now, clock_ms + int((time.monotonic() - wall_s) * 1000))
+        self.kkt_arrival = None
+        self.kkt_idle_since = now
 
 
 class _SilentProtocol(asyncio.Protocol):
@@ -431,7 +444,7 @@ class TrueApiServers:
     async def _expire_idle(self) -> int:
         now = self.now_ms()
         limit = int(self.idle_timeout_s * 1000)
-        closed = 0
+        closing: list[tuple[_Host, _Protocol]] = []
         for h in self._hosts.values():
             if h.state is None:
                 continue
@@ -440,11 +453,18 @@ class TrueApiServers:
                         and now - p.kkt_idle_since >= limit and not p.transport.is_closing()):
                     if p.timeout_keep_alive_task is not None:
                         p.timeout_keep_alive_task.cancel()
-                    p.timeout_keep_alive_handler()   # close_notify, as uvicorn's own timeout sends
-                    closed += 1
-        if closed:
-            await asyncio.sleep(0.02)           # let the close_notify reach the client's socket
-        return closed
+                    # Closed at once (FIN, no close_notify): unlike uvicorn's graceful close, whose
+                    # close_notify the client may not have read by its next request, the socket is
+                    # closed when this returns, so the client finds it closed, always.
+                    p.transport.abort()
+                    closing.append((h, p))
+        deadline = time.monotonic() + 2.0
+        while any(h.state is not None and p in h.state.connections for h, p in closing):
+            if time.monotonic() > deadline:
+                log.warning("idle connections still open 2 s after they were closed")
+                break
+            await asyncio.sleep(0.002)          # connection_lost closes the socket on the loop
+        return len(closing)
 
     def sync_faults(self) -> None:
         """Apply the backend's ``CdnHost.down`` flags now (the watcher does it within ``watch_interval_s``)."""
