@@ -41,7 +41,8 @@ Deliver = Callable[[TechReply], None]
 class _Names:
     """The names the link's server answers to: the emulator's resolver table for it."""
 
-    names: frozenset[str]
+    def __init__(self, names: Iterable[str]) -> None:
+        self.names = frozenset(n.lower() for n in names)
 
     def resolves(self, host: str) -> bool:
         return host.strip().lower().rstrip(".") in self.names
@@ -50,7 +51,7 @@ class _Names:
 class SimTechLink(_Names):
     def __init__(self, clock: VirtualClock, model: TechServer, latency_ms: int = 30,
                  names: Iterable[str] = (DEFAULT_TECH_HOST,)) -> None:
-        self.names = frozenset(n.lower() for n in names)
+        super().__init__(names)
         self.clock = clock
         self.model = model
         self.latency_ms = latency_ms
@@ -81,7 +82,7 @@ class TcpTechLink(_Names):
     def __init__(self, post: Callable[[Callable[[], None]], None], address: tuple[str, int], *,
                  ssl_context: ssl.SSLContext | None = None, server_hostname: str | None = None,
                  timeout_s: float = 5.0, names: Iterable[str] = (DEFAULT_TECH_HOST,)) -> None:
-        self.names = frozenset(n.lower() for n in names)
+        super().__init__(names)
         self.post = post
         self.address = address
         self.ssl_context = ssl_context

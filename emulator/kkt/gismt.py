@@ -337,16 +337,24 @@ class GisMtClient:
             return
         self._health_all(names)
 
-    def _health_all(self, names: list[str], fallback: bool = False) -> None:
-        """``health/check`` on every host of the list, then rank it (a fallback list: only the hosts that answered)."""
+    def _measure(self, names: list[str], then: Callable[[dict[str, int | None], bool], None]) -> None:
+        """``health/check`` on every host of ``names`` at once; when all have ended, ``then(latencies,
+        emergency)`` (latency None: no answer; emergency: a 203 came back)."""
         latencies: dict[str, int | None] = {}
         emergency = [False]
 
         def one_done(name: str, latency: int | None) -> None:
             latencies[name] = latency
-            if len(latencies) < len(names):
-                return
-            if emergency[0]:
+            if len(latencies) == len(names):
+                then(latencies, emergency[0])
+
+        for name in names:
+            self._health(name, one_done, emergency)
+
+    def _health_all(self, names: list[str], fallback: bool = False) -> None:
+        """``health/check`` on every host of the list, then rank it (a fallback list: only the hosts that answered)."""
+        def measured(latencies: dict[str, int | None], emergency: bool) -> None:
+            if emergency:
                 self._refresh_done(E.EMERGENCY)
                 return
             now = self.clock.now_ms
@@ -369,8 +377,7 @@ class GisMtClient:
             else:
                 self._refresh_done(None)
 
-        for name in names:
-            self._health(name, one_done, emergency)
+        self._measure(names, measured)
 
     def _health(self, name: str, done: Callable[[str, int | None], None], emergency: list[bool]) -> None:
         started = self.clock.now_ms
@@ -442,21 +449,15 @@ class GisMtClient:
         if not hosts:
             return
         self._remeasuring = True
-        latencies: dict[str, int | None] = {}
-        emergency = [False]
 
-        def one_done(name: str, latency: int | None) -> None:
-            latencies[name] = latency
-            if len(latencies) < len(hosts):
-                return
+        def measured(latencies: dict[str, int | None], emergency: bool) -> None:
             self._remeasuring = False
-            if emergency[0]:
+            if emergency:
                 return   # emergency mode is on (203): no checks go out, nothing to rank for
             for h in self.book.remeasured([(h, latencies[h.name]) for h in hosts], self.clock.now_ms):
                 self._schedule_probe(h)
 
-        for h in hosts:
-            self._health(h.name, one_done, emergency)
+        self._measure([h.name for h in hosts], measured)
 
     def cancel_probes(self) -> None:
         for t in self._probes.values():
