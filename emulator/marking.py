@@ -117,3 +117,12 @@ def parse(text: str) -> MarkingCode:
             # Other AIs (for example 3103 weight, 17 expiry) are carried along untouched.
             continue
     return MarkingCode(raw, gtin, serial, "gs1", mrp, tail)
+
+
+def is_marking(text: str) -> bool:
+    """Whether ``text`` parses as a marking code (for telling a scanned code from a scanned token)."""
+    try:
+        parse(text)
+    except MarkingCodeError:
+        return False
+    return True

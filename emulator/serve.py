@@ -63,7 +63,7 @@ from .clock import VirtualClock
 from .kkt.device import KktDevice
 from .kkt.settings import Settings, SettingsStore, mask_token
 from .realnet import RealNetwork, RealTimeDriver
-from .scenario.model import ScenarioError, _yaml_message, load_data, make_backend
+from .scenario.model import ScenarioError, _yaml_message, load_data, make_backend, tokens_named
 
 CDN_INFO = "/api/v4/true-api/cdn/info"
 HELP = """commands:
@@ -149,7 +149,8 @@ def _load_config(path: str | None) -> dict[str, Any]:
         scenario = load_data(probe, path)[0]
     except ScenarioError as exc:
         text = str(exc)
-        for token in sorted(_tokens_in(data), key=len, reverse=True):   # never a token in full, here neither
+        tokens = [t for t in tokens_named(data) if len(t) >= 8]   # shorter text is no token, too common to replace
+        for token in sorted(tokens, key=len, reverse=True):          # never a token in full, here neither
             text = text.replace(token, mask_token(token))
         _fail(text.replace("\n", "\nkkt-emu serve: "))
     if "techserver" in scenario.world:
@@ -161,26 +162,6 @@ def _load_config(path: str | None) -> dict[str, Any]:
     config["world"] = dict(scenario.world)
     config["device"] = {"settings": dict(scenario.device.settings or {})}
     return config
-
-
-def _tokens_in(data: dict[str, Any]) -> set[str]:
-    """The tokens written in a configuration, wherever a token may stand (to mask them in messages)."""
-    found: set[str] = set()
-
-    def add(value: Any) -> None:
-        if isinstance(value, str) and len(value) >= 8:   # shorter text is no token and too common to replace
-            found.add(value)
-        elif isinstance(value, (list, dict)):
-            for v in value.values() if isinstance(value, dict) else value:
-                add(v)
-
-    world, device = data.get("world"), data.get("device")
-    if isinstance(world, dict):
-        add(world.get("tokens"))
-        add(world.get("blocked_tokens"))
-    if isinstance(device, dict) and isinstance(device.get("settings"), dict):
-        add(device["settings"].get("token"))
-    return found
 
 
 def _dns_resolver(host: str) -> tuple[str, int] | None:

@@ -49,7 +49,7 @@ from tls_store import TlsError, TlsStore, parse_certificates
 
 from .. import errors as E
 from ..clock import VirtualClock
-from ..marking import MarkingCode, MarkingCodeError
+from ..marking import MarkingCode, MarkingCodeError, is_marking
 from ..marking import parse as parse_marking
 from ..net import Transport
 from ..oism import OismModel
@@ -135,14 +135,6 @@ def _parse_amount(buf: str) -> int | None:
         return None
     return int(whole or "0") * 100 + int(frac.ljust(2, "0") or "0")
 
-
-
-def _is_marking(data: str) -> bool:
-    try:
-        parse_marking(data)
-    except MarkingCodeError:
-        return False
-    return True
 
 class KktDevice:
     def __init__(self, clock: VirtualClock, transport: Transport, directory: Path | None = None, *,
@@ -445,7 +437,7 @@ class KktDevice:
         return text.replace(token, mask_token(token)) if token and len(token) > 8 and token in text else text
 
     def scan(self, data: str) -> None:
-        if self.mode == "scan_token" or (_TOKEN_RE.match(data.strip()) and not _is_marking(data)):
+        if self.mode == "scan_token" or (_TOKEN_RE.match(data.strip()) and not is_marking(data)):
             shown = mask_token(data.strip())    # a token, wherever it is scanned
         else:
             shown = data[:64]

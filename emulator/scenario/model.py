@@ -273,6 +273,36 @@ def apply_host(backend: TrueApiBackend, name: str, conf: Mapping[str, Any]) -> N
         host.plan_repeat = bool(conf["repeat"])
 
 
+TOKEN_KEYS = ("token", "tokens", "blocked_tokens")
+
+
+def tokens_named(data: Any) -> set[str]:
+    """Every string under a ``token``/``tokens``/``blocked_tokens`` key anywhere in ``data``
+    (a scenario's or ``serve``'s configuration), to mask them in what is printed."""
+    found: set[str] = set()
+
+    def strings(v: Any) -> None:
+        if isinstance(v, str):
+            found.add(v)
+        elif isinstance(v, Mapping):
+            for x in v.values():
+                strings(x)
+        elif isinstance(v, (list, tuple)):
+            for x in v:
+                strings(x)
+
+    def walk(v: Any) -> None:
+        if isinstance(v, Mapping):
+            for k, x in v.items():
+                (strings if k in TOKEN_KEYS else walk)(x)
+        elif isinstance(v, (list, tuple)):
+            for x in v:
+                walk(x)
+
+    walk(data)
+    return found
+
+
 # ---------------------------------------------------------------- loading
 def load_file(path: str | Path) -> list[Scenario]:
     """All scenarios of one YAML file; ScenarioError on any problem."""

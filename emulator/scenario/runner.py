@@ -32,8 +32,7 @@ from ..clock import VirtualClock
 from ..kkt.device import DOC_KINDS, DOC_TITLES, Event, KktDevice, Receipt
 from ..kkt.logbook import LogRecord
 from ..kkt.settings import _TOKEN_RE, Settings, SettingsStore, mask_token
-from ..marking import MarkingCodeError
-from ..marking import parse as parse_marking
+from ..marking import is_marking
 from ..net import NetRequest, NetResult, SimulatedNetwork
 from ..oism import OismModel
 from ..storage import write_json_atomic
@@ -49,6 +48,7 @@ from .model import (
     make_backend,
     parse_duration,
     setting_node,
+    tokens_named,
 )
 
 SETTLE_MAX_MS = 60_000
@@ -826,42 +826,14 @@ def _match_records(want: list[Mapping[str, Any]], recs: list[LogRecord]) -> str 
 
 
 def scenario_secrets(sc: Scenario) -> set[str]:
-    """Every token a scenario names: under a ``token``/``tokens`` key anywhere in its world,
-    device settings and steps, and every scanned text that is a token rather than a code."""
-    found: set[str] = set()
-
-    def strings(v: Any) -> None:
-        if isinstance(v, str):
-            found.add(v)
-        elif isinstance(v, Mapping):
-            for x in v.values():
-                strings(x)
-        elif isinstance(v, (list, tuple)):
-            for x in v:
-                strings(x)
-
-    def walk(v: Any) -> None:
-        if isinstance(v, Mapping):
-            for k, x in v.items():
-                if k in ("token", "tokens"):
-                    strings(x)
-                else:
-                    walk(x)
-        elif isinstance(v, (list, tuple)):
-            for x in v:
-                walk(x)
-
-    walk(dict(sc.world))
-    walk(dict(sc.device.settings or {}))
+    """Every token a scenario names (``tokens_named`` over its world, device settings and
+    steps), and every scanned text that is a token rather than a marking code."""
+    found = tokens_named([dict(sc.world), dict(sc.device.settings or {}), [step.value for step in sc.steps]])
     for step in sc.steps:
-        walk(step.value)
         if step.kind == "scan":
             code = step.value["code"] if isinstance(step.value, Mapping) else step.value
-            if isinstance(code, str) and _TOKEN_RE.match(code):
-                try:
-                    parse_marking(code)
-                except MarkingCodeError:
-                    found.add(code)
+            if isinstance(code, str) and _TOKEN_RE.match(code) and not is_marking(code):
+                found.add(code)
     return {t for t in found if len(t) > 8}
 
 
