@@ -410,13 +410,19 @@ class KktDevice:
             else:
                 self.press(token)
 
+    @property
+    def awaits_token(self) -> bool:
+        """The token field is being edited, or the token scan screen is up: input here is a token."""
+        return self.mode == "scan_token" or (self.mode == "edit" and self.edit_node is not None
+                                             and self.edit_node.type == "secret")
+
     def type_text(self, text: str) -> None:
         """A PC keyboard on the device (modelled): types into the field being edited."""
         # Shown as typed only into a plain field (a host name, a number) or as an amount; anything
         # else typed may be a token and is masked.
         editing = self.edit_node.type if self.mode == "edit" and self.edit_node is not None else None
-        plain = editing in ("text", "int") or (editing is None and self.mode != "scan_token"
-                                                and text.replace(".", "").isdigit())
+        plain = not self.awaits_token and (editing in ("text", "int")
+                                           or (editing is None and text.replace(".", "").isdigit()))
         self._event("type", self._masked(text if plain else mask_token(text)))
         if self.mode == "edit" and self.edit_node and self.edit_node.type in ("text", "secret", "int"):
             self.buffer += text

@@ -226,12 +226,6 @@ class ScenarioRun:
                 pass
         shutil.rmtree(self.tmp, ignore_errors=True)
 
-    def _secret_field(self) -> bool:
-        """The device waits for a token: its token field is being edited, or the token scan screen is up."""
-        d = self.device
-        return d.mode == "scan_token" or (d.mode == "edit" and d.edit_node is not None
-                                          and d.edit_node.type == "secret")
-
     def _where_is(self) -> str:
         d = self.device
         return f"mode {d.mode!r}, display {d.display.text!r}"
@@ -300,7 +294,7 @@ class ScenarioRun:
             for step in ([] if failures else sc.steps):
                 steps_run += 1
                 if self.verbose is not None:
-                    if step.kind == "type" and isinstance(step.value, str) and self._secret_field():
+                    if step.kind == "type" and isinstance(step.value, str) and self.device.awaits_token:
                         secrets.add(step.value)      # typed into the token field: a token
                     self.verbose(f"  {step.where}: {_describe(step, secrets)}")
                 if step.kind == "note":
