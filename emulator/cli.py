@@ -21,7 +21,7 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 
-from . import __version__
+from emulator import __version__
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -55,9 +55,9 @@ def _add_run(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
-    from .scenario.junit import write_junit
-    from .scenario.model import load_all
-    from .scenario.runner import ScenarioResult, run_scenario
+    from emulator.scenario.junit import write_junit
+    from emulator.scenario.model import load_all
+    from emulator.scenario.runner import ScenarioResult, run_scenario
 
     scenarios, errors = load_all(args.paths)
     if errors:
@@ -101,7 +101,7 @@ def _add_errors(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-a
 
 
 def _cmd_errors(args: argparse.Namespace) -> int:
-    from .errors import error_table
+    from emulator.base.errors import error_table
 
     table = error_table()
     if args.json:
@@ -130,14 +130,14 @@ def _add_bench(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
 
 
 def _cmd_bench(args: argparse.Namespace) -> int:
-    from .bench import BenchConfig, run
+    from emulator.bench.days import BenchConfig, run
 
     if args.days < 1 or args.receipts < 1 or args.marked < 0:
         print("kkt-emu bench: --days and --receipts must be at least 1, --marked at least 0", file=sys.stderr)
         return 2
     result = run(BenchConfig(days=args.days, receipts=args.receipts, marked=args.marked, seed=args.seed))
     if not args.no_net:
-        from .bench_net import run_net
+        from emulator.bench.net import run_net
 
         result.update(run_net(quick=args.quick_net))
     if args.json:
@@ -158,8 +158,8 @@ def _add_token_qr(sub: argparse._SubParsersAction) -> None:  # type: ignore[type
 def _cmd_token_qr(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from .kkt.settings import mask_token
-    from .token_qr import TokenQrError, make_token_qr
+    from emulator.rules.syntax import mask_token
+    from emulator.wire.token_qr import TokenQrError, make_token_qr
 
     token = sys.stdin.readline().strip() if args.token == "-" else args.token
     try:
@@ -177,20 +177,20 @@ def _add_explain(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-
 
 
 def _cmd_explain(args: argparse.Namespace) -> int:
-    from .explain import main_explain
+    from emulator.rules.explain import main_explain
 
     return main_explain(args.rest)
 
 
 def _add_serve(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    from .serve import add_arguments
+    from emulator.serve import add_arguments
 
     p = sub.add_parser("serve", help="the device and the mock True API servers in real time, with a console")
     add_arguments(p)
 
 
 def _cmd_serve(args: argparse.Namespace) -> int:
-    from .serve import main as serve_main
+    from emulator.serve import main as serve_main
 
     return serve_main(args)
 
@@ -221,7 +221,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv[:1] == ["explain-log"]:
         # explain-log has its own parser (its options, its Russian help): hand it everything.
-        from .explain import main_explain
+        from emulator.rules.explain import main_explain
 
         return main_explain(argv[1:])
     args = build_parser().parse_args(argv)

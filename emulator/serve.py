@@ -56,14 +56,16 @@ from typing import Any, NoReturn, TextIO
 import yaml
 from cryptography import x509
 
+from emulator.base.clock import VirtualClock
+from emulator.devices.kkt.device import KktDevice
+from emulator.devices.kkt.settings import Settings, SettingsStore
+from emulator.net.oism import SimOismLink
+from emulator.net.real import RealNetwork, RealTimeDriver
+from emulator.rules.syntax import mask_token
+from emulator.scenario.model import ScenarioError, _yaml_message, load_data, make_backend, tokens_named
+from emulator.servers.oism.model import OismModel
 from tls_store import TlsError, TlsStore
 from tls_store.lab_ca import CA_CERT_FILE, CA_KEY_FILE, LabCA
-
-from .clock import VirtualClock
-from .kkt.device import KktDevice
-from .kkt.settings import Settings, SettingsStore, mask_token
-from .realnet import RealNetwork, RealTimeDriver
-from .scenario.model import ScenarioError, _yaml_message, load_data, make_backend, tokens_named
 
 CDN_INFO = "/api/v4/true-api/cdn/info"
 HELP = """commands:
@@ -232,7 +234,7 @@ class Serve:
         else:
             self._prepare_mock(lab[0], lab[1], tls, settings)
         if not self.args.no_techserver:
-            from .techserver.model import TechServer
+            from emulator.servers.techserver.model import TechServer
 
             db = self.state / "techserver.sqlite"
             try:
@@ -251,7 +253,7 @@ class Serve:
         route = self.servers.route if self.servers is not None else None   # `refuse` plan items: real refusals
         self.net = RealNetwork(self.driver, resolve, lambda: self.device.tls_context(), route=route)
         link = None if self.args.no_techserver else self._start_techserver()
-        self.device = KktDevice(self.clock, self.net, self.device_dir, tech_link=link)
+        self.device = KktDevice(self.clock, self.net, self.device_dir, tech_link=link, oism=SimOismLink(OismModel()))
         self.device.on_event = self._event
         self._print_banner()
         tech = self.device.tech
@@ -325,7 +327,7 @@ class Serve:
             tls.load_all(data)
 
     def _prepare_mock(self, ca: LabCA, new_ca: bool, tls: TlsStore, settings: Settings) -> None:
-        from .trueapi.servers import TrueApiServers
+        from emulator.servers.trueapi.servers import TrueApiServers
 
         if new_ca or not tls.slots():
             # A new lab CA (the first run, or the lab-ca folder deleted) goes into the device's store too.
@@ -361,9 +363,9 @@ class Serve:
     def _start_techserver(self) -> Any:
         import uvicorn
 
-        from .techlink import TcpTechLink
-        from .techserver.tcp import TechServerTcp
-        from .techserver.web import make_app
+        from emulator.net.techlink import TcpTechLink
+        from emulator.servers.techserver.tcp import TechServerTcp
+        from emulator.servers.techserver.web import make_app
 
         self.tech_tcp = TechServerTcp(self.tech_model, "127.0.0.1", 0, now_ms=lambda: self.clock.now_ms).start()
         config = uvicorn.Config(make_app(self.tech_model, (self.args.web_bind, *self.args.web_name)),

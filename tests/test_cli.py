@@ -138,7 +138,7 @@ def test_subcommand_registry() -> None:
 
 def test_token_qr_round_trip_and_masked_output(tmp_path, capsys):
     from emulator.cli import main
-    from emulator.token_qr import read_token_qr
+    from emulator.wire.token_qr import read_token_qr
 
     token = "7f0c0d6e-3b1a-4c53-9a8e-5d2f0e9b1c42"
     out = tmp_path / "t.png"

@@ -54,8 +54,8 @@ import ssl
 from types import TracebackType
 from typing import Any
 
-from emulator import errors as E
-from emulator.net import Failure
+from emulator.base import errors as E
+from emulator.base.failures import Failure
 
 try:  # httpx is optional here: only its exception types are used
     import httpx as _httpx

@@ -33,7 +33,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from emulator.storage import write_atomic
+from emulator.base.storage import write_atomic
 
 CA_CERT_FILE = "ca.pem"
 CA_KEY_FILE = "ca.key"

@@ -43,10 +43,9 @@ from pathlib import Path
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 
-from emulator import errors as E
-from emulator.storage import write_atomic
-
-from .errors import TlsError
+from emulator.base import errors as E
+from emulator.base.storage import write_atomic
+from tls_store.errors import TlsError
 
 DEFAULT_CAPACITY = 4
 _PEM_BLOCK = re.compile(rb"-----BEGIN ([A-Z0-9 ]+)-----(.*?)-----END \1-----", re.S)

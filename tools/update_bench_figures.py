@@ -13,8 +13,8 @@ import re
 import sys
 from pathlib import Path
 
-from emulator.bench import BenchConfig, run
-from emulator.bench_net import run_net
+from emulator.bench.days import BenchConfig, run
+from emulator.bench.net import run_net
 
 README = Path(__file__).resolve().parent.parent / "README.md"
 START = "| `wall_s` for 30 days (target < 5 s) |"

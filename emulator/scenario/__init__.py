@@ -6,8 +6,18 @@
 * ``junit``  — JUnit XML for CI.
 """
 
-from .model import Scenario, ScenarioError, Step, expand_paths, load_all, load_data, load_file, load_paths, load_text
-from .runner import ScenarioResult, run_paths, run_scenario
+from emulator.scenario.model import (
+           Scenario,
+           ScenarioError,
+           Step,
+           expand_paths,
+           load_all,
+           load_data,
+           load_file,
+           load_paths,
+           load_text,
+)
+from emulator.scenario.runner import ScenarioResult, run_paths, run_scenario
 
 __all__ = ["Scenario", "ScenarioError", "ScenarioResult", "Step", "expand_paths", "load_all", "load_data",
            "load_file", "load_paths", "load_text", "run_paths", "run_scenario"]

@@ -15,8 +15,8 @@ import xml.etree.ElementTree as ET
 from collections.abc import Iterable
 from pathlib import Path
 
-from .model import ScenarioError
-from .runner import ScenarioResult
+from emulator.scenario.model import ScenarioError
+from emulator.scenario.runner import ScenarioResult
 
 SUITE_NAME = "kkt-emu scenarios"
 _XML_BAD = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f]")

@@ -32,13 +32,12 @@ import jsonschema
 import yaml
 from jsonschema.exceptions import ValidationError, best_match
 
+from emulator.devices.kkt.logbook import LogRecord
+from emulator.devices.kkt.settings import Settings
+from emulator.servers.trueapi.backend import TLS_FAULTS, TrueApiBackend
+from emulator.servers.trueapi.catalogue import Catalogue, CatalogueEntry
 from firmware_menu.keypad import parse_key
 from firmware_menu.tree import Node, menu_data
-
-from ..kkt.logbook import LogRecord
-from ..kkt.settings import Settings
-from ..trueapi.backend import TLS_FAULTS, TrueApiBackend
-from ..trueapi.catalogue import Catalogue, CatalogueEntry
 
 DEFAULT_START = "2026-01-15T09:00:00+03:00"
 CONTOURS = ("prod", "sandbox")

@@ -26,17 +26,17 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from tls_store import TlsStore
-
-from ..clock import VirtualClock
-from ..kkt.device import DOC_KINDS, DOC_TITLES, Event, KktDevice, Receipt
-from ..kkt.logbook import LogRecord
-from ..kkt.settings import _TOKEN_RE, Settings, SettingsStore, mask_token
-from ..marking import is_marking
-from ..net import NetRequest, NetResult, SimulatedNetwork
-from ..oism import OismModel
-from ..storage import write_json_atomic
-from .model import (
+from emulator.base.clock import VirtualClock
+from emulator.base.storage import write_json_atomic
+from emulator.devices.kkt.device import DOC_KINDS, DOC_TITLES, Event, KktDevice, Receipt
+from emulator.devices.kkt.logbook import LogRecord
+from emulator.devices.kkt.settings import Settings, SettingsStore
+from emulator.net.oism import SimOismLink
+from emulator.net.seam import NetRequest, NetResult
+from emulator.net.simulated import SimulatedNetwork
+from emulator.rules.marking import is_marking
+from emulator.rules.syntax import TOKEN_RE, mask_token
+from emulator.scenario.model import (
     Scenario,
     ScenarioError,
     Step,
@@ -50,6 +50,8 @@ from .model import (
     setting_node,
     tokens_named,
 )
+from emulator.servers.oism.model import OismModel
+from tls_store import TlsStore
 
 SETTLE_MAX_MS = 60_000
 Printer = Callable[[str], None]
@@ -129,10 +131,9 @@ class ScenarioRun:
 
     # ------------------------------------------------------------- plumbing
     def _real_network(self) -> Any:
+        from emulator.net.real import RealNetwork, RealTimeDriver
+        from emulator.servers.trueapi.servers import TrueApiServers
         from tls_store.lab_ca import LabCA
-
-        from ..realnet import RealNetwork, RealTimeDriver
-        from ..trueapi.servers import TrueApiServers
 
         self.driver = RealTimeDriver(self.clock)
         self.servers = TrueApiServers(self.backend, LabCA.create(), now_ms=lambda: self.clock.now_ms).start()
@@ -140,8 +141,9 @@ class ScenarioRun:
                            route=self.servers.route)
 
     def _start_techserver(self, conf: dict[str, Any]) -> None:
-        from ..techlink import SimTechLink, TcpTechLink
-        from ..techserver.model import TechServer
+        from emulator.net.techlink import SimTechLink, TcpTechLink
+        from emulator.servers.techserver.model import TechServer
+        from emulator.servers.techserver.session import Session
 
         # The server prepares, for «Запросить и применить на сервере», the root of the CA the
         # GIS MT hosts use: the lab CA of the real servers, or one made for the simulated run.
@@ -153,12 +155,14 @@ class ScenarioRun:
         self.tech_model = TechServer(str(self.tmp / "techserver.sqlite"), root_certs_pem=roots,
                                      clock=lambda: self.clock.now_ms)
         if self.driver is not None:
-            from ..techserver.tcp import TechServerTcp
+            from emulator.servers.techserver.tcp import TechServerTcp
             self.tech_tcp = TechServerTcp(self.tech_model, "127.0.0.1", 0,
                                           now_ms=lambda: self.clock.now_ms).start()
             self.tech_link = TcpTechLink(self.driver.post, self.tech_tcp.address)
         else:
-            self.tech_link = SimTechLink(self.clock, self.tech_model, int(conf.get("latency_ms", 30)))
+            model = self.tech_model
+            self.tech_link = SimTechLink(self.clock, lambda: Session(model, lambda: self.clock.now_ms),
+                                         int(conf.get("latency_ms", 30)))
             self.tech_link.down = bool(conf.get("down", False))
 
     def _change_world(self, change: Callable[[], None]) -> None:
@@ -179,7 +183,7 @@ class ScenarioRun:
 
     def _new_device(self) -> KktDevice:
         spec = self.sc.device
-        d = KktDevice(self.clock, self.net, self.directory, oism=self.oism, first_log_seq=spec.log_seq,
+        d = KktDevice(self.clock, self.net, self.directory, oism=SimOismLink(self.oism), first_log_seq=spec.log_seq,
                       tech_link=self.tech_link, serial=spec.serial, inn=spec.inn)
         if self.trace is not None:
             for ev in d.events:
@@ -826,7 +830,7 @@ def scenario_secrets(sc: Scenario) -> set[str]:
     for step in sc.steps:
         if step.kind == "scan":
             code = step.value["code"] if isinstance(step.value, Mapping) else step.value
-            if isinstance(code, str) and _TOKEN_RE.match(code) and not is_marking(code):
+            if isinstance(code, str) and TOKEN_RE.match(code) and not is_marking(code):
                 found.add(code)
     return {t for t in found if len(t) > 8}
 

@@ -14,14 +14,13 @@ from typing import Any
 
 import pytest
 
-from emulator.kkt.logbook import NO_EXPIRY, Logbook
-from emulator.kkt.settings import mask_token
-from emulator.techserver.model import TechServer, pem_to_der_list
-from emulator.techserver.web import make_app
+from emulator.devices.kkt.logbook import NO_EXPIRY, Logbook
+from emulator.rules.syntax import mask_token
+from emulator.servers.techserver.model import TechServer, pem_to_der_list
+from emulator.servers.techserver.web import make_app
+from tests.browser.conftest import serve
 from tests.seed_examples import SEED_754, SEED_758
 from tls_store.lab_ca import LabCA
-
-from .conftest import serve
 
 T0 = 1712141750370            # 03.04.2024 13:55:50.370 MSK (the 758 example's request time)
 DAY = 86_400_000

@@ -34,12 +34,14 @@ from typing import Any
 
 import pytest
 
-from emulator.clock import VirtualClock
-from emulator.kkt.device import KktDevice
-from emulator.kkt.settings import Settings, SettingsStore
-from emulator.realnet import RealNetwork, RealTimeDriver
-from emulator.trueapi.backend import TrueApiBackend
-from emulator.trueapi.servers import TrueApiServers
+from emulator.base.clock import VirtualClock
+from emulator.devices.kkt.device import KktDevice
+from emulator.devices.kkt.settings import Settings, SettingsStore
+from emulator.net.oism import SimOismLink
+from emulator.net.real import RealNetwork, RealTimeDriver
+from emulator.servers.oism.model import OismModel
+from emulator.servers.trueapi.backend import TrueApiBackend
+from emulator.servers.trueapi.servers import TrueApiServers
 from tests.rawtls import RawServer
 from tls_store.lab_ca import LabCA
 
@@ -214,7 +216,7 @@ def make_world(tmp_path: Path) -> Iterator[Callable[..., World]]:
         net = RealNetwork(driver, resolve, lambda: holder[0].tls_context())
         world = World(clock, driver, backend, ca, servers, resolve, net, directory)
         worlds.append(world)
-        device = KktDevice(clock, net, directory)
+        device = KktDevice(clock, net, directory, oism=SimOismLink(OismModel()))
         holder.append(device)
         world.device = device
         if load_ca:

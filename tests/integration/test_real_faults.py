@@ -52,13 +52,12 @@ from collections.abc import Callable
 
 import pytest
 
-from emulator import errors as E
-from emulator.net import Failure
+from emulator.base import errors as E
+from emulator.base.failures import Failure
+from tests.integration.conftest import BASE, CDN1, CDN2, CDN3, CDN_HOSTS, GOOD_CODE, World
 from tests.rawtls import Handler, corrupted_record_answer, read_request
 from tls_store import TlsError, classify_detail
 from tls_store.lab_ca import LabCA, server_context
-
-from .conftest import BASE, CDN1, CDN2, CDN3, CDN_HOSTS, GOOD_CODE, World
 
 # ---------------------------------------------------------------------------------------------------------------
 # raw servers for faults the HTTPS servers do not make

@@ -26,7 +26,7 @@ from datetime import UTC, datetime, timedelta
 import httpx
 import pytest
 
-from emulator.net import Failure
+from emulator.base.failures import Failure
 from tests.rawtls import BioTls, RawServer, corrupted_record_answer, read_request
 from tls_store import TlsStore, classify, classify_detail
 from tls_store.lab_ca import LabCA, ServerCert, server_context

@@ -10,7 +10,7 @@ import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 
-from emulator.net import Failure
+from emulator.base.failures import Failure
 from tls_store import SlotInfo, TlsError, TlsStore
 from tls_store.lab_ca import LabCA
 

@@ -1,0 +1,181 @@
+"""The KKT ↔ technological-server exchange over TCP (optionally TLS), MODELLED.
+
+``TechServerTcp`` runs an asyncio server in a background thread on loopback.
+Each connection is one session; every request gets exactly one reply, which
+carries the request's ``seq``:
+
+    KKT                                server
+    HELLO(serial, model, inn, …)  ->   HELLO_ACK(session_id, server_time_ms, settings_waiting)
+    LOG_RECORDS(records)          ->   LOG_ACK(stored seqs, duplicates)          (any number of times)
+    GET_SETTINGS                  ->   SETTINGS(task_id, items) | SETTINGS(0, []) when nothing waits
+    SETTINGS_RESULT(task_id, …)   ->   BYE (the acknowledgement; the session stays open)
+    BYE                           ->   BYE, then the server closes the connection
+
+* HELLO must come first; anything else first, a second HELLO, or a message only
+  the server sends gets ERROR(``ERR_UNEXPECTED``) and the connection is closed.
+* A bad frame (CRC, length, version, unknown type, bytes that are no frame)
+  gets ERROR(``ERR_BAD_FRAME``) and the connection is closed; frames before it
+  in the stream have been handled already.
+* A SETTINGS_RESULT for a task the device does not own gets ERROR(``ERR_UNKNOWN_TASK``)
+  and the session goes on.
+* A session silent for ``idle_timeout_s`` gets ERROR(``ERR_IDLE``) and is closed.
+* A connection that breaks in the middle of a frame changes nothing: only
+  whole frames are acted on, and each request is one SQLite transaction.
+
+The protocol state of a connection is the sans-IO ``Session`` (``session.py``); this module
+only moves its frames over sockets. ``emulator.net.techclient`` is a small synchronous client.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ssl
+import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from emulator.servers.techserver.model import TechServer
+from emulator.servers.techserver.session import Session
+from emulator.wire.techframes import (
+    ERR_BAD_FRAME,
+    ERR_IDLE,
+    Frame,
+    FrameError,
+    FrameReader,
+)
+
+
+class TechServerTcp:
+    """The exchange server in a background thread. ``start()`` binds and returns self; ``port`` is then set."""
+
+    def __init__(self, model: TechServer, host: str = "127.0.0.1", port: int = 0,
+                 ssl_context: ssl.SSLContext | None = None, now_ms: Callable[[], int] | None = None,
+                 idle_timeout_s: float = 30.0) -> None:
+        self.model = model
+        self.host = host
+        self.port = port
+        self.ssl_context = ssl_context
+        self.now_ms = now_ms or model.clock
+        self.idle_timeout_s = idle_timeout_s
+        self.stats = {"connections": 0, "frames": 0, "frame_errors": 0, "sessions": 0}
+        self.frame_errors: list[FrameError] = []
+        self._thread: threading.Thread | None = None
+        self._ready = threading.Event()
+        self._start_error: BaseException | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._stop: asyncio.Event | None = None
+        self._conns: set[asyncio.Task[Any]] = set()
+        # The model's work runs here, not in asyncio's default executor: asyncio.run() would wait
+        # for that one at stop(), however long a call takes.
+        self._executor: ThreadPoolExecutor | None = None
+
+    @property
+    def address(self) -> tuple[str, int]:
+        return self.host, self.port
+
+    @property
+    def open_connections(self) -> int:
+        return len(self._conns)
+
+    def start(self) -> TechServerTcp:
+        if self._thread is not None:
+            raise RuntimeError("already started")
+        self._executor = ThreadPoolExecutor(max_workers=4, thread_name_prefix="techserver-model")
+        self._thread = threading.Thread(target=lambda: asyncio.run(self._main()), name="techserver-tcp", daemon=True)
+        self._thread.start()
+        self._ready.wait(10)
+        if self._start_error is not None:
+            self._thread.join()
+            self._thread = None
+            raise self._start_error
+        return self
+
+    def stop(self) -> None:
+        if self._thread is None:
+            return
+        if self._loop is not None and self._stop is not None:
+            self._loop.call_soon_threadsafe(self._stop.set)
+        self._thread.join(10)
+        self._thread = None
+        if self._executor is not None:
+            # A call still running finishes on its own (the model's lock keeps close() after it).
+            self._executor.shutdown(wait=False, cancel_futures=True)
+            self._executor = None
+
+    def __enter__(self) -> TechServerTcp:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    async def _main(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._stop = asyncio.Event()
+        try:
+            server = await asyncio.start_server(self._handle, self.host, self.port, ssl=self.ssl_context)
+        except BaseException as exc:
+            self._start_error = exc
+            self._ready.set()
+            return
+        self.port = server.sockets[0].getsockname()[1]
+        self._ready.set()
+        await self._stop.wait()
+        server.close()
+        for t in list(self._conns):
+            t.cancel()
+        await asyncio.gather(*self._conns, return_exceptions=True)
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(server.wait_closed(), 2)
+
+    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        self._conns.add(task)
+        self.stats["connections"] += 1
+        session = Session(self.model, self.now_ms)
+        frames = FrameReader()
+        try:
+            while True:
+                try:
+                    # asyncio.timeout, not wait_for: on 3.11 wait_for can swallow the cancellation
+                    # that stop() sends when the read completes at the same moment.
+                    async with asyncio.timeout(self.idle_timeout_s):
+                        data = await reader.read(65536)
+                except TimeoutError:
+                    writer.write(Frame("ERROR", 0, {"code": ERR_IDLE, "text": "idle timeout"}).to_bytes())
+                    await writer.drain()
+                    return
+                if not data:
+                    return
+                for event in frames.feed_events(data):
+                    if isinstance(event, FrameError):
+                        self.stats["frame_errors"] += 1
+                        self.frame_errors.append(event)
+                        text = f"bad frame: {event.kind}: {event.detail}"
+                        writer.write(Frame("ERROR", event.seq or 0, {"code": ERR_BAD_FRAME, "text": text}).to_bytes())
+                        await writer.drain()
+                        return
+                    self.stats["frames"] += 1
+                    if self._stop is not None and self._stop.is_set():
+                        return                      # stopping: no new work, the session ends here
+                    was_new = session.serial is None
+                    # The model's SQLite work runs off the event loop, so that stop() and other
+                    # connections are served while a large batch is being stored.
+                    replies, close = await asyncio.get_running_loop().run_in_executor(
+                        self._executor, session.handle, event)
+                    if was_new and session.serial is not None:
+                        self.stats["sessions"] += 1
+                    for r in replies:
+                        writer.write(r.to_bytes())
+                    await writer.drain()
+                    if close:
+                        return
+        except (ConnectionError, ssl.SSLError, asyncio.IncompleteReadError):
+            return
+        finally:
+            self._conns.discard(task)
+            writer.close()
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(writer.wait_closed(), 1)
