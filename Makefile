@@ -29,6 +29,7 @@ bench: setup
 lint: setup
 	$(BIN)/ruff check emulator firmware_menu tls_store tests tools
 	$(BIN)/mypy emulator firmware_menu tls_store
+	$(BIN)/lint-imports --no-cache
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache

@@ -1,27 +1,23 @@
-"""kkt-emu: an emulator of an Incotex (Mercury) cash register (ККТ) in the
-Chestny Znak permit mode («разрешительный режим»), with the servers around it.
+"""kkt-emu: an emulator of an Incotex (Mercury) cash register (ККТ) in the Chestny Znak
+permit mode («разрешительный режим»), with the servers around it.
 
-Package map (data flows top to bottom)::
+Package map, bottom layer first (each imports only the layers below it; the
+import-linter contract in ``pyproject.toml`` checks it)::
 
-    emulator.scenario   YAML scenarios on virtual time -> steps and expectations
-    emulator.kkt        the device core: a sans-IO state machine
-                          device.py    KktDevice: keys, scanner, cash mode, menus
-                          settings.py  persisted settings (atomic JSON writes)
-                          permit.py    True API answer -> PermitDecision (751-758, 760)
-                          cdn.py       CDN list, ranking, blocking (747, 764, 768)
-                          gismt.py     one receipt's check session: retries, deadline,
-                                       the error mapping for failures (748-750, 761-766)
-                          logbook.py   GIS MT log records in the seed's format
-    emulator.net        requests and results as data; the simulated network
-    emulator.trueapi    the mock True API backend model (pure, clock-driven)
-    emulator.clock      the one virtual clock (integer milliseconds)
-    emulator.errors     the device error table (data/errors.yaml)
-    firmware_menu       display (2 x 20 + status area), keypad, menu tree (data)
-    tls_store           root-certificate slots of the device
+    emulator.base       clock, Moscow time, atomic storage, the error table, Failure
+    emulator.rules      host/token syntax and masking, setting limits, marking codes, tag 2106
+    emulator.wire       wire formats (the technological server's frames, token QR images)
+    tls_store           the device's root-certificate store, TLS failure classification
+    emulator.net        requests/results/failures as data; simulated and real links
+    emulator.devices    the devices, sans-IO (devices.kkt: the Mercury core)
+    emulator.servers    the mock servers, each a model and its fronts
+    emulator.fronts     I/O that drives a device (the cashier driver, serve's console)
+    emulator.world      the one composition root: a simulated or real world from a spec
+    emulator.scenario, emulator.bench, emulator.serve, emulator.cli   the commands
 
-The device core does no I/O: time comes from the clock it is given, ids and
-randomness from a seeded generator, and network traffic leaves it as
-``NetRequest`` data and comes back as ``NetResult`` data.
+The device core does no I/O: time comes from the clock it is given, and
+network traffic leaves it as ``NetRequest`` data and comes back as
+``NetResult`` data.
 """
 
 __version__ = "0.1.0"

@@ -43,7 +43,6 @@ from __future__ import annotations
 
 import argparse
 import queue
-import shlex
 import signal
 import socket
 import sqlite3
@@ -57,29 +56,18 @@ import yaml
 from cryptography import x509
 
 from emulator.base.clock import VirtualClock
-from emulator.devices.kkt.device import KktDevice
 from emulator.devices.kkt.settings import Settings, SettingsStore
-from emulator.net.oism import SimOismLink
+from emulator.fronts.console import Console
 from emulator.net.real import RealNetwork, RealTimeDriver
 from emulator.rules.syntax import mask_token
-from emulator.scenario.model import ScenarioError, _yaml_message, load_data, make_backend, tokens_named
-from emulator.servers.oism.model import OismModel
+from emulator.scenario.model import ScenarioError, load_data, yaml_message
+from emulator.servers.trueapi.backend import TrueApiBackend
+from emulator.world.root import TechWorld, World
+from emulator.world.spec import make_backend, tokens_named
 from tls_store import TlsError, TlsStore
 from tls_store.lab_ca import CA_CERT_FILE, CA_KEY_FILE, LabCA
 
 CDN_INFO = "/api/v4/true-api/cdn/info"
-HELP = """commands:
-  press KEY...        keys by name: ИТ ПИ ВЗ С РЕЖ + - X КОД 00 0-9 .
-  keys 2 4 8 ПИ       the same, digits typed one by one
-  scan CODE           the barcode scanner (write the GS as <GS>)
-  scan-image FILE     the scanner reading a picture (a token QR code)
-  type TEXT           the PC keyboard (host names, tokens)
-  goto LABEL          walk the menu to an item, e.g. goto СТАТУС ГИС МТ
-  screen | log | cdn  show the display, the GIS MT log, the CDN list
-  exchange            a session with the technological server now (not in cash mode)
-  quit                stop (Ctrl-C works too)"""
-
-
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--config", help="YAML file: world (as in scenarios), device settings, state_dir")
     p.add_argument("--state-dir", help="where the lab CA and the device directory live (default .kkt-emu)")
@@ -131,7 +119,7 @@ def _load_config(path: str | None) -> dict[str, Any]:
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
-        _fail(f"{path}: {_yaml_message(exc)}")
+        _fail(f"{path}: {yaml_message(exc)}")
     if data is None:
         return {}
     if not isinstance(data, dict):
@@ -197,6 +185,8 @@ class Serve:
         self.tech_link: Any = None
         self.web: Any = None
         self.web_thread: threading.Thread | None = None
+        self.world: World | None = None
+        self.console: Console | None = None
         self.token_contour: str | None = None
         self.token_note = ""
 
@@ -252,9 +242,15 @@ class Serve:
             resolve = _dns_resolver
         route = self.servers.route if self.servers is not None else None   # `refuse` plan items: real refusals
         self.net = RealNetwork(self.driver, resolve, lambda: self.device.tls_context(), route=route)
-        link = None if self.args.no_techserver else self._start_techserver()
-        self.device = KktDevice(self.clock, self.net, self.device_dir, tech_link=link, oism=SimOismLink(OismModel()))
-        self.device.on_event = self._event
+        self.world = World.on_real_servers(self.clock, self.backend or TrueApiBackend(), self.net, self.driver,
+                                           self.servers)
+        if not self.args.no_techserver:
+            self.world.attach_techserver(self._start_techserver())
+        self.device = self.world.new_device(self.device_dir)
+        self.console = Console(self.device, self.say, lambda: self.driver.run_while(lambda: self.device.waiting,
+                                                                                     15_000),
+                               self.stop.set)
+        self.device.on_event = self.console.show_event
         self._print_banner()
         tech = self.device.tech
         if tech is not None:
@@ -360,7 +356,7 @@ class Serve:
         except ValueError as exc:
             _fail(f"--first-ip {self.args.first_ip}: " + str(exc).removeprefix(f"first_ip {self.args.first_ip}: "))
 
-    def _start_techserver(self) -> Any:
+    def _start_techserver(self) -> TechWorld:
         import uvicorn
 
         from emulator.net.techlink import TcpTechLink
@@ -384,7 +380,7 @@ class Serve:
         sock = self.web.servers[0].sockets[0].getsockname()
         self.web_url = f"http://{sock[0]}:{sock[1]}/"
         self.tech_link = TcpTechLink(self.driver.post, self.tech_tcp.address)
-        return self.tech_link
+        return TechWorld(self.tech_model, self.tech_link, self.tech_tcp)
 
     def _print_banner(self) -> None:
         s = self.device.settings
@@ -410,70 +406,14 @@ class Serve:
         self.say("type 'help' for the console commands; Ctrl-C stops")
         self._screen()
 
-    def _event(self, ev: Any) -> None:
-        if ev.kind in ("log", "error", "emergency", "beep", "tls", "cdn", "receipt", "tech"):
-            self.say(f"  [{ev.kind}] {ev.detail}")
-
     def _screen(self) -> None:
-        l1, l2, status = self.device.screen()
-        self.say(f"┌{'─' * 20}┐\n│{l1}│\n│{l2}│\n└{'─' * 20}┘ {status}")
+        assert self.console is not None
+        self.console.screen()
 
     def command(self, line: str) -> None:
         """Run one console command (on the driver thread)."""
-        try:
-            parts = shlex.split(line)
-        except ValueError as exc:
-            self.say(f"? {exc}")
-            return
-        if not parts:
-            return
-        cmd, rest = parts[0], parts[1:]
-        d = self.device
-        try:
-            if cmd == "press":
-                for k in rest:
-                    d.press(k)
-            elif cmd == "keys":
-                d.press_many(" ".join(rest))
-            elif cmd == "scan":
-                d.scan(line.split(None, 1)[1] if len(parts) > 1 else "")
-            elif cmd == "scan-image":
-                d.scan_image(Path(rest[0]))
-            elif cmd == "type":
-                d.type_text(line.split(None, 1)[1] if len(parts) > 1 else "")
-            elif cmd == "goto":
-                d.goto(" ".join(rest))
-            elif cmd == "log":
-                for r in d.logbook.records[-10:]:
-                    self.say(r.text + "\n")
-                return
-            elif cmd == "cdn":
-                for h in d.book.snapshot(self.clock.now_ms):
-                    self.say(f"  {h}")
-                return
-            elif cmd == "exchange":
-                if d.tech is None:
-                    self.say("? no technological server (--no-techserver)")
-                    return
-                if d.mode.startswith("cash_"):
-                    self.say("? not in cash mode: leave it first (the device never exchanges there)")
-                    return
-                if not d.tech.start("console"):
-                    self.say("? a session is already running")
-                    return
-            elif cmd == "help":
-                self.say(HELP)
-                return
-            elif cmd == "quit":
-                self.stop.set()
-                return
-            elif cmd != "screen":
-                self.say(f"? unknown command {cmd!r} (help)")
-                return
-        except (ValueError, KeyError, RuntimeError, OSError) as exc:
-            self.say(f"? {exc}")
-        self.driver.run_while(lambda: d.waiting, 15_000)
-        self._screen()
+        assert self.console is not None
+        self.console.command(line)
 
     def _console(self) -> None:
         # Commands wait in their own queue: the driver's queue carries network results, and a

@@ -24,15 +24,12 @@ import time
 from dataclasses import dataclass
 from datetime import datetime
 
-from emulator.base.clock import VirtualClock
 from emulator.base.moscow import MSK
-from emulator.devices.kkt.device import KktDevice
-from emulator.net.oism import SimOismLink
+from emulator.fronts.operator import Operator
 from emulator.net.seam import NetRequest
-from emulator.net.simulated import SimulatedNetwork
 from emulator.rules.marking import GS
-from emulator.servers.oism.model import OismModel
 from emulator.servers.trueapi.backend import TrueApiBackend
+from emulator.world.root import World
 
 TOKEN = "7f0c0d6e-3b1a-4c53-9a8e-5d2f0e9b1c42"
 DAY_MS = 86_400_000
@@ -80,58 +77,38 @@ def run(cfg: BenchConfig = BenchConfig()) -> dict[str, object]:
 
     backend = _world(cfg.seed, codes)
     start = int(datetime(2026, 3, 2, 8, 0, tzinfo=MSK).timestamp() * 1000)
-    clock = VirtualClock(start)
-    net = SimulatedNetwork(clock, backend)
-    dev = KktDevice(clock, net, None, keep_events=False, oism=SimOismLink(OismModel()))
+    world = World.build("simulated", start, backend)
+    clock = world.clock
+    dev = world.new_device(None, keep_events=False)
     dev.settings.token = TOKEN
+    op = Operator(dev, lambda: clock.run_while(lambda: dev.waiting, 60_000))
     hosts = backend.cdn_hosts("prod")
 
-    def settle() -> None:
-        clock.run_while(lambda: dev.waiting, 60_000)
-
-    def dismiss() -> None:
-        while dev.mode in ("message", "cash_refused"):
-            dev.press("С")
-
     t0 = time.perf_counter()
-    dev.goto("СТАТУС ГИС МТ")
-    dev.press("ИТ")
-    settle()
-    dev.press("С")
+    op.status_check()
+    op.press("С")
     positions = receipts = 0
     shift_ms = 12 * 3600_000
     gap = shift_ms // cfg.receipts
     for day in range(cfg.days):
         day_start = start + day * DAY_MS + 3600_000  # 09:00
         clock.run_until(max(clock.now_ms, day_start))
-        dev.goto("КАССОВЫЙ РЕЖИМ")
-        dev.press("ИТ")
-        dev.press("0")
-        dev.press("ИТ")
-        if dev.mode == "cash_open_shift":
-            dev.press("3")
-        settle()
-        dismiss()
+        op.open_shift()
         _inject_faults(backend, hosts, day)  # after the shift-opening refresh, so the checks meet them
         for r in range(cfg.receipts):
             clock.run_until(max(clock.now_ms, day_start + r * gap))
             for m in range(cfg.marked):
                 code = codes[(day * cfg.receipts * cfg.marked + r * cfg.marked + m) % len(codes)]
-                dev.press_many("1 5 0")
-                dev.scan(code)
-                settle()
-                dismiss()
+                op.sell(code, 15000)
+                op.dismiss()
                 positions += 1
             if r % 5 == 0:
-                dev.press_many("4 9 ПИ")
-            dev.press("ИТ")
-            dismiss()
+                op.sell_free(4900)
+            op.press("ИТ")          # closes the receipt (nothing happens when every position was refused)
+            op.dismiss()
             receipts += 1
-        dev.press("РЕЖ")
-        dev.goto("ОТЧЕТЫ С ГАШЕНИЕМ")
-        dev.press("ИТ")
-        dev.press("3")
-        dismiss()
+        op.leave_cash()
+        op.close_shift()
         if dev.emergency:
             dev.set_emergency(False)
     wall = time.perf_counter() - t0

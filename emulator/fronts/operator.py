@@ -54,7 +54,7 @@ def _no_wait() -> None:
 
 
 class Operator:
-    def __init__(self, device: KktDevice, settle: Callable[[], None] | None = None) -> None:
+    def __init__(self, device: KktDevice, settle: Callable[[], object] | None = None) -> None:
         self.device = device
         self.settle = settle or _no_wait
 

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import copy
 import json
-import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -32,10 +31,11 @@ import jsonschema
 import yaml
 from jsonschema.exceptions import ValidationError, best_match
 
+from emulator.base.instants import parse_duration, parse_instant
 from emulator.devices.kkt.logbook import LogRecord
 from emulator.devices.kkt.settings import Settings
-from emulator.servers.trueapi.backend import TLS_FAULTS, TrueApiBackend
-from emulator.servers.trueapi.catalogue import Catalogue, CatalogueEntry
+from emulator.servers.trueapi.backend import TrueApiBackend
+from emulator.world.spec import apply_host, apply_world, exc_text, make_backend
 from firmware_menu.keypad import parse_key
 from firmware_menu.tree import Node, menu_data
 
@@ -103,46 +103,6 @@ class Scenario:
 
 
 # ---------------------------------------------------------------- helpers
-def parse_instant(value: Any) -> int:
-    """Milliseconds since the epoch from an integer or ISO 8601 text with a UTC offset."""
-    if isinstance(value, bool):
-        raise ValueError(f"not an instant: {value!r}")
-    if isinstance(value, int):
-        return value
-    if isinstance(value, datetime):
-        dt = value
-    elif isinstance(value, str):
-        try:
-            dt = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
-        except ValueError:
-            raise ValueError(f"not an ISO 8601 date-time: {value!r}") from None
-    else:
-        raise ValueError(f"not an instant: {value!r}")
-    if dt.tzinfo is None:
-        raise ValueError(f"{value!r} has no UTC offset (write e.g. 2026-01-15T09:00:00+03:00)")
-    return int(round(dt.timestamp() * 1000))
-
-
-_DURATION_PART = re.compile(r"(\d+)\s*(ms|s|m|h|d)")
-_UNIT_MS = {"ms": 1, "s": 1000, "m": 60_000, "h": 3_600_000, "d": 86_400_000}
-
-
-def parse_duration(value: Any) -> int:
-    """Milliseconds from an integer or text such as ``6h``, ``15m``, ``1500ms``, ``1h30m``."""
-    if isinstance(value, bool):
-        raise ValueError(f"not a duration: {value!r}")
-    if isinstance(value, int):
-        if value < 0:
-            raise ValueError(f"negative duration: {value}")
-        return value
-    if isinstance(value, str):
-        text = value.strip()
-        parts = _DURATION_PART.findall(text)
-        if parts and re.fullmatch(r"(\s*\d+\s*(ms|s|m|h|d)\s*)+", text):
-            return sum(int(n) * _UNIT_MS[u] for n, u in parts)
-    raise ValueError(f"not a duration: {value!r} (write e.g. 6h, 15m, 2s, 1500ms or an integer of ms)")
-
-
 def setting_node(name: str) -> Node:
     """The menu item that edits setting ``name``."""
     def walk(nodes: Iterable[Node]) -> Node | None:
@@ -200,108 +160,6 @@ def _validator() -> jsonschema.protocols.Validator:
     return cls(schema())
 
 
-# ------------------------------------------------------------------ world
-def make_backend(seed: int, world: Mapping[str, Any]) -> TrueApiBackend:
-    """The True API backend model configured as ``world`` says."""
-    catalogue = Catalogue.sandbox() if world.get("sandbox_codes", True) else Catalogue()
-    backend = TrueApiBackend(seed=seed, catalogue=catalogue)
-    apply_world(backend, world)
-    return backend
-
-
-def apply_world(backend: TrueApiBackend, world: Mapping[str, Any]) -> None:
-    """Apply world keys (all but ``sandbox_codes``) to a backend; ValueError naming the key on bad data."""
-    for key in ("tokens", "blocked_tokens", "token_valid_until", "cdn_hosts", "hosts", "emergency",
-                "empty_cdn_list", "codes"):
-        value = world.get(key)
-        if value is None:
-            continue
-        try:
-            _apply_world_key(backend, key, value)
-        except (ValueError, KeyError, TypeError) as exc:
-            raise ValueError(f"{key}: {_exc_text(exc)}") from None
-
-
-def _apply_world_key(backend: TrueApiBackend, key: str, value: Any) -> None:
-    if key == "tokens":
-        for contour, tokens in value.items():
-            for t in tokens:
-                backend.add_token(contour, t)
-    elif key == "blocked_tokens":
-        for t in value:
-            backend.block_token(t)
-    elif key == "token_valid_until":
-        for contour, until in value.items():
-            backend.set_token_valid_until(contour, None if until is None else parse_instant(until))
-    elif key == "cdn_hosts":
-        for contour, names in value.items():
-            backend.set_cdn_hosts(contour, names)
-    elif key == "hosts":
-        for name, conf in value.items():
-            apply_host(backend, name, conf)
-    elif key == "emergency":
-        for contour, on in value.items():
-            backend.set_emergency(contour, on)
-    elif key == "empty_cdn_list":
-        for contour, on in value.items():
-            backend.set_empty_cdn_list(contour, on)
-    elif key == "codes":
-        for entry in value:
-            backend.add_code(CatalogueEntry.from_dict(entry))
-
-
-def apply_host(backend: TrueApiBackend, name: str, conf: Mapping[str, Any]) -> None:
-    host = backend.host(name)
-    for key in ("latency_ms", "avg_time_ms"):
-        if key in conf:
-            setattr(host, key, int(conf[key]))
-    if "latency_seq" in conf:
-        host.latency_seq = [int(v) for v in conf["latency_seq"]]
-    if "down" in conf:
-        host.down = bool(conf["down"])
-    if "emergency" in conf:
-        host.emergency = bool(conf["emergency"])
-    if "tls" in conf:
-        tls = conf["tls"]
-        if tls not in (*TLS_FAULTS, "none", None):
-            raise ValueError(f"host {name}: tls {tls!r} is not one of {', '.join(TLS_FAULTS)} or none")
-        host.tls_fault = None if tls in ("none", None) else str(tls)
-    if "plan" in conf:
-        host.plan(["5000" if item == 5000 else item for item in conf["plan"]], bool(conf.get("repeat", False)))
-    elif "repeat" in conf:
-        host.plan_repeat = bool(conf["repeat"])
-
-
-TOKEN_KEYS = ("token", "tokens", "blocked_tokens")
-
-
-def tokens_named(data: Any) -> set[str]:
-    """Every string under a ``token``/``tokens``/``blocked_tokens`` key anywhere in ``data``
-    (a scenario's or ``serve``'s configuration), to mask them in what is printed."""
-    found: set[str] = set()
-
-    def strings(v: Any) -> None:
-        if isinstance(v, str):
-            found.add(v)
-        elif isinstance(v, Mapping):
-            for x in v.values():
-                strings(x)
-        elif isinstance(v, (list, tuple)):
-            for x in v:
-                strings(x)
-
-    def walk(v: Any) -> None:
-        if isinstance(v, Mapping):
-            for k, x in v.items():
-                (strings if k in TOKEN_KEYS else walk)(x)
-        elif isinstance(v, (list, tuple)):
-            for x in v:
-                walk(x)
-
-    walk(data)
-    return found
-
-
 # ---------------------------------------------------------------- loading
 def load_file(path: str | Path) -> list[Scenario]:
     """All scenarios of one YAML file; ScenarioError on any problem."""
@@ -318,11 +176,11 @@ def load_text(text: str, file: str = "<text>") -> list[Scenario]:
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
-        raise ScenarioError(file, [_yaml_message(exc)]) from None
+        raise ScenarioError(file, [yaml_message(exc)]) from None
     return load_data(data, file, _step_lines(text))
 
 
-def _yaml_message(exc: yaml.YAMLError) -> str:
+def yaml_message(exc: yaml.YAMLError) -> str:
     mark = getattr(exc, "problem_mark", None)
     problem = getattr(exc, "problem", None)
     if mark is None or problem is None:
@@ -573,7 +431,7 @@ def _build(raw: dict[str, Any], file: str, pos: int | None, lines: list[int]) ->
     try:
         backend = make_backend(int(raw.get("seed", 0)), world)
     except (ValueError, KeyError, TypeError) as exc:
-        bad("world", _exc_text(exc))
+        bad("world", exc_text(exc))
 
     steps: list[Step] = []
     for i, item in enumerate(raw["steps"]):
@@ -585,19 +443,13 @@ def _build(raw: dict[str, Any], file: str, pos: int | None, lines: list[int]) ->
         try:
             _check_step(step, backend)
         except (ValueError, KeyError, TypeError) as exc:
-            bad(step.where, _exc_text(exc))
+            bad(step.where, exc_text(exc))
 
     if problems:
         raise ScenarioError(file, problems)
     return Scenario(name=raw["name"], file=file, steps=tuple(steps), description=raw.get("description", ""),
                     network=raw.get("network", "simulated"), start_ms=start_ms, seed=int(raw.get("seed", 0)),
                     device=device, world=world, position=pos)
-
-
-def _exc_text(exc: BaseException) -> str:
-    if isinstance(exc, KeyError) and exc.args:
-        return str(exc.args[0])
-    return str(exc)
 
 
 def _check_step(step: Step, backend: TrueApiBackend | None) -> None:

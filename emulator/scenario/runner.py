@@ -1,10 +1,11 @@
 """Running scenarios: the device, its servers and a person at the till, on virtual time.
 
-``run_scenario`` builds one world per scenario — a ``VirtualClock`` at
-``start``, the True API backend model configured from ``world``, the
-simulated network, a temporary device directory holding the scenario's
-``settings.json`` — and drives a ``KktDevice`` through the steps the way a
-person would: keys, the scanner, the menu. Nothing reads the wall clock but
+``run_scenario`` builds one ``World`` per scenario (``emulator.world``: a
+``VirtualClock`` at ``start``, the True API model configured from ``world``,
+the simulated or the real network, the technological server if named) with a
+temporary device directory holding the scenario's ``settings.json``, and
+drives the ``KktDevice`` through the steps with the one cashier driver
+(``emulator.fronts.operator.Operator``): keys, the scanner, the menu. Nothing reads the wall clock but
 the ``wall_s`` figure, so the same scenario gives the same log byte for byte.
 
 Steps that need cash mode first dismiss a pending message (С); a step that
@@ -17,8 +18,6 @@ from __future__ import annotations
 
 import dataclasses
 import re
-import shutil
-import tempfile
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -26,31 +25,21 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from emulator.base.clock import VirtualClock
+from emulator.base.instants import parse_duration
 from emulator.base.storage import write_json_atomic
-from emulator.devices.kkt.device import DOC_KINDS, DOC_TITLES, Event, KktDevice, Receipt
+from emulator.devices.kkt.device import Event, KktDevice, Receipt
 from emulator.devices.kkt.logbook import LogRecord
 from emulator.devices.kkt.settings import Settings, SettingsStore
-from emulator.net.oism import SimOismLink
+from emulator.fronts.operator import Operator, OperatorError
 from emulator.net.seam import NetRequest, NetResult
-from emulator.net.simulated import SimulatedNetwork
+from emulator.net.techlink import SimTechLink
 from emulator.rules.marking import is_marking
 from emulator.rules.syntax import TOKEN_RE, mask_token
-from emulator.scenario.model import (
-    Scenario,
-    ScenarioError,
-    Step,
-    apply_host,
-    apply_world,
-    load_all,
-    load_data,
-    load_file,
-    make_backend,
-    parse_duration,
-    setting_node,
-    tokens_named,
-)
+from emulator.scenario.model import Scenario, ScenarioError, Step, load_all, load_data, load_file, setting_node
 from emulator.servers.oism.model import OismModel
+from emulator.servers.techserver.model import TechServer
+from emulator.world.root import World, WorldError
+from emulator.world.spec import apply_host, apply_world, make_backend, tokens_named
 from tls_store import TlsStore
 
 SETTLE_MAX_MS = 60_000
@@ -73,11 +62,6 @@ class StepFailed(Exception):
     """A step could not do what it says; the message is shown with the step's place."""
 
 
-def _price_keys(kop: int) -> str:
-    rub, k = divmod(int(kop), 100)
-    return f"{rub}" if k == 0 else f"{rub}.{k:02d}"
-
-
 def _fmt_time(ms: int, tz_min: int) -> str:
     t = datetime.fromtimestamp(ms / 1000, tz=UTC) + timedelta(minutes=tz_min)
     return t.strftime("%H:%M:%S.") + f"{ms % 1000:03d}"
@@ -92,33 +76,27 @@ class ScenarioRun:
         self.trace = trace
         self.verbose = verbose
         self.network = network or ("simulated" if scenario.network == "both" else scenario.network)
-        self.clock = VirtualClock(scenario.start_ms)
-        self.backend = make_backend(scenario.seed, scenario.world)
-        self.servers: Any = None
-        self.driver: Any = None
-        if self.network == "real":
-            self.net: Any = self._real_network()
-        else:
-            self.net = SimulatedNetwork(self.clock, self.backend)
-        self.oism = OismModel(dict(scenario.device.oism_codes), scenario.device.oism_default)
-        self.tmp = Path(tempfile.mkdtemp(prefix="kkt-emu-"))
+        spec = scenario.device
+        self.world = World.build(self.network, scenario.start_ms, make_backend(scenario.seed, scenario.world),
+                                 oism=OismModel(dict(spec.oism_codes), spec.oism_default))
+        self.clock = self.world.clock
+        self.backend = self.world.backend
+        self.net = self.world.net
+        self.tmp = self.world.temp_directory()
         self.directory = self.tmp / "device"
         self.directory.mkdir()
-        spec = scenario.device
         if spec.settings is not None:
             SettingsStore(self.directory).save(Settings.from_json(dict(spec.settings)))
-        if self.servers is not None and spec.tls_roots == "lab":
+        if self.world.servers is not None and spec.tls_roots == "lab":
             # The device trusts the lab CA that issued the mock hosts' certificates.
-            TlsStore(self.directory).load(self.servers.ca_pem)
-        self.tech_model: Any = None
-        self.tech_link: Any = None
-        self.tech_tcp: Any = None
+            TlsStore(self.directory).load(self.world.servers.ca_pem)
         if "techserver" in scenario.world:
-            self._start_techserver(dict(scenario.world["techserver"] or {}))
+            conf = dict(scenario.world["techserver"] or {})
+            self.world.add_techserver(self.tmp / "techserver.sqlite", latency_ms=int(conf.get("latency_ms", 30)),
+                                      down=bool(conf.get("down", False)))
         if spec.shift_open:
             write_json_atomic(self.directory / "state.json", {
                 "shift_open": True, "shift_number": 1, "shift_opened_ms": scenario.start_ms})
-        self.devices: list[KktDevice] = []
         self.past_beeps = 0
         self.past_events: list[Event] = []
         self.past_receipts: list[Receipt] = []
@@ -129,67 +107,18 @@ class ScenarioRun:
             self.net.trace = self._trace_net
         self.device = self._new_device()
 
-    # ------------------------------------------------------------- plumbing
-    def _real_network(self) -> Any:
-        from emulator.net.real import RealNetwork, RealTimeDriver
-        from emulator.servers.trueapi.servers import TrueApiServers
-        from tls_store.lab_ca import LabCA
-
-        self.driver = RealTimeDriver(self.clock)
-        self.servers = TrueApiServers(self.backend, LabCA.create(), now_ms=lambda: self.clock.now_ms).start()
-        return RealNetwork(self.driver, self.servers.resolver(), lambda: self.device.tls_context(),
-                           route=self.servers.route)
-
-    def _start_techserver(self, conf: dict[str, Any]) -> None:
-        from emulator.net.techlink import SimTechLink, TcpTechLink
-        from emulator.servers.techserver.model import TechServer
-        from emulator.servers.techserver.session import Session
-
-        # The server prepares, for «Запросить и применить на сервере», the root of the CA the
-        # GIS MT hosts use: the lab CA of the real servers, or one made for the simulated run.
-        if self.servers is not None:
-            roots = self.servers.ca_pem
-        else:
-            from tls_store.lab_ca import LabCA
-            roots = LabCA.create().cert_pem
-        self.tech_model = TechServer(str(self.tmp / "techserver.sqlite"), root_certs_pem=roots,
-                                     clock=lambda: self.clock.now_ms)
-        if self.driver is not None:
-            from emulator.servers.techserver.tcp import TechServerTcp
-            self.tech_tcp = TechServerTcp(self.tech_model, "127.0.0.1", 0,
-                                          now_ms=lambda: self.clock.now_ms).start()
-            self.tech_link = TcpTechLink(self.driver.post, self.tech_tcp.address)
-        else:
-            model = self.tech_model
-            self.tech_link = SimTechLink(self.clock, lambda: Session(model, lambda: self.clock.now_ms),
-                                         int(conf.get("latency_ms", 30)))
-            self.tech_link.down = bool(conf.get("down", False))
-
-    def _change_world(self, change: Callable[[], None]) -> None:
-        if self.servers is None:
-            change()
-            self._no_tls_faults()
-            return
-        with self.servers.lock:
-            change()
-        self.servers.sync_faults()
-
-    def _no_tls_faults(self) -> None:
-        """TLS is not modelled on the simulated network: a host's ``tls`` fault needs the real one."""
-        hosts = [n for n in self.backend.hosts() if self.backend.host(n).tls_fault]
-        if hosts:
-            raise StepFailed(f"a TLS fault ({', '.join(hosts)}) needs `network: real`: TLS is not modelled "
-                             f"on the simulated network")
+    @property
+    def tech_model(self) -> TechServer | None:
+        return self.world.tech.model if self.world.tech is not None else None
 
     def _new_device(self) -> KktDevice:
         spec = self.sc.device
-        d = KktDevice(self.clock, self.net, self.directory, oism=SimOismLink(self.oism), first_log_seq=spec.log_seq,
-                      tech_link=self.tech_link, serial=spec.serial, inn=spec.inn)
+        d = self.world.new_device(self.directory, first_log_seq=spec.log_seq, serial=spec.serial, inn=spec.inn)
         if self.trace is not None:
             for ev in d.events:
                 self._trace_event(ev)
             d.on_event = self._trace_event
-        self.devices.append(d)
+        self.op = Operator(d, self._settle)
         self._note_token(d)
         return d
 
@@ -198,7 +127,7 @@ class ScenarioRun:
             self.tokens.add(d.settings.token)
 
     def _tz(self) -> int:
-        return self.device.settings.tz_offset_min if self.devices else 180
+        return self.device.settings.tz_offset_min if self.world.devices else 180
 
     def _trace_event(self, ev: Event) -> None:
         assert self.trace is not None
@@ -215,72 +144,16 @@ class ScenarioRun:
             self.trace(f"    {now} net< #{obj.request_id} {what} after {obj.elapsed_ms} ms")
 
     def close(self) -> None:
-        if self.tech_tcp is not None:
-            self.tech_link.shutdown()
-            self.tech_tcp.stop()
-        if self.tech_model is not None:
-            self.tech_model.close()
-        if self.servers is not None:
-            self.net.close()
-            self.servers.stop()
-        for d in self.devices:
-            try:
-                d.logbook.close()
-            except Exception:  # noqa: BLE001 - best effort on the way out
-                pass
-        shutil.rmtree(self.tmp, ignore_errors=True)
+        self.world.close()
 
     def _where_is(self) -> str:
         d = self.device
         return f"mode {d.mode!r}, display {d.display.text!r}"
 
     def _settle(self) -> None:
-        def busy() -> bool:
-            return self.device.waiting
-
-        if self.driver is not None:
-            done = self.driver.run_while(busy, SETTLE_MAX_MS)
-        else:
-            done = self.clock.run_while(busy, SETTLE_MAX_MS)
-        if not done:
+        if not self.world.settle(lambda: self.device.waiting, SETTLE_MAX_MS):
             raise StepFailed(f"the device is still busy after {SETTLE_MAX_MS // 1000} s of virtual time "
                              f"({self._where_is()})")
-
-    def _dismiss(self) -> None:
-        """Put away a message (С), as a cashier does before the next operation."""
-        d = self.device
-        for _ in range(5):
-            if d.mode not in ("message", "cash_refused"):
-                return
-            d.press("С")
-
-    def _need_cash_ready(self, what: str) -> KktDevice:
-        self._dismiss()
-        d = self.device
-        if d.mode != "cash_ready":
-            raise StepFailed(f"{what} needs cash mode (cash_ready) but the device is in {self._where_is()}; "
-                             "add open_shift or enter_cash before it")
-        return d
-
-    def _to_main(self) -> None:
-        d = self.device
-        for _ in range(12):
-            if d.mode == "main":
-                return
-            if d.mode == "menu" or (d.mode == "cash_ready" and not _has_positions(d)):
-                d.press("РЕЖ")
-            elif d.mode in ("message", "edit", "options", "option_edit", "context", "scan_token", "z_confirm",
-                            "cash_refused", "cash_password", "cash_open_shift", "cash_doctype",
-                            "cash_need_price", "cash_cancel_confirm"):
-                d.press("С")
-            else:
-                break
-        if d.mode != "main":
-            raise StepFailed(f"cannot get back to the main menu from {self._where_is()}")
-
-    def _press_text(self, text: str) -> None:
-        for ch in text:
-            self.device.press(ch)
 
     # ---------------------------------------------------------------- run
     def run(self) -> ScenarioResult:
@@ -290,11 +163,10 @@ class ScenarioRun:
         t0 = time.perf_counter()
         secrets = scenario_secrets(sc) if self.verbose is not None else set()
         try:
-            if self.servers is None:
-                try:
-                    self._no_tls_faults()
-                except StepFailed as exc:
-                    failures.append(f"world: {exc}")
+            try:
+                self.world.check_simulable()
+            except WorldError as exc:
+                failures.append(f"world: {exc}")
             for step in ([] if failures else sc.steps):
                 steps_run += 1
                 if self.verbose is not None:
@@ -311,7 +183,7 @@ class ScenarioRun:
                             break
                     else:
                         getattr(self, f"step_{step.kind}")(step.value)
-                except StepFailed as exc:
+                except (StepFailed, OperatorError, WorldError) as exc:
                     failures.append(f"{step.where}: {exc}")
                     break
                 except Exception as exc:  # noqa: BLE001 - a device error fails this scenario only
@@ -331,228 +203,88 @@ class ScenarioRun:
     # at the till is slower than the network): the clock runs while it is busy.
     def step_press(self, value: str | list[str]) -> None:
         for name in [value] if isinstance(value, str) else value:
-            self.device.press(name)
+            self.op.press(name)
             self._settle()
 
     def step_keys(self, value: str) -> None:
-        self.device.press_many(value)
+        self.op.press_many(value)
         self._settle()
 
     def step_goto(self, label: str) -> None:
-        self.device.goto(label)
+        self.op.goto(label)
         self._settle()
 
     def step_type(self, text: str) -> None:
-        self.device.type_text(text)
+        self.op.type_text(text)
         self._settle()
 
     def step_scan(self, value: str | Mapping[str, Any]) -> None:
         if isinstance(value, str):
             value = {"code": value}
-        self.device.scan(value["code"])
-        if value.get("wait", True):
-            self._settle()
+        self.op.scan(value["code"], wait=value.get("wait", True))
 
     def step_set(self, value: Mapping[str, Any]) -> None:
         for name, wanted in value.items():
             if name == "option":
                 for n, v in wanted.items():
-                    self._set_option(int(n), int(v))
+                    self.op.set_option(int(n), int(v))
             else:
-                self._set_setting(name, wanted)
-        self._to_main()
-
-    def _set_setting(self, name: str, wanted: Any) -> None:
-        d = self.device
-        node = setting_node(name)
-        d.goto(node.label)
-        d.press("ИТ")
-        if d.mode != "edit":
-            raise StepFailed(f"{node.label!r} did not open for editing ({self._where_is()})")
-        if node.type == "choice":
-            for _ in range(len(node.values)):
-                if d.display.content[1] == wanted:
-                    break
-                d.press("+")
-            d.press("ИТ")
-        else:
-            if d.buffer:
-                d.press("С")
-            d.type_text(str(wanted))
-            d.press("ИТ")
-        if getattr(d.settings, name) != wanted:
-            shown = mask_token(str(wanted)) if node.type == "secret" else wanted
-            raise StepFailed(f"the device did not take {name} = {shown!r} ({self._where_is()})")
-
-    def _set_option(self, number: int, value: int) -> None:
-        d = self.device
-        d.goto("ОПЦИИ")
-        d.press("ИТ")
-        self._press_text(str(number))
-        d.press("ИТ")
-        if d.mode != "option_edit":
-            raise StepFailed(f"option {number} did not open ({self._where_is()})")
-        self._press_text(str(value))
-        d.press("ИТ")
-        if d.settings.options.get(number) != value:
-            raise StepFailed(f"the device did not take option {number} = {value} ({self._where_is()})")
-
-    def _password(self) -> str:
-        return str(self.device.settings.options.get(2, 0))
-
-    def _enter_cash(self) -> None:
-        d = self.device
-        d.goto("КАССОВЫЙ РЕЖИМ")
-        d.press("ИТ")
-        self._press_text(self._password())
-        d.press("ИТ")
-        if d.mode not in ("cash_ready", "cash_open_shift"):
-            raise StepFailed(f"cash mode did not open ({self._where_is()})")
+                self.op.set_setting(setting_node(name), wanted)
 
     def step_open_shift(self, _: Any) -> None:
-        d = self.device
-        self._dismiss()
-        if d.mode == "cash_ready" and d.shift_open:
-            return
-        self._enter_cash()
-        if d.mode == "cash_open_shift":
-            d.press("3")
-        self._settle()
-        self._dismiss()
-        if d.mode != "cash_ready" or not d.shift_open:
-            raise StepFailed(f"the shift did not open ({self._where_is()})")
+        self.op.open_shift()
 
     def step_enter_cash(self, _: Any) -> None:
-        d = self.device
-        self._dismiss()
-        if d.mode == "cash_ready":
-            return
-        self._enter_cash()
+        self.op.enter_cash()
 
     def step_sale(self, value: Mapping[str, Any]) -> None:
-        d = self._need_cash_ready("sale")
-        if value.get("price"):
-            self._press_text(_price_keys(value["price"]))
-        d.scan(value["code"])
-        self._settle()
-        answer = value.get("answer", "none")
-        if d.mode == "cash_confirm" and answer != "none":
-            d.press("3" if answer == "sell" else "С")
+        self.op.sell(value["code"], value.get("price"), value.get("answer", "none"))
 
     def step_sale_free(self, value: Mapping[str, Any]) -> None:
-        d = self._need_cash_ready("sale_free")
-        self._press_text(_price_keys(value["price"]))
-        d.press("ПИ")
+        self.op.sell_free(value["price"])
 
     def step_doc_type(self, kind: str) -> None:
-        d = self._need_cash_ready("doc_type")
-        if _has_positions(d):
-            raise StepFailed("the document type cannot change while a receipt is open")
-        d.press("ВЗ")
-        if d.mode != "cash_doctype":
-            raise StepFailed(f"ВЗ did not open the document type ({self._where_is()})")
-        title = d.msgs[DOC_TITLES[kind]]
-        for _ in range(len(DOC_KINDS)):
-            if d.display.content[1] == title:
-                break
-            d.press("+")
-        d.press("ИТ")
-        if d.doc_kind != kind:
-            raise StepFailed(f"the document type is {d.doc_kind!r}, not {kind!r} ({self._where_is()})")
+        self.op.doc_type(kind)
 
     def step_return_receipt(self, _: Any) -> None:
-        self.step_doc_type("sale_return")
+        self.op.doc_type("sale_return")
 
     def step_close_receipt(self, _: Any) -> None:
-        d = self._need_cash_ready("close_receipt")
-        if not _has_positions(d):
-            raise StepFailed("no receipt is open (or it has no positions)")
-        d.press("ИТ")
-        if d.receipt is not None:
-            raise StepFailed(f"the receipt did not close ({self._where_is()})")
+        self.op.close_receipt()
 
     def step_cancel_receipt(self, _: Any) -> None:
-        d = self._need_cash_ready("cancel_receipt")
-        if d.receipt is None:
-            raise StepFailed("no receipt is open")
-        if d.buffer:
-            d.press("С")
-        d.press("С")
-        d.press("3")
-        if d.receipt is not None:
-            raise StepFailed(f"the receipt was not cancelled ({self._where_is()})")
+        self.op.cancel_receipt()
 
     def step_leave_cash(self, _: Any) -> None:
-        d = self.device
-        self._dismiss()
-        if d.mode == "cash_ready":
-            if _has_positions(d):
-                raise StepFailed("a receipt is open: close or cancel it before leaving cash mode")
-            d.press("РЕЖ")
-        if d.mode.startswith("cash_"):
-            raise StepFailed(f"still in cash mode ({self._where_is()})")
+        self.op.leave_cash()
 
     def step_close_shift(self, _: Any) -> None:
-        d = self.device
-        self._dismiss()
-        if not d.shift_open:
-            raise StepFailed("no shift is open")
-        if _has_positions(d):
-            raise StepFailed("a receipt is open: close or cancel it before closing the shift")
-        d.goto("ОТЧЕТЫ С ГАШЕНИЕМ")
-        d.press("ИТ")
-        if d.mode != "z_confirm":
-            raise StepFailed(f"the Z report did not ask for confirmation ({self._where_is()})")
-        d.press("3")
-        self._dismiss()
-        if d.shift_open:
-            raise StepFailed(f"the shift is still open ({self._where_is()})")
+        self.op.close_shift()
 
     def step_status_check(self, _: Any) -> None:
-        d = self.device
-        d.goto(d.menu.context["status"])
-        d.press("ИТ")
-        self._settle()
+        self.op.status_check()
 
     def step_emergency(self, value: str | bool) -> None:
-        on = value is True or value == "on"
-        d = self.device
-        d.goto(d.menu.context["emergency_on" if on else "emergency_off"])
-        d.press("ИТ")
+        self.op.emergency(value is True or value == "on")
 
     def step_advance(self, value: str | int) -> None:
-        ms = parse_duration(value)
-        if self.driver is None:
-            self.clock.advance(ms)
-            return
-        # On the real network a timer that sends something (a health-check probe, a CDN
-        # refresh, a session with the technological server) must get its real answer before
-        # later timers fire: time jumps from timer to timer, and runs at wall pace while
-        # anything is on the wire, as the simulated network's latencies run on the clock.
-        target = self.clock.now_ms + ms
+        self.world.advance(parse_duration(value))
 
-        def waiting() -> bool:
-            return bool(self.net.in_flight or self.device.waiting)
-
-        while True:
-            due = self.clock.next_due()
-            if due is None or due > target:
-                break
-            self.clock.step()
-            if waiting():
-                self.driver.run_while(waiting, max(0, target - self.clock.now_ms))
-        self.clock.run_until(max(target, self.clock.now_ms))
-        self.servers.expire_idle()      # the servers' keep-alive timeout, on the clock as well
+    def _change(self, change: Callable[[], None]) -> None:
+        try:
+            self.world.change(change)
+        except WorldError as exc:
+            raise StepFailed(str(exc)) from None
 
     def step_settle(self, _: Any) -> None:
         self._settle()
 
     def step_host(self, value: Mapping[str, Any]) -> None:
-        self._change_world(lambda: apply_host(self.backend, value["name"],
+        self._change(lambda: apply_host(self.backend, value["name"],
                                               {k: v for k, v in value.items() if k != "name"}))
 
     def step_world(self, value: Mapping[str, Any]) -> None:
-        self._change_world(lambda: apply_world(self.backend, value))
+        self._change(lambda: apply_world(self.backend, value))
 
     def step_tech(self, value: str | Mapping[str, Any]) -> None:
         """A button of the technological server's pages, for this device."""
@@ -575,9 +307,10 @@ class ScenarioRun:
         elif isinstance(value, Mapping) and "token_for_inn" in value:
             m.queue_token_for_inn(value["token_for_inn"]["inn"], value["token_for_inn"]["token"])
         elif isinstance(value, Mapping) and "down" in value:
-            if self.tech_tcp is not None:
+            link = self.world.tech.link if self.world.tech is not None else None
+            if not isinstance(link, SimTechLink):
                 raise StepFailed("tech down is available on the simulated network only")
-            self.tech_link.down = bool(value["down"])
+            link.down = bool(value["down"])
 
     def _exp_tech(self, want: Mapping[str, Any]) -> str | None:
         if self.tech_model is None:
@@ -729,7 +462,7 @@ class ScenarioRun:
         rs = self._receipts()
         got: dict[str, Any] = {"closed": sum(1 for r in rs if r.state == "closed"),
                                "cancelled": sum(1 for r in rs if r.state == "cancelled"),
-                               "open": _has_positions(self.device)}
+                               "open": self.op.has_positions()}
         return self._differ(dict(want), {k: got[k] for k in want})
 
     def _exp_receipt(self, want: str) -> str | None:
@@ -781,11 +514,6 @@ class ScenarioRun:
         if "blocked" in w:
             w["blocked"] = sorted(w["blocked"])
         return self._differ(w, {k: got[k] for k in w})
-
-
-def _has_positions(d: KktDevice) -> bool:
-    """A receipt is open once something is in it (a refused first position leaves an empty one)."""
-    return d.receipt is not None and bool(d.receipt.positions)
 
 
 def _pos_summary(p: Any) -> str:
