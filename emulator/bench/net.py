@@ -51,12 +51,11 @@ from typing import Any
 import httpx
 
 from emulator.base.clock import VirtualClock
-from emulator.devices.kkt.device import KktDevice
-from emulator.net.oism import SimOismLink
+from emulator.fronts.operator import Operator
 from emulator.net.seam import NetRequest
 from emulator.rules.marking import GS
-from emulator.servers.oism.model import OismModel
 from emulator.servers.trueapi.backend import TrueApiBackend
+from emulator.world.root import World
 
 TOKEN = "7f0c0d6e-3b1a-4c53-9a8e-5d2f0e9b1c42"
 CHECK_PATH = "/api/v4/true-api/codes/check"
@@ -144,24 +143,17 @@ class _DeviceSide:
         TlsStore(directory).load(world.ca.cert_pem)     # the device trusts the lab CA
         self.driver = RealTimeDriver(world.clock)
         self.net = RealNetwork(self.driver, world.servers.resolver(), lambda: self.dev.tls_context())
-        self.dev = KktDevice(world.clock, self.net, directory, keep_events=False, oism=SimOismLink(OismModel()))
+        self.kkt_world = World.on_real_servers(world.clock, world.backend, self.net, self.driver, world.servers)
+        self.dev = self.kkt_world.new_device(directory, keep_events=False)
         self.dev.settings.token = TOKEN
+        self.op = Operator(self.dev, self._settle)
 
     def prepare(self) -> None:
         """Status check, then cash mode with the shift open (its CDN list refreshed)."""
         d = self.dev
-        d.goto("СТАТУС ГИС МТ")
-        d.press("ИТ")
-        self._settle()
-        d.press("С")
-        d.goto("КАССОВЫЙ РЕЖИМ")
-        d.press("ИТ")
-        d.press("0")
-        d.press("ИТ")
-        if d.mode == "cash_open_shift":
-            d.press("3")
-        self._settle()
-        self._dismiss()
+        self.op.status_check()
+        self.op.press("С")
+        self.op.open_shift()
         if d.mode != "cash_ready" or d.book.active(self.world.clock.now_ms) is None:
             raise RuntimeError(f"bench device not ready: mode {d.mode!r}, display {d.display.text!r}, "
                                f"last error {d.last_error}")
@@ -170,12 +162,6 @@ class _DeviceSide:
         dev = self.dev
         if not self.driver.run_while(lambda: dev.waiting, 10_000):
             raise RuntimeError("bench device still busy after 10 s")
-
-    def _dismiss(self) -> None:
-        for _ in range(5):
-            if self.dev.mode not in ("message", "cash_refused"):
-                return
-            self.dev.press("С")
 
     @property
     def host(self) -> str:
@@ -189,7 +175,7 @@ class _DeviceSide:
         d, out = self.dev, []
         busy = lambda: d.busy  # noqa: E731
         for code in codes:
-            d.press_many("1 5 0")
+            self.op.press_text("150")
             t0 = time.perf_counter()
             d.scan(code)
             done = self.driver.run_while(busy, 5_000, poll_ms=20)
@@ -200,8 +186,8 @@ class _DeviceSide:
             if r is None or not r.positions or r.positions[-1].gismt != "allowed":
                 raise RuntimeError(f"bench device: position not allowed (mode {d.mode!r}, "
                                    f"display {d.display.text!r}, last error {d.last_error})")
-        d.press("ИТ")          # close the receipt: its connection goes
-        self._dismiss()
+        self.op.close_receipt()      # its connection goes
+        self.op.dismiss()
         return out
 
     def close(self) -> None:
