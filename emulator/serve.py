@@ -57,6 +57,7 @@ import yaml
 from cryptography import x509
 
 from emulator.base.clock import VirtualClock
+from emulator.devices.kkt import events as ev_
 from emulator.devices.kkt.device import KktDevice
 from emulator.devices.kkt.settings import Settings, SettingsStore
 from emulator.net.oism import SimOismLink
@@ -68,6 +69,9 @@ from tls_store import TlsError, TlsStore
 from tls_store.lab_ca import CA_CERT_FILE, CA_KEY_FILE, LabCA
 
 CDN_INFO = "/api/v4/true-api/cdn/info"
+# The device events the console prints as they happen.
+CONSOLE_EVENTS = (ev_.LogWritten, ev_.ErrorShown, ev_.EmergencyChanged, ev_.Beeped, ev_.TlsNote, ev_.CdnNote,
+                  ev_.ReceiptOpened, ev_.ReceiptClosed, ev_.ReceiptCancelled, ev_.ReceiptDiscarded, ev_.TechNote)
 HELP = """commands:
   press KEY...        keys by name: ИТ ПИ ВЗ С РЕЖ + - X КОД 00 0-9 .
   keys 2 4 8 ПИ       the same, digits typed one by one
@@ -410,9 +414,9 @@ class Serve:
         self.say("type 'help' for the console commands; Ctrl-C stops")
         self._screen()
 
-    def _event(self, ev: Any) -> None:
-        if ev.kind in ("log", "error", "emergency", "beep", "tls", "cdn", "receipt", "tech"):
-            self.say(f"  [{ev.kind}] {ev.detail}")
+    def _event(self, ev: ev_.DeviceEvent) -> None:
+        if isinstance(ev, CONSOLE_EVENTS):
+            self.say(f"  [{ev.kind}] {ev.text}")
 
     def _screen(self) -> None:
         l1, l2, status = self.device.screen()
@@ -455,7 +459,7 @@ class Serve:
                 if d.tech is None:
                     self.say("? no technological server (--no-techserver)")
                     return
-                if d.mode.startswith("cash_"):
+                if d.in_cash_mode:
                     self.say("? not in cash mode: leave it first (the device never exchanges there)")
                     return
                 if not d.tech.start("console"):

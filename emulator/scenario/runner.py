@@ -28,7 +28,8 @@ from typing import Any
 
 from emulator.base.clock import VirtualClock
 from emulator.base.storage import write_json_atomic
-from emulator.devices.kkt.device import DOC_KINDS, DOC_TITLES, Event, KktDevice, Receipt
+from emulator.devices.kkt.device import DOC_KINDS, DOC_TITLES, KktDevice, Receipt
+from emulator.devices.kkt.events import DeviceEvent
 from emulator.devices.kkt.logbook import LogRecord
 from emulator.devices.kkt.settings import Settings, SettingsStore
 from emulator.net.oism import SimOismLink
@@ -120,7 +121,7 @@ class ScenarioRun:
                 "shift_open": True, "shift_number": 1, "shift_opened_ms": scenario.start_ms})
         self.devices: list[KktDevice] = []
         self.past_beeps = 0
-        self.past_events: list[Event] = []
+        self.past_events: list[DeviceEvent] = []
         self.past_receipts: list[Receipt] = []
         self.log_mark = 0           # records already matched by a `log` expectation
         self.tokens: set[str] = set()
@@ -200,10 +201,10 @@ class ScenarioRun:
     def _tz(self) -> int:
         return self.device.settings.tz_offset_min if self.devices else 180
 
-    def _trace_event(self, ev: Event) -> None:
+    def _trace_event(self, ev: DeviceEvent) -> None:
         assert self.trace is not None
-        detail = ev.detail.replace("\x1d", "<GS>")
-        self.trace(f"    {_fmt_time(ev.time_ms, self._tz())} {ev.kind}: {detail}")
+        text = ev.render().replace("\x1d", "<GS>")
+        self.trace(f"    {_fmt_time(ev.time_ms, self._tz())} {text}")
 
     def _trace_net(self, direction: str, obj: NetRequest | NetResult) -> None:
         assert self.trace is not None
@@ -714,7 +715,7 @@ class ScenarioRun:
         # A long token is cut by word-wrapping: look at the display content joined up too.
         places: list[tuple[str, str]] = [("display", d.display.text), ("display", "".join(d.display.content)),
                                          ("screen", "\n".join(d.screen()))]
-        places += [(f"event {e.kind}", e.detail) for e in self.past_events + list(d.events)]
+        places += [(f"event {e.kind}", e.text) for e in self.past_events + list(d.events)]
         places += [(f"log record [{r.seq}]", f"{r.text}\n{r.note}") for r in d.logbook.records]
         for t in tokens:
             for where, text in places:

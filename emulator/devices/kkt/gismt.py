@@ -45,6 +45,10 @@ every host blocked     no request; refresh the list, clear the blocks     764
 
 Every failure and every error answer becomes a log record (the device writes
 it through ``write_record``) before the outcome is reported.
+
+The client sees its device only through ``GisMtHost``: the settings, the log
+record writer, "GIS MT answered 203" (emergency mode) and "GIS MT answers /
+does not answer" (the «!» status symbol). It never imports the device.
 """
 
 from __future__ import annotations
@@ -52,6 +56,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Protocol
 from urllib.parse import urlsplit
 
 from emulator.base import errors as E
@@ -101,7 +106,18 @@ class CheckOutcome:
     host: str = ""
 
 
-RecordWriter = Callable[..., object]
+class GisMtHost(Protocol):
+    """What the GIS MT client needs from its device (public methods only)."""
+
+    @property
+    def settings(self) -> Settings: ...
+
+    def write_record(self, code: int, ctx: CheckContext | None, elapsed_ms: int, note: str,
+                     answer: CheckAnswer | None = None) -> object: ...
+
+    def emergency_answered(self) -> None: ...
+
+    def gismt_answering(self, ok: bool) -> None: ...
 
 
 @dataclass
@@ -159,16 +175,11 @@ def _unavailable(result: NetResult) -> bool:
 
 
 class GisMtClient:
-    def __init__(self, clock: VirtualClock, transport: Transport, settings: Callable[[], Settings],
-                 book: CdnBook, write_record: RecordWriter, on_emergency: Callable[[], None],
-                 on_answering: Callable[[bool], None]) -> None:
+    def __init__(self, clock: VirtualClock, transport: Transport, host: GisMtHost, book: CdnBook) -> None:
         self.clock = clock
         self.transport = transport
-        self.settings = settings
+        self.host = host
         self.book = book
-        self.write_record = write_record
-        self.on_emergency = on_emergency
-        self.on_answering = on_answering
         self.stats = GisMtStats()
         self._next_id = 0
         self._in_flight: set[int] = set()
@@ -197,7 +208,7 @@ class GisMtClient:
         return self._refresh_waiters is not None
 
     def _headers(self, one_shot: bool, with_body: bool) -> tuple[tuple[str, str], ...]:
-        h = [("X-API-KEY", self.settings().token)]
+        h = [("X-API-KEY", self.host.settings.token)]
         if with_body:
             h.append(("Content-Type", "application/json; charset=utf-8"))
         if one_shot:
@@ -229,7 +240,7 @@ class GisMtClient:
                 answer: CheckAnswer | None = None) -> None:
         if self._closed:
             return
-        self.write_record(code=code, ctx=ctx, elapsed_ms=elapsed, note=note, answer=answer)
+        self.host.write_record(code, ctx, elapsed, note, answer)
 
     # -- refresh: cdn/info + health checks --------------------------------
     def refresh(self, on_done: Callable[[int | None], None] | None = None) -> None:
@@ -240,7 +251,7 @@ class GisMtClient:
             return
         self._refresh_waiters = [on_done] if on_done else []
         self.stats.refreshes += 1
-        s = self.settings()
+        s = self.host.settings
         started = self.clock.now_ms
         problem = s.permit_problem()
         if problem:
@@ -268,9 +279,9 @@ class GisMtClient:
         waiters = self._refresh_waiters or []
         self._refresh_waiters = None
         if code is None:
-            self.on_answering(True)
+            self.host.gismt_answering(True)
         elif code != E.EMERGENCY:
-            self.on_answering(False)
+            self.host.gismt_answering(False)
         for w in waiters:
             w(code)
 
@@ -285,7 +296,7 @@ class GisMtClient:
             return None
         if status in (203, 418):
             self._record(E.EMERGENCY, None, elapsed, f"{what}: HTTP {status}")
-            self.on_emergency()
+            self.host.emergency_answered()
             return E.EMERGENCY
         if status == 401:
             code = E.INVALID_TOKEN
@@ -469,7 +480,7 @@ class GisMtClient:
     def check(self, ctx: CheckContext, receipt_key: str, on_done: Callable[[CheckOutcome], None]) -> None:
         self.stats.checks += 1
         now = self.clock.now_ms
-        s = self.settings()
+        s = self.host.settings
         problem = s.permit_problem()
         if problem:
             self._record(E.SETTINGS_ERROR, ctx, 0, f"codes/check not sent: {problem}")
@@ -528,7 +539,7 @@ class GisMtClient:
             self._record(E.ATTEMPTS_EXHAUSTED, att.ctx, DECISION_DEADLINE_MS,
                          f"{host.name}: third answer in a row later than 1.5 s, blocked for 15 min")
             self._schedule_probe(host)
-        self.on_answering(False)
+        self.host.gismt_answering(False)
         self._finish(att, CheckOutcome(failure=E.NO_CONNECTION, elapsed_ms=DECISION_DEADLINE_MS,
                                        host=host.name if host else ""))
 
@@ -542,7 +553,7 @@ class GisMtClient:
             att.retries_left -= 1
             self._try(att)
         else:
-            self.on_answering(False)
+            self.host.gismt_answering(False)
             self._finish(att, CheckOutcome(failure=code, elapsed_ms=self.clock.now_ms - att.started,
                                            host=att.host.name if att.host else ""))
 
@@ -579,7 +590,7 @@ class GisMtClient:
         status = result.status or 0
         if status in (203, 418):
             self._record(E.EMERGENCY, att.ctx, elapsed, f"{where}: HTTP {status}")
-            self.on_emergency()
+            self.host.emergency_answered()
             self._finish(att, CheckOutcome(emergency=True, failure=E.EMERGENCY, elapsed_ms=elapsed, host=host.name))
             return
         if status == 401:
@@ -615,7 +626,7 @@ class GisMtClient:
             self._retry_or_fail(att, E.PARSE_ERROR)
             return
         self.book.record_ok(host)
-        self.on_answering(True)
+        self.host.gismt_answering(True)
         if answer.code != 0:
             self._record(E.REMOTE_ERROR, att.ctx, elapsed, f"{where}: code {answer.code} {answer.description}",
                          answer)

@@ -108,7 +108,7 @@ def test_a_damaged_state_file_is_set_aside_and_the_device_starts(tmp_path):
         (w.dir / "state.json").write_text(damage, "utf-8")
         w.dev = w.power_on()
         assert (w.dir / "state.json.bad").read_text("utf-8") == damage
-        assert any("state.json unreadable" in e.detail for e in w.dev.events)
+        assert any("state.json unreadable" in e.text for e in w.dev.events)
         assert w.dev.shift_open is False and w.dev.book.hosts == []
         w.dev.power_off()
 
@@ -140,6 +140,6 @@ def test_a_token_typed_or_scanned_anywhere_is_masked_in_the_events(tmp_path):
     d.scan(OTHER)                              # a token scanned in cash mode by mistake
     d.press("С")
     d.type_text(TOKEN)                         # the configured token typed where an amount goes
-    text = "\n".join(e.detail for e in d.events)
+    text = "\n".join(e.text for e in d.events)
     assert OTHER not in text and TOKEN not in text
     assert "5b8e…7a05" in text

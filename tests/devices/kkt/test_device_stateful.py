@@ -198,7 +198,7 @@ class DeviceMachine(RuleBasedStateMachine):
     @invariant()
     def token_never_in_full(self) -> None:
         assert TOKEN not in self.dev.display.text
-        assert all(TOKEN not in e.detail for e in self.dev.events)
+        assert all(TOKEN not in e.text for e in self.dev.events)
         assert all(TOKEN not in r.text and TOKEN not in r.note for r in self.dev.logbook.records)
 
     @invariant()

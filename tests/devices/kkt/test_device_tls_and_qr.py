@@ -58,7 +58,7 @@ def test_token_read_from_a_qr_image(tmp_path):
     dev.scan_image(png)
     assert dev.settings.token == TOKEN
     assert dev.display.text == "ТОКЕН СОХРАНЕН\n7f0c…1c42"
-    assert all(TOKEN not in e.detail for e in dev.events)
+    assert all(TOKEN not in e.text for e in dev.events)
 
 
 def test_a_picture_without_a_token_is_refused_and_keeps_the_old_token(tmp_path):
