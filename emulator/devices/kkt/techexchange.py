@@ -1,9 +1,10 @@
 """The device's exchange with the technological server (MODELLED protocol).
 
 Every «ПЕРИОД ОПРОСА» (``settings.poll_period_min``, at least 5 minutes) a
-timer on the clock opens a session, unless the device is in cash mode: then
+timer on the clock opens a session, unless the device is in cash mode
+(``in_cash_mode``: a cash mode, or a message or prompt shown over one): then
 the session is skipped (the vendor: leave cash mode and wait for the next
-session to have everything sent). A session is a chain of request/reply
+session to have everything sent), and ``start`` opens none there either. A session is a chain of request/reply
 frames over a ``TechLink``::
 
     HELLO(serial, model, INN, firmware, time, pending records) -> HELLO_ACK
@@ -152,7 +153,8 @@ class TechExchange:
 
     # -- a session -------------------------------------------------------------
     def start(self, reason: str) -> bool:
-        if self._run is not None or not self.dev.powered:
+        """Open a session now; False when one is running, the device is off or in cash mode."""
+        if self._run is not None or not self.dev.powered or self.dev.in_cash_mode:
             return False
         host = self.dev.settings.tech_server_host
         if not self.link.resolves(host):
