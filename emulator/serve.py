@@ -57,7 +57,7 @@ import yaml
 from cryptography import x509
 
 from emulator.base.clock import VirtualClock
-from emulator.devices.kkt import events as ev_
+from emulator.devices.kkt import events as device_events
 from emulator.devices.kkt.device import KktDevice
 from emulator.devices.kkt.settings import Settings, SettingsStore
 from emulator.net.oism import SimOismLink
@@ -70,8 +70,10 @@ from tls_store.lab_ca import CA_CERT_FILE, CA_KEY_FILE, LabCA
 
 CDN_INFO = "/api/v4/true-api/cdn/info"
 # The device events the console prints as they happen.
-CONSOLE_EVENTS = (ev_.LogWritten, ev_.ErrorShown, ev_.EmergencyChanged, ev_.Beeped, ev_.TlsNote, ev_.CdnNote,
-                  ev_.ReceiptOpened, ev_.ReceiptClosed, ev_.ReceiptCancelled, ev_.ReceiptDiscarded, ev_.TechNote)
+CONSOLE_EVENTS = (device_events.LogWritten, device_events.ErrorShown, device_events.EmergencyChanged,
+                  device_events.Beeped, device_events.TlsNote, device_events.CdnNote, device_events.ReceiptOpened,
+                  device_events.ReceiptClosed, device_events.ReceiptCancelled, device_events.ReceiptDiscarded,
+                  device_events.TechNote)
 HELP = """commands:
   press KEY...        keys by name: ИТ ПИ ВЗ С РЕЖ + - X КОД 00 0-9 .
   keys 2 4 8 ПИ       the same, digits typed one by one
@@ -414,7 +416,7 @@ class Serve:
         self.say("type 'help' for the console commands; Ctrl-C stops")
         self._screen()
 
-    def _event(self, ev: ev_.DeviceEvent) -> None:
+    def _event(self, ev: device_events.DeviceEvent) -> None:
         if isinstance(ev, CONSOLE_EVENTS):
             self.say(f"  [{ev.kind}] {ev.text}")
 
