@@ -12,6 +12,8 @@ import time
 
 import pytest
 
+from emulator.devices.kkt.events import LogWritten
+
 TOKEN = "7f0c0d6e-3b1a-4c53-9a8e-5d2f0e9b1c42"
 
 
@@ -233,7 +235,7 @@ def test_serve_applies_the_configured_tls_faults_and_refusals_from_the_first_con
         serve.command("goto СТАТУС ГИС МТ")
         serve.command("press ИТ")
         records = {r.code for r in d.logbook.records}
-        events = [e.detail for e in d.events if e.kind == "log"]
+        events = [e.text for e in d.events if isinstance(e, LogWritten)]
     finally:
         serve.shutdown()
     assert records == {655, 748}, events

@@ -16,7 +16,8 @@ import shlex
 from collections.abc import Callable
 from pathlib import Path
 
-from emulator.devices.kkt.device import Event, KktDevice
+from emulator.devices.kkt import events
+from emulator.devices.kkt.device import KktDevice
 from emulator.fronts.operator import Operator, OperatorError
 
 HELP = """commands:
@@ -30,7 +31,10 @@ HELP = """commands:
   exchange            a session with the technological server now (not in cash mode)
   quit                stop (Ctrl-C works too)"""
 
-SHOWN_EVENTS = ("log", "error", "emergency", "beep", "tls", "cdn", "receipt", "tech")
+# The device events the console prints as they happen.
+SHOWN_EVENTS = (events.LogWritten, events.ErrorShown, events.EmergencyChanged, events.Beeped, events.TlsNote,
+                events.CdnNote, events.ReceiptOpened, events.ReceiptClosed, events.ReceiptCancelled,
+                events.ReceiptDiscarded, events.TechNote)
 
 
 class Console:
@@ -42,9 +46,9 @@ class Console:
         self.quit = quit
         self.operator = Operator(device)
 
-    def show_event(self, ev: Event) -> None:
-        if ev.kind in SHOWN_EVENTS:
-            self.say(f"  [{ev.kind}] {ev.detail}")
+    def show_event(self, ev: events.DeviceEvent) -> None:
+        if isinstance(ev, SHOWN_EVENTS):
+            self.say(f"  [{ev.kind}] {ev.text}")
 
     def screen(self) -> None:
         l1, l2, status = self.device.screen()
@@ -86,7 +90,7 @@ class Console:
                 if d.tech is None:
                     self.say("? no technological server (--no-techserver)")
                     return
-                if d.mode.startswith("cash_"):
+                if d.in_cash_mode:
                     self.say("? not in cash mode: leave it first (the device never exchanges there)")
                     return
                 if not d.tech.start("console"):

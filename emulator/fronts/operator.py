@@ -295,7 +295,7 @@ class Operator:
             if self.has_positions():
                 raise OperatorError("a receipt is open: close or cancel it before leaving cash mode")
             d.press(Key.REZH)
-        if d.mode.startswith("cash_"):
+        if d.in_cash_mode:
             raise OperatorError(f"still in cash mode ({self.where()})")
 
     def close_shift(self) -> None:

@@ -27,7 +27,8 @@ from typing import Any
 
 from emulator.base.instants import parse_duration
 from emulator.base.storage import write_json_atomic
-from emulator.devices.kkt.device import Event, KktDevice, Receipt
+from emulator.devices.kkt.device import KktDevice, Receipt
+from emulator.devices.kkt.events import DeviceEvent
 from emulator.devices.kkt.logbook import LogRecord
 from emulator.devices.kkt.settings import Settings, SettingsStore
 from emulator.fronts.operator import Operator, OperatorError
@@ -98,7 +99,7 @@ class ScenarioRun:
             write_json_atomic(self.directory / "state.json", {
                 "shift_open": True, "shift_number": 1, "shift_opened_ms": scenario.start_ms})
         self.past_beeps = 0
-        self.past_events: list[Event] = []
+        self.past_events: list[DeviceEvent] = []
         self.past_receipts: list[Receipt] = []
         self.log_mark = 0           # records already matched by a `log` expectation
         self.tokens: set[str] = set()
@@ -129,10 +130,10 @@ class ScenarioRun:
     def _tz(self) -> int:
         return self.device.settings.tz_offset_min if self.world.devices else 180
 
-    def _trace_event(self, ev: Event) -> None:
+    def _trace_event(self, ev: DeviceEvent) -> None:
         assert self.trace is not None
-        detail = ev.detail.replace("\x1d", "<GS>")
-        self.trace(f"    {_fmt_time(ev.time_ms, self._tz())} {ev.kind}: {detail}")
+        text = ev.render().replace("\x1d", "<GS>")
+        self.trace(f"    {_fmt_time(ev.time_ms, self._tz())} {text}")
 
     def _trace_net(self, direction: str, obj: NetRequest | NetResult) -> None:
         assert self.trace is not None
@@ -447,7 +448,7 @@ class ScenarioRun:
         # A long token is cut by word-wrapping: look at the display content joined up too.
         places: list[tuple[str, str]] = [("display", d.display.text), ("display", "".join(d.display.content)),
                                          ("screen", "\n".join(d.screen()))]
-        places += [(f"event {e.kind}", e.detail) for e in self.past_events + list(d.events)]
+        places += [(f"event {e.kind}", e.text) for e in self.past_events + list(d.events)]
         places += [(f"log record [{r.seq}]", f"{r.text}\n{r.note}") for r in d.logbook.records]
         for t in tokens:
             for where, text in places:

@@ -37,6 +37,7 @@ import pytest
 from emulator.base.clock import VirtualClock
 from emulator.devices.kkt.device import KktDevice
 from emulator.devices.kkt.settings import Settings, SettingsStore
+from emulator.fronts.operator import Operator
 from emulator.net.oism import SimOismLink
 from emulator.net.real import RealNetwork, RealTimeDriver
 from emulator.servers.oism.model import OismModel
@@ -108,7 +109,7 @@ class World:
     def status_check(self) -> None:
         d = self.device
         self.dismiss()
-        d.goto("СТАТУС ГИС МТ")
+        Operator(d).goto("СТАТУС ГИС МТ")
         d.press("ИТ")
         self.settle()
 
@@ -117,7 +118,7 @@ class World:
         self.dismiss()
         if d.mode == "cash_ready":
             return
-        d.goto("КАССОВЫЙ РЕЖИМ")
+        Operator(d).goto("КАССОВЫЙ РЕЖИМ")
         d.press("ИТ")
         for ch in str(d.settings.options.get(2, 0)):
             d.press(ch)
@@ -148,7 +149,7 @@ class World:
     def set_option(self, number: int, value: int) -> None:
         d = self.device
         self.dismiss()
-        d.goto("ОПЦИИ")
+        Operator(d).goto("ОПЦИИ")
         d.press("ИТ")
         for ch in str(number):
             d.press(ch)

@@ -1,9 +1,10 @@
 """The device's exchange with the technological server (MODELLED protocol).
 
 Every «ПЕРИОД ОПРОСА» (``settings.poll_period_min``, at least 5 minutes) a
-timer on the clock opens a session, unless the device is in cash mode: then
+timer on the clock opens a session, unless the device is in cash mode
+(``in_cash_mode``: a cash mode, or a message or prompt shown over one): then
 the session is skipped (the vendor: leave cash mode and wait for the next
-session to have everything sent). A session is a chain of request/reply
+session to have everything sent), and ``start`` opens none there either. A session is a chain of request/reply
 frames over a ``TechLink``::
 
     HELLO(serial, model, INN, firmware, time, pending records) -> HELLO_ACK
@@ -27,6 +28,10 @@ noted in the device's events, and the next period tries again. The session
 goes to the server named by «АДРЕС СЕРВЕРА» (``settings.tech_server_host``,
 ``rd.incotexkkm.ru`` by default): a name the link does not resolve fails the
 session at once ("unknown host").
+
+The exchange sees its device only through ``TechHost`` (public methods and
+state: the clock, the settings, the logbook, ``in_cash_mode``, ``emit``,
+``settings_arrived``, ``save_state``); it never imports the device.
 """
 
 from __future__ import annotations
@@ -34,11 +39,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
+from emulator.base.clock import VirtualClock
+from emulator.devices.kkt.events import DeviceEvent, TechNote
+from emulator.devices.kkt.logbook import Logbook
+from emulator.devices.kkt.settings import Settings
 from emulator.rules.limits import POLL_PERIOD_MIN
 from emulator.wire.techframes import Frame, record_batches
 
 if TYPE_CHECKING:
-    from emulator.devices.kkt.device import KktDevice
     from emulator.net.techlink import Deliver, TechReply
 
 UPLOAD_FLOOR_MS = 5 * 60_000
@@ -51,6 +59,33 @@ class TechLink(Protocol):
     def request(self, key: str, frame: Frame, deliver: Deliver) -> None: ...
 
     def close(self, key: str) -> None: ...
+
+
+class TechHost(Protocol):
+    """What the exchange needs from its device (public methods and state only)."""
+
+    @property
+    def clock(self) -> VirtualClock: ...
+    @property
+    def settings(self) -> Settings: ...
+    @property
+    def logbook(self) -> Logbook: ...
+    @property
+    def powered(self) -> bool: ...
+    @property
+    def in_cash_mode(self) -> bool: ...
+    @property
+    def serial(self) -> str: ...
+    @property
+    def model_name(self) -> str: ...
+    @property
+    def inn(self) -> str: ...
+
+    def emit(self, ev: DeviceEvent) -> None: ...
+
+    def settings_arrived(self) -> None: ...
+
+    def save_state(self) -> None: ...
 
 
 @dataclass
@@ -71,7 +106,7 @@ class _Run:
 
 
 class TechExchange:
-    def __init__(self, device: KktDevice, link: TechLink) -> None:
+    def __init__(self, device: TechHost, link: TechLink) -> None:
         self.dev = device
         self.clock = device.clock
         self.link = link
@@ -87,6 +122,9 @@ class TechExchange:
     @property
     def busy(self) -> bool:
         return self._run is not None
+
+    def _note(self, text: str) -> None:
+        self.dev.emit(TechNote(self.clock.now_ms, text))
 
     def schedule(self) -> None:
         if self._timer is not None:
@@ -106,22 +144,23 @@ class TechExchange:
         self._timer = None
         if not self.dev.powered:
             return
-        if self.dev.mode.startswith("cash_"):
+        if self.dev.in_cash_mode:
             self.stats.deferred += 1
-            self.dev._event("tech", "session skipped: the device is in cash mode")
+            self._note("session skipped: the device is in cash mode")
         else:
             self.start("poll")
         self.schedule()
 
     # -- a session -------------------------------------------------------------
     def start(self, reason: str) -> bool:
-        if self._run is not None or not self.dev.powered:
+        """Open a session now; False when one is running, the device is off or in cash mode."""
+        if self._run is not None or not self.dev.powered or self.dev.in_cash_mode:
             return False
         host = self.dev.settings.tech_server_host
         if not self.link.resolves(host):
             # «АДРЕС СЕРВЕРА» names a server this emulator's resolver table does not know.
             self.stats.failed += 1
-            self.dev._event("tech", f"exchange failed: {host}: unknown host")
+            self._note(f"exchange failed: {host}: unknown host")
             return False
         self._n += 1
         self._run = _Run(f"tech-{self._n}", reason, self.clock.now_ms)
@@ -159,7 +198,7 @@ class TechExchange:
         self.stats.failed += 1
         if run is not None:
             self.link.close(run.key)
-        self.dev._event("tech", f"exchange failed: {why}")
+        self._note(f"exchange failed: {why}")
 
     def _after_hello(self, ack: Frame) -> None:
         run = self._run
@@ -174,7 +213,7 @@ class TechExchange:
                                           for r in records])
             self.last_upload_ms = now
         elif records:
-            self.dev._event("tech", f"{len(records)} record(s) wait: the last upload was under 5 minutes ago")
+            self._note(f"{len(records)} record(s) wait: the last upload was under 5 minutes ago")
         self._upload_next()
 
     def _upload_next(self) -> None:
@@ -194,20 +233,20 @@ class TechExchange:
         stored = [int(s) for s in ack.payload.get("stored", [])]
         self.dev.logbook.mark_uploaded(stored)
         self.stats.uploaded += len(stored)
-        self.dev._event("tech", f"uploaded {len(stored)} record(s)")
+        self._note(f"uploaded {len(stored)} record(s)")
         self._upload_next()
 
     def _after_result(self, _: Frame) -> None:
-        self.dev._event("tech", f"settings result sent for task {self.result[0] if self.result else '?'}")
+        self._note(f"settings result sent for task {self.result[0] if self.result else '?'}")
         self.result = None
-        self.dev._save_state()
+        self.dev.save_state()
         self._upload_next()
 
     def _after_settings(self, settings: Frame) -> None:
         task = int(settings.payload.get("task_id", 0))
         if task:
             self.pending_task = (task, list(settings.payload.get("items", [])))
-            self.dev._settings_arrived()
+            self.dev.settings_arrived()
         self._send("BYE", {}, "BYE", self._after_bye)
 
     def _after_bye(self, _: Frame) -> None:
@@ -215,4 +254,4 @@ class TechExchange:
         self._run = None
         if run is not None:
             self.link.close(run.key)
-            self.dev._event("tech", f"session ended ({run.reason})")
+            self._note(f"session ended ({run.reason})")

@@ -6,6 +6,7 @@ import json
 
 from emulator.base.clock import VirtualClock
 from emulator.devices.kkt.device import KktDevice
+from emulator.fronts.operator import Operator
 from emulator.net.oism import SimOismLink
 from emulator.net.simulated import SimulatedNetwork
 from emulator.rules.marking import GS
@@ -41,14 +42,14 @@ class World:
         self.dev = self.power_on()
 
     def status_check(self):
-        self.dev.goto("СТАТУС ГИС МТ")
+        Operator(self.dev).goto("СТАТУС ГИС МТ")
         self.dev.press("ИТ")
         self.settle()
-        self.dev.goto_main()
+        Operator(self.dev).goto_main()
 
     def into_cash(self):
         d = self.dev
-        d.goto("КАССОВЫЙ РЕЖИМ")
+        Operator(d).goto("КАССОВЫЙ РЕЖИМ")
         for k in ("ИТ", "0", "ИТ"):
             d.press(k)
         if d.mode == "cash_open_shift":
@@ -59,7 +60,7 @@ class World:
 
     def sell(self):
         d = self.dev
-        d.press_many("1 0 0")
+        Operator(d).press_many("1 0 0")
         d.scan(GOOD)
         self.settle()
         while d.mode == "message":
@@ -76,11 +77,11 @@ def test_receipt_numbers_and_the_shift_count_survive_a_power_cut(tmp_path):
         w.dev.press("С")
     assert [r.number for r in w.dev.receipts] == [1, 2]
     w.restart()
-    w.dev.goto("ОТЧЕТЫ БЕЗ ГАШЕНИЯ")
+    Operator(w.dev).goto("ОТЧЕТЫ БЕЗ ГАШЕНИЯ")
     w.dev.press("ИТ")
     assert w.dev.display.text.endswith("ЧЕКОВ: 2")
     w.dev.press("С")
-    w.dev.goto_main()
+    Operator(w.dev).goto_main()
     w.into_cash()
     w.sell()
     assert w.dev.receipt is not None and w.dev.receipt.number == 3
@@ -108,7 +109,7 @@ def test_a_damaged_state_file_is_set_aside_and_the_device_starts(tmp_path):
         (w.dir / "state.json").write_text(damage, "utf-8")
         w.dev = w.power_on()
         assert (w.dir / "state.json.bad").read_text("utf-8") == damage
-        assert any("state.json unreadable" in e.detail for e in w.dev.events)
+        assert any("state.json unreadable" in e.text for e in w.dev.events)
         assert w.dev.shift_open is False and w.dev.book.hosts == []
         w.dev.power_off()
 
@@ -132,14 +133,14 @@ def test_status_check_from_the_main_menus_own_context_menu(tmp_path):
 def test_a_token_typed_or_scanned_anywhere_is_masked_in_the_events(tmp_path):
     w = World(tmp_path)
     d = w.dev
-    d.goto("СКАНИРОВ.ТОКЕН")
+    Operator(d).goto("СКАНИРОВ.ТОКЕН")
     d.press("ИТ")
     d.type_text(OTHER)                         # typed on the PC keyboard in the scan screen
-    d.goto_main()
+    Operator(d).goto_main()
     w.into_cash()
     d.scan(OTHER)                              # a token scanned in cash mode by mistake
     d.press("С")
     d.type_text(TOKEN)                         # the configured token typed where an amount goes
-    text = "\n".join(e.detail for e in d.events)
+    text = "\n".join(e.text for e in d.events)
     assert OTHER not in text and TOKEN not in text
     assert "5b8e…7a05" in text

@@ -4,6 +4,7 @@ import pytest
 
 from emulator.base.clock import VirtualClock
 from emulator.devices.kkt.device import KktDevice
+from emulator.fronts.operator import Operator
 from emulator.net.oism import SimOismLink
 from emulator.net.simulated import SimulatedNetwork
 from emulator.servers.oism.model import OismModel
@@ -53,12 +54,12 @@ def test_token_read_from_a_qr_image(tmp_path):
     dev = device(tmp_path)
     png = tmp_path / "token.png"
     make_token_qr(TOKEN, png)
-    dev.goto("СКАНИРОВ.ТОКЕН")
+    Operator(dev).goto("СКАНИРОВ.ТОКЕН")
     dev.press("ИТ")
     dev.scan_image(png)
     assert dev.settings.token == TOKEN
     assert dev.display.text == "ТОКЕН СОХРАНЕН\n7f0c…1c42"
-    assert all(TOKEN not in e.detail for e in dev.events)
+    assert all(TOKEN not in e.text for e in dev.events)
 
 
 def test_a_picture_without_a_token_is_refused_and_keeps_the_old_token(tmp_path):
@@ -68,7 +69,7 @@ def test_a_picture_without_a_token_is_refused_and_keeps_the_old_token(tmp_path):
     dev.settings.token = TOKEN
     blank = tmp_path / "blank.png"
     Image.new("RGB", (64, 64), "white").save(blank)
-    dev.goto("СКАНИРОВ.ТОКЕН")
+    Operator(dev).goto("СКАНИРОВ.ТОКЕН")
     dev.press("ИТ")
     dev.scan_image(blank)
     assert dev.display.text == "749 Ошибка настроек\nГИС МТ\nQR НЕ РАСПОЗНАН"

@@ -3,6 +3,7 @@
 from emulator.base.clock import VirtualClock
 from emulator.devices.kkt.device import KktDevice
 from emulator.devices.kkt.settings import SettingsStore
+from emulator.fronts.operator import Operator
 from emulator.net.oism import SimOismLink
 from emulator.net.simulated import SimulatedNetwork
 from emulator.net.techlink import SimTechLink
@@ -38,19 +39,19 @@ def settle(clock, dev):
 
 def make_records(clock, dev, n):
     # Missing answers: every check fails on a stalled host (748), each one a record.
-    dev.goto("СТАТУС ГИС МТ")
+    Operator(dev).goto("СТАТУС ГИС МТ")
     dev.press("ИТ")
     settle(clock, dev)
-    dev.goto_main()
+    Operator(dev).goto_main()
     dev.gismt.book.hosts[0].blocked_until = None
     for name in ("cdn01.crpt.ru", "cdn02.crpt.ru", "cdn03.crpt.ru"):
         dev.transport.backend.host(name).latency_ms = 1700
-    dev.goto("КАССОВЫЙ РЕЖИМ")
+    Operator(dev).goto("КАССОВЫЙ РЕЖИМ")
     for k in ("ИТ", "0", "ИТ", "3", "С"):
         dev.press(k)
     settle(clock, dev)
     for _ in range(n):
-        dev.press_many("1 0")
+        Operator(dev).press_many("1 0")
         dev.scan("0104670540176099215NN*cM\x1d93dGVz")
         settle(clock, dev)
         while dev.mode == "message":
@@ -154,7 +155,7 @@ def test_link_down_is_noted_and_retried(tmp_path):
     clock.advance(10 * MIN)
     settle(clock, dev)
     assert dev.tech.stats.failed == 1
-    assert any("exchange failed" in e.detail for e in dev.events)
+    assert any("exchange failed" in e.text for e in dev.events)
     link.down = False
     clock.advance(10 * MIN)
     settle(clock, dev)
@@ -180,7 +181,7 @@ def test_the_floor_runs_from_session_start_so_a_faster_link_does_not_skip_a_peri
     clock.advance(5 * MIN)
     settle(clock, dev)
     assert len(model.records(dev.serial)) == 2   # uploaded at this period, not the next
-    assert not any("wait: the last upload" in e.detail for e in dev.events)
+    assert not any("wait: the last upload" in e.text for e in dev.events)
 
 
 def _stored_settings(dev):
@@ -209,7 +210,7 @@ def test_pushed_settings_apply_all_together_or_not_at_all(tmp_path):
     ]
     for items, code in cases:
         dev.tech.pending_task = (99, items)
-        dev._settings_arrived()
+        dev.settings_arrived()
         dev.press("3")
         assert dev.tech.result == (99, False, code), items
         assert dev.tls.slots() == [], items          # a good certificate before the bad item did not stay
@@ -220,7 +221,7 @@ def test_pushed_settings_apply_all_together_or_not_at_all(tmp_path):
             dev.press("С")
     # A good push goes in whole.
     dev.tech.pending_task = (100, [good, {"kind": "poll_period", "value": "7"}, {"kind": "option", "value": "92=1"}])
-    dev._settings_arrived()
+    dev.settings_arrived()
     dev.press("3")
     assert dev.tech.result == (100, True, 0)
     assert len(dev.tls.slots()) == 1 and dev.settings.poll_period_min == 7 and dev.settings.host_check_off
@@ -229,7 +230,7 @@ def test_pushed_settings_apply_all_together_or_not_at_all(tmp_path):
 
 def test_the_session_goes_to_the_server_named_in_the_menu(tmp_path):
     clock, model, link, dev = world(tmp_path)
-    dev.goto("АДРЕС СЕРВЕРА")
+    Operator(dev).goto("АДРЕС СЕРВЕРА")
     assert dev.display.text.split("\n") == ["АДРЕС СЕРВЕРА", "rd.incotexkkm.ru"]
     dev.press("ИТ")
     dev.press("С")
@@ -240,7 +241,7 @@ def test_the_session_goes_to_the_server_named_in_the_menu(tmp_path):
     settle(clock, dev)
     assert model.devices() == [] and link.sessions_opened == 0
     assert dev.tech.stats.failed == 1
-    assert any(e.detail == "exchange failed: rd.example.ru: unknown host" for e in dev.events)
+    assert any(e.text == "exchange failed: rd.example.ru: unknown host" for e in dev.events)
     dev.settings.tech_server_host = "RD.INCOTEXKKM.RU"      # names are not case-sensitive
     clock.advance(10 * MIN)
     settle(clock, dev)

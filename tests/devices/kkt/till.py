@@ -15,6 +15,7 @@ from typing import Any
 
 from emulator.base.clock import VirtualClock
 from emulator.devices.kkt.device import KktDevice
+from emulator.fronts.operator import Operator
 from emulator.rules.marking import GS
 from emulator.servers.trueapi.backend import TrueApiBackend
 
@@ -43,7 +44,7 @@ class Till:
 
     def status_check(self) -> None:
         self.dismiss()
-        self.dev.goto("СТАТУС ГИС МТ")
+        Operator(self.dev).goto("СТАТУС ГИС МТ")
         self.dev.press("ИТ")
         self.settle()
 
@@ -51,13 +52,13 @@ class Till:
         d = self.dev
         self.dismiss()
         if not d.mode.startswith("cash_"):
-            d.goto("КАССОВЫЙ РЕЖИМ")
-            d.press_many("ИТ 0 ИТ")
+            Operator(d).goto("КАССОВЫЙ РЕЖИМ")
+            Operator(d).press_many("ИТ 0 ИТ")
             if d.mode == "cash_open_shift":
                 d.press("3")
             self.settle()
             self.dismiss()
-        d.press_many("1 0 0")
+        Operator(d).press_many("1 0 0")
         d.scan(code)
         self.settle()
 

@@ -45,6 +45,7 @@ if str(ROOT) not in sys.path:
 from emulator.base.clock import VirtualClock  # noqa: E402
 from emulator.devices.kkt import techexchange  # noqa: E402
 from emulator.devices.kkt.device import KktDevice  # noqa: E402
+from emulator.devices.kkt.events import TechNote  # noqa: E402
 from emulator.devices.kkt.logbook import NO_EXPIRY  # noqa: E402
 from emulator.net.oism import SimOismLink  # noqa: E402
 from emulator.net.real import RealTimeDriver  # noqa: E402
@@ -163,9 +164,9 @@ def main(argv: list[str] | None = None) -> int:
     failures: list[str] = []
 
     def on_event(ev) -> None:  # type: ignore[no-untyped-def]
-        if ev.kind == "tech" and ev.detail.startswith("exchange failed"):
-            failures.append(ev.detail)
-            say(f"failed {ev.detail}")
+        if isinstance(ev, TechNote) and ev.text.startswith("exchange failed"):
+            failures.append(ev.text)
+            say(f"failed {ev.text}")
 
     device.on_event = on_event
     device.tech.start("test")
