@@ -176,7 +176,7 @@ class ScenarioRun:
 
     def _no_tls_faults(self) -> None:
         """TLS is not modelled on the simulated network: a host's ``tls`` fault needs the real one."""
-        hosts = [n for n in self.backend.hosts() if self.backend.host(n).tls_fault]
+        hosts = [n for n in self.backend.hosts() if self.backend.host(n).faults.tls_fault]
         if hosts:
             raise StepFailed(f"a TLS fault ({', '.join(hosts)}) needs `network: real`: TLS is not modelled "
                              f"on the simulated network")

@@ -391,7 +391,7 @@ def test_658_reset_right_after_the_handshake(world: World) -> None:
 
 def _cdn_info_fails(w: World, how: str) -> None:
     if how == "garbage":
-        w.change(lambda b: b.host(BASE).plan(["garbage"], repeat=True))
+        w.change(lambda b: b.host(BASE).faults.plan(["garbage"], repeat=True))
     else:
         w.point(BASE, w.raw_server(answering(host_context(w, BASE), 200, TOO_DEEP)).address)
 

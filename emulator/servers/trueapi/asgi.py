@@ -48,7 +48,7 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
 from emulator.net.seam import NetRequest
-from emulator.servers.trueapi.backend import BackendReply, TrueApiBackend, error_body
+from emulator.servers.trueapi.routes import BackendReply, TrueApiBackend, error_body
 
 TRANSPORT_KEY = "kkt_emu.transport"
 CLOSE_STAND_IN_BODY = b'{"code":0,"description":"ok","codes":[{"cis":"0104670540176099215ZZZZZ","valid":true}]}'

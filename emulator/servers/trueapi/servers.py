@@ -41,10 +41,10 @@ its "Exception in ASGI application" records for connections dropped on purpose
 
 Transport faults, per host, switchable at run time:
 
-* ``set_down(host, True)`` sets the backend's ``CdnHost.down`` and closes the
+* ``set_down(host, True)`` sets the backend's ``ServedHost.faults.down`` and closes the
   host's listening socket and drops its open connections (TCP RST): a connect
   gets a real ``ECONNREFUSED``. ``set_down(host, False)`` listens again on the
-  same ip:port. ``CdnHost.down`` is the single source of truth: a watcher in
+  same ip:port. ``ServedHost.faults.down`` is the single source of truth: a watcher in
   the server thread polls it every ``watch_interval_s`` (50 ms) and applies
   changes made directly on the backend; ``sync_faults()`` applies them at once.
   A request that reaches an open connection of a down host before the watcher
@@ -57,7 +57,7 @@ Transport faults, per host, switchable at run time:
   listener on the same ip:port that accepts TCP, reads and never answers: no
   ServerHello ever comes, the client's connect/handshake timeout fires.
 
-The TLS faults are also the backend's ``CdnHost.tls_fault`` (``"stall"`` for
+The TLS faults are also the backend's ``ServedHost.faults.tls_fault`` (``"stall"`` for
 the handshake): a scenario or ``serve``'s configuration sets them there and
 the watcher applies them like ``down``.
 
@@ -103,7 +103,7 @@ from uvicorn.server import ServerState
 
 from emulator.net.seam import NetRequest
 from emulator.servers.trueapi.asgi import TRANSPORT_KEY, DropConnection, TrueApiApp
-from emulator.servers.trueapi.backend import TrueApiBackend
+from emulator.servers.trueapi.routes import TrueApiBackend
 from tls_store.lab_ca import LabCA
 
 CERT_FAULTS = ("unknown-ca", "expired", "wrong-host")
@@ -398,7 +398,7 @@ class TrueApiServers:
         h = self._host(host)
         self._require_running()
         with self.lock, contextlib.suppress(KeyError):
-            self.backend.host(h.name).down = bool(down)
+            self.backend.host(h.name).faults.down = bool(down)
         self._call(self._set(h, down=bool(down)))
 
     def route(self, request: NetRequest) -> tuple[str, int] | None:
@@ -418,7 +418,7 @@ class TrueApiServers:
             return h.ip, h.port                 # stopped: the connect is refused anyway
         with self.lock:
             state = self.backend.host(name)
-            if state.status_plan and state.status_plan[0] == "refuse" and not state.down:
+            if state.faults.head() == "refuse" and not state.faults.down:
                 self.backend.handle(name, request, self.now_ms())
                 return self._refusing_address(h.ip)
         return h.ip, h.port
@@ -466,7 +466,7 @@ class TrueApiServers:
         return len(closing)
 
     def sync_faults(self) -> None:
-        """Apply the backend's ``CdnHost.down`` flags now (the watcher does it within ``watch_interval_s``)."""
+        """Apply the backend's ``ServedHost.faults.down`` flags now (the watcher does it within ``watch_interval_s``)."""
         self._call(self._sync())
 
     def set_cert_fault(self, host: str, fault: str | None) -> None:
@@ -486,7 +486,7 @@ class TrueApiServers:
         h = self._host(host)
         self._require_running()
         with self.lock, contextlib.suppress(KeyError):
-            self.backend.host(h.name).tls_fault = fault
+            self.backend.host(h.name).faults.tls_fault = fault
         if fault in CERT_FAULTS:
             self._context(h.name, fault)               # make the certificate here, not on the loop
         self._call(self._set(h, cert_fault=fault if fault in CERT_FAULTS else None,
@@ -553,8 +553,8 @@ class TrueApiServers:
     def _take_faults(self, h: _Host) -> bool:
         """Copy the backend's down flag and TLS fault of ``h``; True when they changed."""
         state = self.backend.host(h.name)
-        tls = state.tls_fault
-        wanted = (state.down, tls if tls in CERT_FAULTS else None, tls == "stall")
+        tls = state.faults.tls_fault
+        wanted = (state.faults.down, tls if tls in CERT_FAULTS else None, tls == "stall")
         if wanted == (h.down, h.cert_fault, h.handshake_stall):
             return False
         h.down, h.cert_fault, h.handshake_stall = wanted
