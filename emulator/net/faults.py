@@ -35,7 +35,7 @@ CERT_FAULTS = ("unknown-ca", "expired", "wrong-host")
 TLS_FAULTS = (*CERT_FAULTS, "stall")    # "stall": the TLS handshake never gets an answer
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, slots=True)
 class FaultPlan:
     """Latency, plan items and switches of one served host (see the module docstring)."""
 

@@ -115,7 +115,7 @@ def status_refusal(status: int | str, delay_ms: int = 0) -> Refusal:
     return Refusal(status=status, delay_ms=delay_ms)
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, slots=True)
 class ServedHost:
     """One host the mock serves (base hosts too): contour, switches, counters and fault plan."""
 
