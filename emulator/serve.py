@@ -61,7 +61,7 @@ from emulator.fronts.console import Console
 from emulator.net.real import RealNetwork, RealTimeDriver
 from emulator.rules.syntax import mask_token
 from emulator.scenario.model import ScenarioError, load_data, yaml_message
-from emulator.servers.trueapi.backend import TrueApiBackend
+from emulator.servers.trueapi import TrueApiBackend
 from emulator.world.root import TechWorld, World
 from emulator.world.spec import make_backend, tokens_named
 from tls_store import TlsError, TlsStore

@@ -28,7 +28,7 @@ from emulator.base.moscow import MSK
 from emulator.fronts.operator import Operator
 from emulator.net.seam import NetRequest
 from emulator.rules.marking import GS
-from emulator.servers.trueapi.backend import TrueApiBackend
+from emulator.servers.trueapi import TrueApiBackend
 from emulator.world.root import World
 
 TOKEN = "7f0c0d6e-3b1a-4c53-9a8e-5d2f0e9b1c42"
@@ -54,7 +54,7 @@ def _world(seed: int, codes: list[str]) -> TrueApiBackend:
     backend = TrueApiBackend(seed=seed)
     backend.add_token("prod", TOKEN)
     for i, name in enumerate(backend.cdn_hosts("prod")):
-        backend.host(name).latency_ms = 40 + 30 * i
+        backend.host(name).faults.latency_ms = 40 + 30 * i
     for c in codes:
         backend.add_code(CatalogueEntry(code=c, groupIds=(8,)))
     return backend
@@ -135,11 +135,11 @@ def _inject_faults(backend: TrueApiBackend, hosts: list[str], day: int) -> None:
     """A few host faults over the month, on fixed days so runs compare."""
     first = hosts[0]
     if day == 4:
-        backend.host(first).plan([500, 500])           # twice in a row: blocked, failover
+        backend.host(first).faults.plan([500, 500])           # twice in a row: blocked, failover
     elif day == 11:
-        backend.host(first).latency_seq = [1700, 1700, 1700, 40]  # three late answers: blocked
+        backend.host(first).faults.latency_seq = [1700, 1700, 1700, 40]  # three late answers: blocked
     elif day == 17:
-        backend.host(first).plan(["5000", "5000"])     # not the host's fault: no block
+        backend.host(first).faults.plan(["5000", "5000"])     # not the host's fault: no block
     elif day == 23:
         backend.set_emergency("prod", True)             # one emergency day
     elif day == 24:

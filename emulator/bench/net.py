@@ -54,7 +54,7 @@ from emulator.base.clock import VirtualClock
 from emulator.fronts.operator import Operator
 from emulator.net.seam import NetRequest
 from emulator.rules.marking import GS
-from emulator.servers.trueapi.backend import TrueApiBackend
+from emulator.servers.trueapi import TrueApiBackend
 from emulator.world.root import World
 
 TOKEN = "7f0c0d6e-3b1a-4c53-9a8e-5d2f0e9b1c42"
@@ -103,7 +103,7 @@ class _World:
         b.add_token("prod", TOKEN)
         hosts = [b.base_host("prod"), *b.cdn_hosts("prod")]
         for name in hosts:
-            b.host(name).latency_ms = 0
+            b.host(name).faults.latency_ms = 0
         for c in codes:
             b.add_code(CatalogueEntry(code=c, groupIds=(8,)))
         self.backend = b

@@ -34,7 +34,7 @@ from jsonschema.exceptions import ValidationError, best_match
 from emulator.base.instants import parse_duration, parse_instant
 from emulator.devices.kkt.logbook import LogRecord
 from emulator.devices.kkt.settings import Settings
-from emulator.servers.trueapi.backend import TrueApiBackend
+from emulator.servers.trueapi import TrueApiBackend
 from emulator.world.spec import apply_host, apply_world, exc_text, make_backend
 from firmware_menu.keypad import parse_key
 from firmware_menu.tree import Node, menu_data

@@ -44,7 +44,7 @@ from emulator.net.techlink import SimTechLink, TcpTechLink
 from emulator.servers.oism.model import OismModel
 from emulator.servers.techserver.model import TechServer
 from emulator.servers.techserver.session import Session
-from emulator.servers.trueapi.backend import TrueApiBackend
+from emulator.servers.trueapi import TrueApiBackend
 from tls_store.lab_ca import LabCA
 
 if TYPE_CHECKING:
@@ -202,7 +202,7 @@ class World:
 
     # ------------------------------------------------------------ the servers
     def tls_faulted_hosts(self) -> list[str]:
-        return [n for n in self.backend.hosts() if self.backend.host(n).tls_fault]
+        return [n for n in self.backend.hosts() if self.backend.host(n).faults.tls_fault]
 
     def check_simulable(self) -> None:
         """TLS is not modelled on the simulated network: a host's ``tls`` fault needs the real one."""

@@ -15,7 +15,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from emulator.base.instants import parse_instant
-from emulator.servers.trueapi.backend import TLS_FAULTS, TrueApiBackend
+from emulator.net.faults import TLS_FAULTS
+from emulator.servers.trueapi import TrueApiBackend
 from emulator.servers.trueapi.catalogue import Catalogue, CatalogueEntry
 
 
@@ -76,24 +77,25 @@ def _apply_world_key(backend: TrueApiBackend, key: str, value: Any) -> None:
 
 def apply_host(backend: TrueApiBackend, name: str, conf: Mapping[str, Any]) -> None:
     host = backend.host(name)
-    for key in ("latency_ms", "avg_time_ms"):
-        if key in conf:
-            setattr(host, key, int(conf[key]))
+    if "latency_ms" in conf:
+        host.faults.latency_ms = int(conf["latency_ms"])
+    if "avg_time_ms" in conf:
+        host.avg_time_ms = int(conf["avg_time_ms"])
     if "latency_seq" in conf:
-        host.latency_seq = [int(v) for v in conf["latency_seq"]]
+        host.faults.latency_seq = [int(v) for v in conf["latency_seq"]]
     if "down" in conf:
-        host.down = bool(conf["down"])
+        host.faults.down = bool(conf["down"])
     if "emergency" in conf:
         host.emergency = bool(conf["emergency"])
     if "tls" in conf:
         tls = conf["tls"]
         if tls not in (*TLS_FAULTS, "none", None):
             raise ValueError(f"host {name}: tls {tls!r} is not one of {', '.join(TLS_FAULTS)} or none")
-        host.tls_fault = None if tls in ("none", None) else str(tls)
+        host.faults.tls_fault = None if tls in ("none", None) else str(tls)
     if "plan" in conf:
-        host.plan(["5000" if item == 5000 else item for item in conf["plan"]], bool(conf.get("repeat", False)))
+        host.faults.plan(["5000" if item == 5000 else item for item in conf["plan"]], bool(conf.get("repeat", False)))
     elif "repeat" in conf:
-        host.plan_repeat = bool(conf["repeat"])
+        host.faults.repeat = bool(conf["repeat"])
 
 
 TOKEN_KEYS = ("token", "tokens", "blocked_tokens")

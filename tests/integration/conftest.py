@@ -41,7 +41,7 @@ from emulator.fronts.operator import Operator
 from emulator.net.oism import SimOismLink
 from emulator.net.real import RealNetwork, RealTimeDriver
 from emulator.servers.oism.model import OismModel
-from emulator.servers.trueapi.backend import TrueApiBackend
+from emulator.servers.trueapi import TrueApiBackend
 from emulator.servers.trueapi.servers import TrueApiServers
 from tests.rawtls import RawServer
 from tls_store.lab_ca import LabCA
@@ -78,7 +78,7 @@ class World:
         self.servers.sync_faults()
 
     def plan(self, host: str, items: list[int | str]) -> None:
-        self.change(lambda b: b.host(host).plan(items))
+        self.change(lambda b: b.host(host).faults.plan(items))
 
     def raw_server(self, handler: Callable[[socket.socket, threading.Event], None]) -> RawServer:
         srv = RawServer(handler)
@@ -205,7 +205,7 @@ def make_world(tmp_path: Path) -> Iterator[Callable[..., World]]:
             backend.add_token("prod", TOKEN)
         backend.add_code({"code": GOOD_CODE, "groupIds": [8]})
         for name, ms in {**LATENCY_MS, **(latency or {})}.items():
-            backend.host(name).latency_ms = ms
+            backend.host(name).faults.latency_ms = ms
         ca = LabCA.create(common_name="integration lab CA")
         servers = TrueApiServers(backend, ca, HOSTS, now_ms=lambda: clock.now_ms, idle_timeout_s=idle_timeout_s,
                                  stall_s=10.0).start()

@@ -391,7 +391,7 @@ def test_658_reset_right_after_the_handshake(world: World) -> None:
 
 def _cdn_info_fails(w: World, how: str) -> None:
     if how == "garbage":
-        w.change(lambda b: b.host(BASE).plan(["garbage"], repeat=True))
+        w.change(lambda b: b.host(BASE).faults.plan(["garbage"], repeat=True))
     else:
         w.point(BASE, w.raw_server(answering(host_context(w, BASE), 200, TOO_DEEP)).address)
 
@@ -576,7 +576,7 @@ def test_768_two_5xx_in_a_row_block_the_host(world: World) -> None:
 
 def test_768_three_slow_answers_block_the_host(world: World) -> None:
     # SLOWEST test of the file: three sales wait for the 1.5 s decision deadline each (about 6 s wall).
-    world.change(lambda b: setattr(b.host(CDN1), "latency_ms", 1700))
+    world.change(lambda b: setattr(b.host(CDN1).faults, "latency_ms", 1700))
     for _ in range(3):
         world.sell()
     assert world.codes == [748, 748, 748, 768], world.notes

@@ -23,9 +23,11 @@ Then, by ``reply.fault``:
   ``servers.TrueApiServers`` refuses real connects when a host is down.
 
 Dropping a connection before any response byte needs the transport, which
-ASGI does not expose: ``servers.py`` puts it into ``scope["state"]`` under
-``TRANSPORT_KEY``. Under another ASGI server the app falls back to raising
-``DropConnection``, which such a server answers with its own 500.
+ASGI does not expose: our own HTTP/1.1 protocol (``http11.py``, what
+``servers.py`` serves with) gives it as an ASGI extension,
+``scope["extensions"][TRANSPORT_EXTENSION]["transport"]``. Under another ASGI
+server the app falls back to raising ``DropConnection``, which such a server
+answers with its own 500.
 
 The app never crashes on input: a backend exception becomes a 500 JSON error
 body, statuses HTTP/1.1 cannot send as a final answer (1xx) drop the
@@ -41,16 +43,16 @@ import asyncio
 import contextlib
 import itertools
 import logging
-import socket
-import struct
 import threading
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
 from emulator.net.seam import NetRequest
-from emulator.servers.trueapi.backend import BackendReply, TrueApiBackend, error_body
+from emulator.servers.trueapi.http11 import TRANSPORT_EXTENSION, DropConnection, reset_connection
+from emulator.servers.trueapi.routes import BackendReply, TrueApiBackend, error_body
 
-TRANSPORT_KEY = "kkt_emu.transport"
+__all__ = ["DropConnection", "TrueApiApp", "make_app"]
+
 CLOSE_STAND_IN_BODY = b'{"code":0,"description":"ok","codes":[{"cis":"0104670540176099215ZZZZZ","valid":true}]}'
 NO_BODY_STATUSES = frozenset({204, 304})
 
@@ -61,10 +63,6 @@ Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 log = logging.getLogger(__name__)
-
-
-class DropConnection(Exception):
-    """Raised by the app to make the ASGI server drop the connection (a deliberate fault, not a bug)."""
 
 
 def _latin1(value: bytes | str) -> str:
@@ -187,15 +185,11 @@ class TrueApiApp:
 
     async def _drop(self, scope: Scope, receive: Receive, reset: bool) -> None:
         """Close the connection: ``reset`` = at once, with a TCP RST; else after flushing what was sent."""
-        transport = (scope.get("state") or {}).get(TRANSPORT_KEY)
+        transport = ((scope.get("extensions") or {}).get(TRANSPORT_EXTENSION) or {}).get("transport")
         if transport is None:
             raise DropConnection("fault: connection dropped")
         if reset:
-            sock = transport.get_extra_info("socket")
-            if sock is not None:
-                with contextlib.suppress(OSError):
-                    sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-            transport.abort()
+            reset_connection(transport)
         else:
             transport.close()
         # Let the server see the connection go, so that it neither logs nor answers on it.

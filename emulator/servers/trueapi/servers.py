@@ -1,19 +1,23 @@
 """The mock True API as real HTTPS servers on loopback, over the same backend model.
 
 ``TrueApiServers(backend, ca)`` serves every host of the backend (base and CDN
-hosts of both contours, or the ``hosts`` given) with uvicorn's HTTP/1.1
-protocol (h11, ``timeout_keep_alive`` and all) and the ASGI front of
-``asgi.py``. Each host gets its own loopback address, ``127.0.0.2`` upward in
+hosts of both contours, or the ``hosts`` given) with our own HTTP/1.1
+protocol over h11 (``http11.Http11Connection``: keep-alive, the connection's
+transport for the faults) and the ASGI front of ``asgi.py``. Each host gets
+its own loopback address, ``127.0.0.2`` upward in
 the backend's order (prod base, prod CDNs, sandbox base, sandbox CDNs; Linux
 routes all of 127.0.0.0/8 to ``lo``), and a port (``port=0``: an ephemeral
 one, reported by ``resolver()`` and kept for the life of the object, so a host
 reopens on the same ip:port). Nothing binds outside 127.0.0.0/8.
 
-The listening sockets are ours, not ``uvicorn.Server``'s: an accept callback on
-the loop hands each accepted socket to ``loop.connect_accepted_socket`` with the
-host's ``SSLContext`` and uvicorn's protocol. So every socket is known, also
-while its TLS handshake runs, and one host can be closed, reopened or switched
-to another certificate without touching the others.
+No ASGI server's internals are used. The listening sockets are ours: an accept
+callback on the loop hands each accepted socket to
+``loop.connect_accepted_socket`` with the host's ``SSLContext`` and our own
+asyncio ``Protocol`` (``http11.py``), which joins the host's
+``ConnectionGroup``. So every socket is known, also while its TLS handshake
+runs, every open connection and request task is known after it, and one host
+can be closed, reopened or switched to another certificate without touching
+the others. A reset is ``http11.reset_connection`` (SO_LINGER 0, then close).
 
 Clients reach a host through ``resolver()`` (host name -> ``(ip, port)``), no
 ``/etc/hosts`` editing: connect to the address, send SNI and ``Host`` of the
@@ -35,16 +39,16 @@ asking for cdn01 fails the handshake. The callback asks OpenSSL for an
 ``unrecognized_name`` alert, but asyncio drops the connection without flushing
 it: the client sees the connection end during the handshake (``SSLEOFError``).
 
-Logging: ``start()`` adds a filter to the ``uvicorn.error`` logger that drops
-its "Exception in ASGI application" records for connections dropped on purpose
-(``DropConnection``, requests cancelled by ``stop()`` or a restart).
+Logging: requests ended on purpose (``DropConnection``, cancelled by
+``stop()`` or a restart) are logged at debug level only; an app that fails
+is logged as "Exception in ASGI application".
 
 Transport faults, per host, switchable at run time:
 
-* ``set_down(host, True)`` sets the backend's ``CdnHost.down`` and closes the
+* ``set_down(host, True)`` sets the backend's ``ServedHost.faults.down`` and closes the
   host's listening socket and drops its open connections (TCP RST): a connect
   gets a real ``ECONNREFUSED``. ``set_down(host, False)`` listens again on the
-  same ip:port. ``CdnHost.down`` is the single source of truth: a watcher in
+  same ip:port. ``ServedHost.faults.down`` is the single source of truth: a watcher in
   the server thread polls it every ``watch_interval_s`` (50 ms) and applies
   changes made directly on the backend; ``sync_faults()`` applies them at once.
   A request that reaches an open connection of a down host before the watcher
@@ -57,7 +61,7 @@ Transport faults, per host, switchable at run time:
   listener on the same ip:port that accepts TCP, reads and never answers: no
   ServerHello ever comes, the client's connect/handshake timeout fires.
 
-The TLS faults are also the backend's ``CdnHost.tls_fault`` (``"stall"`` for
+The TLS faults are also the backend's ``ServedHost.faults.tls_fault`` (``"stall"`` for
 the handshake): a scenario or ``serve``'s configuration sets them there and
 the watcher applies them like ``down``.
 
@@ -76,7 +80,7 @@ Keep-alive (also on the clock: ``expire_idle()`` closes connections idle for
 ``idle_timeout_s`` of the clock's time, for scenarios that advance it — at
 once, a FIN without close_notify, and returns when the sockets are closed): a
 connection idle for ``idle_timeout_s`` (the operator's 180 s by
-default) is closed by the server (uvicorn's ``timeout_keep_alive``): it sends
+default) is closed by the server (``Http11Connection``'s keep-alive timer): it sends
 a TLS close_notify at once and drops the TCP connection when the client
 answers it, or ``TLS_SHUTDOWN_TIMEOUT_S`` later.
 """
@@ -88,25 +92,20 @@ import contextlib
 import logging
 import socket
 import ssl
-import struct
 import threading
 import time
 from collections.abc import Callable, Coroutine, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from email.utils import formatdate
 from typing import Any, TypeVar
 
-import uvicorn
-from uvicorn.protocols.http.h11_impl import H11Protocol
-from uvicorn.server import ServerState
-
+from emulator.net.faults import CERT_FAULTS
 from emulator.net.seam import NetRequest
-from emulator.servers.trueapi.asgi import TRANSPORT_KEY, DropConnection, TrueApiApp
-from emulator.servers.trueapi.backend import TrueApiBackend
+from emulator.servers.trueapi.asgi import TrueApiApp
+from emulator.servers.trueapi.http11 import ConnectionGroup, Http11Connection, reset_connection
+from emulator.servers.trueapi.routes import TrueApiBackend
 from tls_store.lab_ca import LabCA
 
-CERT_FAULTS = ("unknown-ca", "expired", "wrong-host")
 WRONG_HOST_NAME = "wrong-host.invalid"
 DEFAULT_IDLE_TIMEOUT_S = 180.0
 TLS_SHUTDOWN_TIMEOUT_S = 1.0     # after its close_notify the server waits this long for the client's, then drops TCP
@@ -117,72 +116,6 @@ T = TypeVar("T")
 
 def wall_clock_ms() -> int:
     return int(time.time() * 1000)
-
-
-class _QuietDeliberateFaults(logging.Filter):
-    """Drops uvicorn's error records for connections we drop on purpose (faults, stop)."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        exc = record.exc_info[1] if record.exc_info else None
-        return not isinstance(exc, DropConnection | asyncio.CancelledError)
-
-
-_QUIET = _QuietDeliberateFaults()
-
-
-def _reset(transport: asyncio.Transport) -> None:
-    """Drop a connection at once with a TCP RST."""
-    sock = transport.get_extra_info("socket")
-    if sock is not None:
-        with contextlib.suppress(OSError):
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-    transport.abort()
-
-
-_date_cache: tuple[int, list[tuple[bytes, bytes]]] = (0, [])
-
-
-def _date_header() -> list[tuple[bytes, bytes]]:
-    global _date_cache
-    now = int(time.time())
-    if _date_cache[0] != now:
-        _date_cache = (now, [(b"date", formatdate(now, usegmt=True).encode())])
-    return _date_cache[1]
-
-
-class _Protocol(H11Protocol):
-    """uvicorn's h11 protocol that hands the transport to the app and counts connections."""
-
-    kkt_host: _Host
-
-    kkt_now: Callable[[], int]
-    kkt_idle_since: int | None = None   # the clock's time of the last complete answer; None while busy
-    kkt_arrival: tuple[int, float] | None = None   # (clock ms, monotonic s) when the request began
-
-    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
-        super().connection_made(transport)
-        self.app_state = {**self.app_state, TRANSPORT_KEY: transport}
-        self.kkt_host.connections_opened += 1
-
-    def data_received(self, data: bytes) -> None:
-        if self.kkt_arrival is None:
-            self.kkt_arrival = (self.kkt_now(), time.monotonic())
-        self.kkt_idle_since = None
-        self.server_state.default_headers = _date_header()
-        super().data_received(data)
-
-    def on_response_complete(self) -> None:
-        super().on_response_complete()
-        # The clock's time the answer went out. Read straight from the clock it can be late: once
-        # the client has the answer its thread may move the clock on (a scenario's `advance`)
-        # before this thread gets here. While a request is open the clock only follows the wall
-        # clock, so the arrival time plus the wall time since is the answer's time.
-        now = self.kkt_now()
-        if self.kkt_arrival is not None:
-            clock_ms, wall_s = self.kkt_arrival
-            now = min(now, clock_ms + int((time.monotonic() - wall_s) * 1000))
-        self.kkt_arrival = None
-        self.kkt_idle_since = now
 
 
 class _SilentProtocol(asyncio.Protocol):
@@ -209,10 +142,9 @@ class _Host:
     handshake_stall: bool = False
     mode: tuple[str, str | None] | None = None        # what runs now: ("http", fault) / ("stall", None)
     listener: socket.socket | None = None
-    state: ServerState | None = None                  # uvicorn's: open HTTP connections and request tasks
+    group: ConnectionGroup = field(default_factory=ConnectionGroup)   # open HTTP connections, request tasks
     accepted: set[socket.socket] = field(default_factory=set)   # every accepted socket not yet closed
     setups: set[asyncio.Task[Any]] = field(default_factory=set)  # TLS handshakes in progress
-    connections_opened: int = 0
     handshake_stalls: int = 0
 
     def wanted(self) -> tuple[str, str | None] | None:
@@ -271,7 +203,6 @@ class TrueApiServers:
     def start(self) -> TrueApiServers:
         if self._thread is not None:
             raise RuntimeError("already started")
-        logging.getLogger("uvicorn.error").addFilter(_QUIET)
         for h in self._hosts.values():                      # certificates before the thread: errors surface here
             self._context(h.name, None)
         loop = asyncio.new_event_loop()
@@ -383,11 +314,10 @@ class TrueApiServers:
     # -- statistics ------------------------------------------------------
     def connections_opened(self, host: str) -> int:
         """HTTP connections accepted by ``host`` so far (TLS handshake done), over all restarts."""
-        return self._host(host).connections_opened
+        return self._host(host).group.opened
 
     def open_connections(self, host: str) -> int:
-        h = self._host(host)
-        return len(h.state.connections) if h.state is not None else 0
+        return len(self._host(host).group.connections)
 
     def requests(self, host: str) -> int:
         """Requests the front handed to the backend for ``host``."""
@@ -398,7 +328,7 @@ class TrueApiServers:
         h = self._host(host)
         self._require_running()
         with self.lock, contextlib.suppress(KeyError):
-            self.backend.host(h.name).down = bool(down)
+            self.backend.host(h.name).faults.down = bool(down)
         self._call(self._set(h, down=bool(down)))
 
     def route(self, request: NetRequest) -> tuple[str, int] | None:
@@ -418,7 +348,7 @@ class TrueApiServers:
             return h.ip, h.port                 # stopped: the connect is refused anyway
         with self.lock:
             state = self.backend.host(name)
-            if state.status_plan and state.status_plan[0] == "refuse" and not state.down:
+            if state.faults.head() == "refuse" and not state.faults.down:
                 self.backend.handle(name, request, self.now_ms())
                 return self._refusing_address(h.ip)
         return h.ip, h.port
@@ -434,7 +364,7 @@ class TrueApiServers:
     def expire_idle(self) -> int:
         """Close every kept-alive connection idle for ``idle_timeout_s`` of the *clock's* time.
 
-        uvicorn's own keep-alive timeout runs on wall time; a scenario that advances the
+        The connections' own keep-alive timer runs on wall time; a scenario that advances the
         virtual clock past 180 s calls this so that the servers close what the simulated
         network would consider closed. Returns how many connections were closed.
         """
@@ -443,22 +373,18 @@ class TrueApiServers:
     async def _expire_idle(self) -> int:
         now = self.now_ms()
         limit = int(self.idle_timeout_s * 1000)
-        closing: list[tuple[_Host, _Protocol]] = []
+        closing: list[tuple[_Host, Http11Connection]] = []
         for h in self._hosts.values():
-            if h.state is None:
-                continue
-            for p in list(h.state.connections):
-                if (isinstance(p, _Protocol) and p.kkt_idle_since is not None
-                        and now - p.kkt_idle_since >= limit and not p.transport.is_closing()):
-                    if p.timeout_keep_alive_task is not None:
-                        p.timeout_keep_alive_task.cancel()
-                    # Closed at once (FIN, no close_notify): unlike uvicorn's graceful close, whose
+            for p in list(h.group.connections):
+                if (p.idle_since is not None and now - p.idle_since >= limit
+                        and p.transport is not None and not p.transport.is_closing()):
+                    # Closed at once (FIN, no close_notify): unlike the graceful keep-alive close, whose
                     # close_notify the client may not have read by its next request, the socket is
                     # closed when this returns, so the client finds it closed, always.
-                    p.transport.abort()
+                    p.expire()
                     closing.append((h, p))
         deadline = time.monotonic() + 2.0
-        while any(h.state is not None and p in h.state.connections for h, p in closing):
+        while any(p in h.group.connections for h, p in closing):
             if time.monotonic() > deadline:
                 log.warning("idle connections still open 2 s after they were closed")
                 break
@@ -466,7 +392,7 @@ class TrueApiServers:
         return len(closing)
 
     def sync_faults(self) -> None:
-        """Apply the backend's ``CdnHost.down`` flags now (the watcher does it within ``watch_interval_s``)."""
+        """Apply the backend's ``ServedHost.faults.down`` flags now (the watcher does it within ``watch_interval_s``)."""
         self._call(self._sync())
 
     def set_cert_fault(self, host: str, fault: str | None) -> None:
@@ -486,7 +412,7 @@ class TrueApiServers:
         h = self._host(host)
         self._require_running()
         with self.lock, contextlib.suppress(KeyError):
-            self.backend.host(h.name).tls_fault = fault
+            self.backend.host(h.name).faults.tls_fault = fault
         if fault in CERT_FAULTS:
             self._context(h.name, fault)               # make the certificate here, not on the loop
         self._call(self._set(h, cert_fault=fault if fault in CERT_FAULTS else None,
@@ -553,8 +479,8 @@ class TrueApiServers:
     def _take_faults(self, h: _Host) -> bool:
         """Copy the backend's down flag and TLS fault of ``h``; True when they changed."""
         state = self.backend.host(h.name)
-        tls = state.tls_fault
-        wanted = (state.down, tls if tls in CERT_FAULTS else None, tls == "stall")
+        tls = state.faults.tls_fault
+        wanted = (state.faults.down, tls if tls in CERT_FAULTS else None, tls == "stall")
         if wanted == (h.down, h.cert_fault, h.handshake_stall):
             return False
         h.down, h.cert_fault, h.handshake_stall = wanted
@@ -589,7 +515,7 @@ class TrueApiServers:
                 return _SilentProtocol(h)
         else:
             ctx = self._context(h.name, wanted[1])
-            protocol, h.state = self._http_protocol(h, ctx)
+            protocol = self._http_protocol(h)
         h.listener = sock
         asyncio.get_running_loop().add_reader(sock.fileno(), self._accept, h, sock, protocol, ctx)
         h.mode = wanted
@@ -610,25 +536,10 @@ class TrueApiServers:
         h.port = sock.getsockname()[1]          # an ephemeral port is kept for later reopenings
         return sock
 
-    def _http_protocol(self, h: _Host, ctx: ssl.SSLContext) -> tuple[Callable[[], asyncio.Protocol], ServerState]:
-        config = uvicorn.Config(
-            h.app, http=_Protocol, ws="none", lifespan="off", interface="asgi3", log_config=None,
-            access_log=False, proxy_headers=False, server_header=False, date_header=True,
-            timeout_keep_alive=self.idle_timeout_s,  # type: ignore[arg-type]  # a float works
-            ssl_context_factory=lambda _config, _default: ctx,
-        )
-        config.load()
-        state = ServerState()
-        state.default_headers = _date_header()
-        loop = asyncio.get_running_loop()
-
+    def _http_protocol(self, h: _Host) -> Callable[[], asyncio.Protocol]:
         def protocol() -> asyncio.Protocol:
-            p = _Protocol(config=config, server_state=state, app_state={}, _loop=loop)
-            p.kkt_host = h
-            p.kkt_now = self.now_ms
-            return p
-
-        return protocol, state
+            return Http11Connection(h.app, h.group, self.now_ms, keep_alive_s=self.idle_timeout_s)
+        return protocol
 
     def _accept(self, h: _Host, listener: socket.socket, protocol: Callable[[], asyncio.Protocol],
                 ctx: ssl.SSLContext | None) -> None:
@@ -672,25 +583,21 @@ class TrueApiServers:
 
     async def _close(self, h: _Host) -> None:
         """Stop listening and drop every connection of ``h`` (RST), ending its requests quietly."""
-        listener, state = h.listener, h.state
-        h.listener, h.state, h.mode = None, None, None
+        listener = h.listener
+        h.listener, h.mode = None, None
         if listener is not None:
             asyncio.get_running_loop().remove_reader(listener.fileno())
             listener.close()                    # connects are refused from here on
-        if state is not None:
-            for conn in list(state.connections):
-                if conn.transport is not None:  # also those waiting for a TLS close_notify
-                    _reset(conn.transport)
+        for conn in list(h.group.connections):
+            if conn.transport is not None:      # also those waiting for a TLS close_notify
+                reset_connection(conn.transport)
         # Connections still in a TLS handshake, or silent ones: shut the socket down under asyncio's feet;
         # their transports see the end of the stream and close themselves.
         for sock in list(h.accepted):
-            if sock.fileno() != -1:
-                with contextlib.suppress(OSError):
-                    sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-                    sock.shutdown(socket.SHUT_RDWR)
+            reset_connection(sock)
         await asyncio.sleep(0)                  # connection_lost runs: the apps see a disconnect
         await asyncio.sleep(0)
-        tasks = [t for t in state.tasks if not t.done()] if state is not None else []
+        tasks = [t for t in h.group.tasks if not t.done()]
         for t in tasks:
             t.cancel()
         if tasks:

@@ -11,7 +11,7 @@ from emulator.net.oism import SimOismLink
 from emulator.net.simulated import SimulatedNetwork
 from emulator.rules.marking import GS
 from emulator.servers.oism.model import OismModel
-from emulator.servers.trueapi.backend import TrueApiBackend
+from emulator.servers.trueapi import TrueApiBackend
 
 TOKEN = "7f0c0d6e-3b1a-4c53-9a8e-5d2f0e9b1c42"
 OTHER = "5b8e2a91-4c7d-4e0f-8a3b-9d6c1e2f7a05"

@@ -28,7 +28,7 @@ from emulator.net.oism import SimOismLink
 from emulator.net.simulated import SimulatedNetwork
 from emulator.rules.marking import GS
 from emulator.servers.oism.model import OismModel
-from emulator.servers.trueapi.backend import TrueApiBackend
+from emulator.servers.trueapi import TrueApiBackend
 from emulator.servers.trueapi.catalogue import CatalogueEntry
 
 TOKEN = "7f0c0d6e-3b1a-4c53-9a8e-5d2f0e9b1c42"
@@ -175,7 +175,7 @@ class DeviceMachine(RuleBasedStateMachine):
     @rule(host=st.sampled_from(["cdn01.crpt.ru", "cdn02.crpt.ru", "cdn03.crpt.ru"]),
           plan=st.lists(st.sampled_from([500, 429, 503, "5000", "refuse", "garbage", 400, "ok"]), max_size=4))
     def host_fault(self, host: str, plan: list) -> None:
-        self.backend.host(host).plan(plan)
+        self.backend.host(host).faults.plan(plan)
 
     # -- invariants -----------------------------------------------------------
     @invariant()

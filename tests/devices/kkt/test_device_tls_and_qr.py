@@ -8,7 +8,7 @@ from emulator.fronts.operator import Operator
 from emulator.net.oism import SimOismLink
 from emulator.net.simulated import SimulatedNetwork
 from emulator.servers.oism.model import OismModel
-from emulator.servers.trueapi.backend import TrueApiBackend
+from emulator.servers.trueapi import TrueApiBackend
 from emulator.wire.token_qr import make_token_qr
 from tls_store import TlsError
 from tls_store.lab_ca import LabCA

@@ -26,7 +26,7 @@ from emulator.net.simulated import SimulatedNetwork
 from emulator.rules.marking import GS
 from emulator.rules.syntax import SANDBOX_HOST
 from emulator.servers.oism.model import OismModel
-from emulator.servers.trueapi.backend import TrueApiBackend
+from emulator.servers.trueapi import TrueApiBackend
 from emulator.servers.trueapi.catalogue import CatalogueEntry
 from tests.devices.kkt.till import Till as SharedTill
 
@@ -56,7 +56,7 @@ def till(latencies: tuple[int, int, int] = (100, 200, 300), sandbox: bool = Fals
     backend.add_token("sandbox" if sandbox else "prod", SANDBOX_TOKEN if sandbox else TOKEN)
     backend.add_code(CatalogueEntry(code=GOOD, groupIds=(8,)))
     for name, ms in zip(backend.cdn_hosts("sandbox" if sandbox else "prod"), latencies):
-        backend.host(name).latency_ms = ms
+        backend.host(name).faults.latency_ms = ms
     net = SimulatedNetwork(clock, backend)
     dev = KktDevice(clock, net, oism=SimOismLink(OismModel()))
     dev.settings.token = SANDBOX_TOKEN if sandbox else TOKEN
@@ -75,7 +75,7 @@ def test_the_fallback_list_is_the_operators_production_list() -> None:
 
 def test_cdn_info_never_answered_the_fallback_hosts_are_ranked_and_a_check_goes_out() -> None:
     t = till(latencies=(300, 100, 200))
-    t.backend.host(BASE).down = True
+    t.backend.host(BASE).faults.down = True
     t.status_check()
     # One record for cdn/info, one for each fallback host that did not answer (not in the world:
     # the name does not resolve), as for any failed health check; nothing else.
@@ -97,10 +97,10 @@ def test_cdn_info_never_answered_the_fallback_hosts_are_ranked_and_a_check_goes_
 
 def test_the_fallback_list_is_asked_again_at_each_refresh_until_cdn_info_answers() -> None:
     t = till()
-    t.backend.host(BASE).down = True
+    t.backend.host(BASE).faults.down = True
     t.status_check()
     assert t.order() == [CDN1, CDN2, CDN3]
-    t.backend.host(CDN1).latency_ms = 500
+    t.backend.host(CDN1).faults.latency_ms = 500
     t.status_check()                           # cdn/info still down: the fallback hosts are measured again
     assert t.health_checks(CDN1, CDN2, CDN3) == [2, 2, 2]
     assert t.order() == [CDN2, CDN3, CDN1] and t.dev.book.fallback
@@ -109,16 +109,16 @@ def test_the_fallback_list_is_asked_again_at_each_refresh_until_cdn_info_answers
 
 def test_a_later_cdn_info_replaces_the_fallback_list_which_is_then_kept_as_the_cached_list() -> None:
     t = till()
-    t.backend.host(BASE).down = True
+    t.backend.host(BASE).faults.down = True
     t.status_check()
     assert t.order() == [CDN1, CDN2, CDN3] and t.dev.book.fallback
-    t.backend.host(BASE).down = False
+    t.backend.host(BASE).faults.down = False
     t.backend.set_cdn_hosts("prod", [CDN3, CDN2])
     t.status_check()
     assert t.order() == [CDN2, CDN3] and not t.dev.book.fallback
     assert len(t.codes) == 9                   # cdn/info answered: no record
     # cdn/info fails again: the cached list of cdn/info is kept, nothing is measured
-    t.backend.host(BASE).down = True
+    t.backend.host(BASE).faults.down = True
     checks = t.health_checks(CDN2, CDN3)
     t.status_check()
     assert t.codes[9:] == [E.NO_CONNECTION] and t.notes[9].startswith("cdn/info")
@@ -132,7 +132,7 @@ def test_a_later_cdn_info_replaces_the_fallback_list_which_is_then_kept_as_the_c
     (400, E.BAD_REQUEST, False), ("garbage", E.PARSE_ERROR, False)])
 def test_which_cdn_info_failures_count_as_unavailable(fault: int | str, first: int, used: bool) -> None:
     t = till()
-    t.backend.host(BASE).plan([fault])
+    t.backend.host(BASE).faults.plan([fault])
     t.status_check()
     assert t.codes[0] == first, t.notes
     assert t.dev.book.has_list is used
@@ -146,7 +146,7 @@ def test_which_cdn_info_failures_count_as_unavailable(fault: int | str, first: i
 def test_no_host_of_the_fallback_list_answers_764_and_no_list() -> None:
     t = till()
     for h in (BASE, CDN1, CDN2, CDN3):
-        t.backend.host(h).down = True
+        t.backend.host(h).faults.down = True
     t.status_check()
     assert t.codes == [E.NO_CONNECTION] * 12 + [E.NO_AVAILABLE_CDN], t.notes
     assert t.notes[-1] == "no host of the fallback CDN list answered health/check"
@@ -155,7 +155,7 @@ def test_no_host_of_the_fallback_list_answers_764_and_no_list() -> None:
 
 def test_the_sandbox_has_no_fallback_list_747_as_before() -> None:
     t = till(sandbox=True)
-    t.backend.host(SANDBOX_HOST).down = True
+    t.backend.host(SANDBOX_HOST).faults.down = True
     t.status_check()
     assert t.codes == [E.NO_CONNECTION] and not t.dev.book.has_list
     t.sell()
@@ -170,7 +170,7 @@ def test_the_sandbox_has_no_fallback_list_747_as_before() -> None:
 
 def _block_cdn1(t: Till) -> None:
     t.status_check()
-    t.backend.host(CDN1).plan([500, 500])
+    t.backend.host(CDN1).faults.plan([500, 500])
     t.sell()
     assert t.blocked() == [CDN1] and t.order() == [CDN1, CDN2, CDN3]
     assert t.health_checks(CDN1, CDN2, CDN3) == [1, 1, 1]
@@ -179,8 +179,8 @@ def _block_cdn1(t: Till) -> None:
 def test_a_probe_that_answers_remeasures_every_host_and_reranks_all() -> None:
     t = till()
     _block_cdn1(t)
-    t.backend.host(CDN2).latency_ms = 900
-    t.backend.host(CDN3).latency_ms = 150
+    t.backend.host(CDN2).faults.latency_ms = 900
+    t.backend.host(CDN3).faults.latency_ms = 150
     t.wait(BLOCK_MS)
     assert t.health_checks(CDN1, CDN2, CDN3) == [2, 2, 2]
     assert t.blocked() == [] and t.order() == [CDN1, CDN3, CDN2]
@@ -191,12 +191,12 @@ def test_a_probe_that_answers_remeasures_every_host_and_reranks_all() -> None:
 def test_a_host_that_does_not_answer_the_remeasure_is_blocked_and_probed_later() -> None:
     t = till()
     _block_cdn1(t)
-    t.backend.host(CDN3).down = True
+    t.backend.host(CDN3).faults.down = True
     t.wait(BLOCK_MS)
     assert t.blocked() == [CDN3] and t.order() == [CDN1, CDN2, CDN3]
     assert t.codes[3:] == [E.NO_CONNECTION] and t.notes[3] == "health/check cdn03.crpt.ru: refused connection refused"
-    t.backend.host(CDN3).down = False
-    t.backend.host(CDN3).latency_ms = 50
+    t.backend.host(CDN3).faults.down = False
+    t.backend.host(CDN3).faults.latency_ms = 50
     t.wait(BLOCK_MS)                           # cdn03's own probe answers: all re-ranked again
     assert t.blocked() == [] and t.order() == [CDN3, CDN1, CDN2]
     assert t.health_checks(CDN1, CDN2, CDN3) == [3, 3, 2]     # cdn03 was down for its first re-measure
@@ -205,7 +205,7 @@ def test_a_host_that_does_not_answer_the_remeasure_is_blocked_and_probed_later()
 def test_a_probe_without_answer_reblocks_and_measures_nothing_else() -> None:
     t = till()
     _block_cdn1(t)
-    t.backend.host(CDN1).down = True
+    t.backend.host(CDN1).faults.down = True
     t.wait(BLOCK_MS)
     assert t.blocked() == [CDN1]
     assert t.health_checks(CDN2, CDN3) == [1, 1]
@@ -213,12 +213,12 @@ def test_a_probe_without_answer_reblocks_and_measures_nothing_else() -> None:
 
 def test_two_probes_at_once_share_one_round_of_health_checks() -> None:
     t = till(latencies=(100, 200, 300))
-    t.backend.host(CDN1).down = True
-    t.backend.host(CDN2).down = True
+    t.backend.host(CDN1).faults.down = True
+    t.backend.host(CDN2).faults.down = True
     t.status_check()                           # cdn01 and cdn02 start blocked, their probes are due together
     assert t.blocked() == [CDN1, CDN2]
-    t.backend.host(CDN1).down = False
-    t.backend.host(CDN2).down = False
+    t.backend.host(CDN1).faults.down = False
+    t.backend.host(CDN2).faults.down = False
     t.wait(BLOCK_MS)
     assert t.blocked() == [] and t.order() == [CDN1, CDN2, CDN3]
     # (a host that is down does not count a health check) cdn01's probe answers first and starts the

@@ -10,7 +10,7 @@ from emulator.net.techlink import SimTechLink
 from emulator.servers.oism.model import OismModel
 from emulator.servers.techserver.model import TechServer
 from emulator.servers.techserver.session import Session
-from emulator.servers.trueapi.backend import TrueApiBackend
+from emulator.servers.trueapi import TrueApiBackend
 from tls_store.lab_ca import LabCA
 
 TOKEN = "7f0c0d6e-3b1a-4c53-9a8e-5d2f0e9b1c42"
@@ -45,7 +45,7 @@ def make_records(clock, dev, n):
     Operator(dev).goto_main()
     dev.gismt.book.hosts[0].blocked_until = None
     for name in ("cdn01.crpt.ru", "cdn02.crpt.ru", "cdn03.crpt.ru"):
-        dev.transport.backend.host(name).latency_ms = 1700
+        dev.transport.backend.host(name).faults.latency_ms = 1700
     Operator(dev).goto("КАССОВЫЙ РЕЖИМ")
     for k in ("ИТ", "0", "ИТ", "3", "С"):
         dev.press(k)

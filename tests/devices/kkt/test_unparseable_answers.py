@@ -24,7 +24,7 @@ from emulator.net.seam import Deliver, NetRequest, NetResult
 from emulator.net.simulated import SimulatedNetwork
 from emulator.rules.marking import GS
 from emulator.servers.oism.model import OismModel
-from emulator.servers.trueapi.backend import TrueApiBackend
+from emulator.servers.trueapi import TrueApiBackend
 from emulator.servers.trueapi.catalogue import CatalogueEntry
 from tests.devices.kkt.till import Till as SharedTill
 
@@ -83,8 +83,8 @@ def till(status: bool = True) -> Till:
     backend = TrueApiBackend(seed=0)
     backend.add_token("prod", TOKEN)
     backend.add_code(CatalogueEntry(code=GOOD, groupIds=(8,)))
-    backend.host(CDN1).latency_ms = 20
-    backend.host(CDN2).latency_ms = 200
+    backend.host(CDN1).faults.latency_ms = 20
+    backend.host(CDN2).faults.latency_ms = 200
     net = Rewriting(SimulatedNetwork(clock, backend))
     dev = KktDevice(clock, net, oism=SimOismLink(OismModel()))
     dev.settings.token = TOKEN

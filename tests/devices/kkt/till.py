@@ -17,7 +17,7 @@ from emulator.base.clock import VirtualClock
 from emulator.devices.kkt.device import KktDevice
 from emulator.fronts.operator import Operator
 from emulator.rules.marking import GS
-from emulator.servers.trueapi.backend import TrueApiBackend
+from emulator.servers.trueapi import TrueApiBackend
 
 TOKEN = "7f0c0d6e-3b1a-4c53-9a8e-5d2f0e9b1c42"
 START = 1_768_456_800_000

@@ -52,7 +52,7 @@ from emulator.net.real import RealTimeDriver  # noqa: E402
 from emulator.net.simulated import SimulatedNetwork  # noqa: E402
 from emulator.net.techlink import TcpTechLink, TechReply  # noqa: E402
 from emulator.servers.oism.model import OismModel  # noqa: E402
-from emulator.servers.trueapi.backend import TrueApiBackend  # noqa: E402
+from emulator.servers.trueapi import TrueApiBackend  # noqa: E402
 from emulator.wire.techframes import Frame  # noqa: E402
 
 SERIAL = "00106700000077"

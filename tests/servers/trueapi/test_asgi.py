@@ -25,7 +25,7 @@ from hypothesis import strategies as st
 from emulator.net.seam import NetRequest
 from emulator.servers.trueapi import BackendReply, TrueApiBackend
 from emulator.servers.trueapi.asgi import DropConnection, TrueApiApp, make_app
-from emulator.servers.trueapi.backend import GARBAGE_BODY, P_CDN_INFO, P_CHECK, P_HIST_RECEIVE
+from emulator.servers.trueapi.routes import GARBAGE_BODY, P_CDN_INFO, P_CHECK, P_HIST_RECEIVE
 
 TOKEN = "7f0c0d6e-3b1a-4c53-9a8e-5d2f0e9b1c42"
 BASE = "cdn.crpt.ru"
@@ -101,14 +101,14 @@ def _clean(world: tuple[Recorder, dict[str, str]]) -> Iterator[None]:
     b, _ = world
     b.seen.clear()
     RAISED.clear()
-    latency = {name: b.host(name).latency_ms for name in b.hosts()}
+    latency = {name: b.host(name).faults.latency_ms for name in b.hosts()}
     yield
     b.explode = False
     for name in b.hosts():
         h = b.host(name)
-        h.plan([])
-        h.latency_ms = latency[name]
-        h.latency_seq = []
+        h.faults.plan([])
+        h.faults.latency_ms = latency[name]
+        h.faults.latency_seq = []
 
 
 def test_make_app_is_an_asgi_callable() -> None:
@@ -148,7 +148,7 @@ def test_duplicate_headers_and_body_survive(world: tuple[Recorder, dict[str, str
 
 def test_statuses_and_mangled_bodies_pass_unchanged(world: tuple[Recorder, dict[str, str]]) -> None:
     b, urls = world
-    b.host(BASE).plan([503, "garbage", "truncated", "ok", "5000"])
+    b.host(BASE).faults.plan([503, "garbage", "truncated", "ok", "5000"])
     with httpx.Client(headers={"X-API-KEY": TOKEN}) as c:
         r = c.get(urls[BASE] + P_CDN_INFO)
         assert r.status_code == 503 and r.json()["code"] == 503
@@ -169,7 +169,7 @@ def test_latency_is_applied(world: tuple[Recorder, dict[str, str]]) -> None:
     b, urls = world
     with httpx.Client(headers={"X-API-KEY": TOKEN}) as c:
         c.get(urls[BASE] + P_CDN_INFO)                        # warm the connection
-        b.host(BASE).latency_ms = 300
+        b.host(BASE).faults.latency_ms = 300
         t0 = time.monotonic()
         r = c.get(urls[BASE] + P_CDN_INFO)
         dt = time.monotonic() - t0
@@ -179,7 +179,7 @@ def test_latency_is_applied(world: tuple[Recorder, dict[str, str]]) -> None:
 
 def test_close_fault_drops_the_connection_mid_answer(world: tuple[Recorder, dict[str, str]]) -> None:
     b, urls = world
-    b.host(BASE).plan(["close"])
+    b.host(BASE).faults.plan(["close"])
     port = int(urls[BASE].rsplit(":", 1)[1])
     with socket.create_connection(("127.0.0.1", port), timeout=5) as s:
         s.sendall(f"GET {P_CDN_INFO} HTTP/1.1\r\nHost: {BASE}\r\nX-API-KEY: {TOKEN}\r\n\r\n".encode())
@@ -190,7 +190,7 @@ def test_close_fault_drops_the_connection_mid_answer(world: tuple[Recorder, dict
     assert head.startswith(b"HTTP/1.1 200")
     length = int(next(line.split(b":")[1] for line in head.split(b"\r\n") if line.lower().startswith(b"content-length")))
     assert 0 < len(body) < length                    # headers and part of the body, then EOF
-    b.host(BASE).plan(["close"])
+    b.host(BASE).faults.plan(["close"])
     with httpx.Client() as c, pytest.raises(httpx.RemoteProtocolError):
         c.get(urls[BASE] + P_CDN_INFO, headers={"X-API-KEY": TOKEN})
     # No transport in the scope under a plain uvicorn: the app raised to make the server close.
@@ -209,7 +209,7 @@ def test_backend_exception_becomes_a_500_json(world: tuple[Recorder, dict[str, s
 
 def test_statuses_http_cannot_carry(world: tuple[Recorder, dict[str, str]]) -> None:
     b, urls = world
-    b.host(BASE).plan([204, 304])
+    b.host(BASE).faults.plan([204, 304])
     with httpx.Client() as c:
         for status in (204, 304):
             r = c.get(urls[BASE] + P_CDN_INFO)
@@ -240,7 +240,7 @@ _bodies = st.one_of(st.binary(max_size=300),
 def test_app_never_crashes_on_odd_requests(world: tuple[Recorder, dict[str, str]], method: str, path: str,
                                            headers: list[tuple[str, str]], body: bytes) -> None:
     b, urls = world
-    b.host(CDN).latency_ms = 0                  # the default CDN latency would only slow the examples down
+    b.host(CDN).faults.latency_ms = 0                  # the default CDN latency would only slow the examples down
     port = int(urls[CDN].rsplit(":", 1)[1])
     head = f"{method} {path} HTTP/1.1\r\nHost: {CDN}\r\n"
     head += "".join(f"{k}: {v}\r\n" for k, v in headers if k.lower() not in ("content-length", "transfer-encoding",

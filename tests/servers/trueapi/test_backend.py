@@ -16,7 +16,7 @@ from emulator.base.failures import Failure
 from emulator.net.seam import NetRequest, NetResult
 from emulator.net.simulated import SimulatedNetwork
 from emulator.servers.trueapi import BackendReply, Catalogue, CatalogueEntry, TrueApiBackend
-from emulator.servers.trueapi.backend import (
+from emulator.servers.trueapi.routes import (
     P_CDN_INFO,
     P_CHECK,
     P_HEALTH,
@@ -106,8 +106,8 @@ def test_default_world() -> None:
     assert b.cdn_hosts("sandbox") == ["cdn01.am.crptech.ru", "cdn02.am.crptech.ru", "cdn03.am.crptech.ru"]
     assert all(not c.tokens for c in b.contours.values())
     assert b.host(CDN).avg_time_ms == 300
-    assert [b.host(h).latency_ms for h in b.cdn_hosts("prod")] == [50, 150, 250]
-    assert b.host(BASE).latency_ms == 0
+    assert [b.host(h).faults.latency_ms for h in b.cdn_hosts("prod")] == [50, 150, 250]
+    assert b.host(BASE).faults.latency_ms == 0
     assert b.host(BASE).is_base and not b.host(CDN).is_base
     with pytest.raises(KeyError):
         b.host("cdn04.crpt.ru")
@@ -138,14 +138,14 @@ def test_cdn_info_empty_list_fault_and_set_cdn_hosts() -> None:
     b.set_empty_cdn_list("prod", True)
     assert call(b, "GET", BASE, P_CDN_INFO).json()["hosts"] == []
     b.set_empty_cdn_list("prod", False)
-    b.host(BASE).plan(["empty-list"])
+    b.host(BASE).faults.plan(["empty-list"])
     assert call(b, "GET", BASE, P_CDN_INFO).json()["hosts"] == []
     assert len(call(b, "GET", BASE, P_CDN_INFO).json()["hosts"]) == 3
 
-    b.host("cdn02.crpt.ru").latency_ms = 77
+    b.host("cdn02.crpt.ru").faults.latency_ms = 77
     b.set_cdn_hosts("prod", ["https://cdn02.crpt.ru", "cdn07.crpt.ru"])
     assert b.cdn_hosts("prod") == ["cdn02.crpt.ru", "cdn07.crpt.ru"]
-    assert b.host("cdn02.crpt.ru").latency_ms == 77       # kept hosts keep their state
+    assert b.host("cdn02.crpt.ru").faults.latency_ms == 77       # kept hosts keep their state
     assert call(b, "GET", "cdn01.crpt.ru", P_HEALTH).fault == "resolve"
     assert call(b, "GET", "cdn07.crpt.ru", P_HEALTH).status == 200
     assert [h["host"] for h in call(b, "GET", BASE, P_CDN_INFO).json()["hosts"]] == [
@@ -251,7 +251,7 @@ def test_permissive_access_reject_signature_is_401() -> None:
 def test_health_check_reports_avg_time_not_latency() -> None:
     b = world()
     h = b.host("cdn02.crpt.ru")
-    h.latency_ms = 1800
+    h.faults.latency_ms = 1800
     h.avg_time_ms = 12
     r = call(b, "GET", "cdn02.crpt.ru", P_HEALTH, headers=(("X-API-KEY", TOKEN), ("Connection", "close")))
     assert r.status == 200 and r.latency_ms == 1800
@@ -262,7 +262,7 @@ def test_health_check_reports_avg_time_not_latency() -> None:
 # -- codes/check ---------------------------------------------------------------
 def test_codes_check_known_code() -> None:
     b = world()
-    b.host(CDN).latency_ms = 437
+    b.host(CDN).faults.latency_ms = 437
     r = check(b, [VALID], now=1_712_095_348_976)
     assert r.status == 200 and r.latency_ms == 437
     doc = r.json()
@@ -323,7 +323,7 @@ def test_pinned_req_id_and_timestamp() -> None:
 
 def test_delay_and_status_of_several_codes() -> None:
     b = world()
-    b.host(CDN).latency_ms = 100
+    b.host(CDN).faults.latency_ms = 100
     slow = "0104670540176099215slow1\x1d93aaaa"
     b.add_code(CatalogueEntry(code=slow, delay_ms=5000, status=503))
     assert check(b, [SANDBOX[14], VALID]).latency_ms == 2100
@@ -383,7 +383,7 @@ def test_sandbox_status_cases(case: int, status: int, code: int) -> None:
 
 def test_sandbox_delay_case() -> None:
     b = world()
-    b.host(SB_CDN).latency_ms = 50
+    b.host(SB_CDN).faults.latency_ms = 50
     r = check(b, [SANDBOX[14]], host=SB_CDN, token=SB_TOKEN, now=10_000)
     assert r.status == 200 and r.latency_ms == 2050
     assert r.json()["reqTimestamp"] == 12_050
@@ -491,7 +491,7 @@ def test_emergency_answers_203_everywhere_in_the_contour() -> None:
 @pytest.mark.parametrize("status", [429, 500, 502, 503, 504, 400, 404, 401, 203, 418])
 def test_plan_status_items(status: int) -> None:
     b = world()
-    b.host(CDN).plan([status])
+    b.host(CDN).faults.plan([status])
     assert_error(check(b, [VALID]), status)
     assert check(b, [VALID]).status == 200                 # consumed
 
@@ -499,8 +499,8 @@ def test_plan_status_items(status: int) -> None:
 def test_plan_items_each_kind() -> None:
     b = world()
     h = b.host(CDN)
-    h.latency_ms = 30
-    h.plan(["5000", "refuse", "close", "stall", "garbage", "truncated", "missing-reqid", "ok", 200])
+    h.faults.latency_ms = 30
+    h.faults.plan(["5000", "refuse", "close", "stall", "garbage", "truncated", "missing-reqid", "ok", 200])
     r = check(b, [VALID])
     assert r.status == 500 and r.json() == {"code": 5000, "description": r.json()["description"], "codes": []}
     assert check(b, [VALID]).fault == "refuse"
@@ -520,48 +520,48 @@ def test_plan_items_each_kind() -> None:
     assert "reqId" not in doc and doc["codes"][0]["found"] is True
     assert "reqId" in check(b, [VALID]).json()
     assert "reqId" in check(b, [VALID]).json()
-    assert h.status_plan == [] and h.requests == 9 and h.checks == 9
+    assert h.faults.items == [] and h.requests == 9 and h.checks == 9
 
 
 def test_plan_is_consumed_before_header_and_token_rules() -> None:
     b = world()
-    b.host(CDN).plan([429])
+    b.host(CDN).faults.plan([429])
     assert_error(check(b, [VALID], token="bad"), 429)
     assert_error(check(b, [VALID], token="bad"), 401)
 
 
 def test_plan_repeat_cycles() -> None:
     b = world()
-    b.host(CDN).plan([500, "ok"], repeat=True)
+    b.host(CDN).faults.plan([500, "ok"], repeat=True)
     statuses = [check(b, [VALID]).status for _ in range(6)]
     assert statuses == [500, 200, 500, 200, 500, 200]
-    assert b.host(CDN).status_plan == [500, "ok"]
+    assert b.host(CDN).faults.items == [500, "ok"]
 
 
 def test_plan_rejects_unknown_items() -> None:
     b = world()
     for bad in (["boom"], [99], [True], [600]):
         with pytest.raises(ValueError):
-            b.host(CDN).plan(bad)
+            b.host(CDN).faults.plan(bad)
 
 
 def test_latency_seq_last_value_sticks() -> None:
     b = world()
     h = b.host(CDN)
-    h.latency_seq = [1700, 1700, 1700, 40]
+    h.faults.latency_seq = [1700, 1700, 1700, 40]
     assert [check(b, [VALID]).latency_ms for _ in range(6)] == [1700, 1700, 1700, 40, 40, 40]
 
 
 def test_down_host_refuses_without_consuming() -> None:
     b = world()
     h = b.host(CDN)
-    h.down = True
-    h.plan([500])
-    h.latency_seq = [10, 20]
+    h.faults.down = True
+    h.faults.plan([500])
+    h.faults.latency_seq = [10, 20]
     assert check(b, [VALID]).fault == "refuse"
     assert call(b, "GET", CDN, P_HEALTH).fault == "refuse"
-    assert h.status_plan == [500] and h.requests == 2 and h.checks == 0
-    h.down = False
+    assert h.faults.items == [500] and h.requests == 2 and h.checks == 0
+    h.faults.down = False
     r = check(b, [VALID])
     assert r.status == 500 and r.latency_ms == 10
 
@@ -589,7 +589,7 @@ def _hist_receive(b: TrueApiBackend, qid: str, now: int, token: str = TOKEN) -> 
 
 def test_history_create_and_receive() -> None:
     b = world()
-    b.host(CDN).latency_ms = 200
+    b.host(CDN).faults.latency_ms = 200
     a1 = check(b, [VALID], now=1_000_000).json()
     a2 = check(b, [SANDBOX[4], VALID], now=1_005_000).json()
     items = [{"reqId": a1["reqId"], "reqTimestamp": a1["reqTimestamp"]},
@@ -650,7 +650,7 @@ def test_history_rate_limit_is_per_token_and_query_is_private() -> None:
 
 # -- determinism -----------------------------------------------------------------------
 def _script(b: TrueApiBackend) -> list[bytes]:
-    b.host(CDN).plan([500, "ok", "truncated"])
+    b.host(CDN).faults.plan([500, "ok", "truncated"])
     out = [call(b, "POST", BASE, P_PERMISSIVE, {"data": "aGVsbG8="}, token=None).body]
     for i, code in enumerate([VALID, SANDBOX[3], "unknown", VALID]):
         out.append(check(b, [code], now=1000 * i).body)
@@ -673,8 +673,8 @@ def test_uuids_are_seeded_v4_shape() -> None:
 # -- the simulated network calls the model -------------------------------------------------
 def test_simulated_network_round_trip() -> None:
     b = world()
-    b.host(CDN).latency_ms = 120
-    b.host("cdn02.crpt.ru").plan(["refuse"])
+    b.host(CDN).faults.latency_ms = 120
+    b.host("cdn02.crpt.ru").faults.plan(["refuse"])
     clock = VirtualClock(1_000_000)
     net = SimulatedNetwork(clock, b)
     got: list[NetResult] = []
@@ -721,7 +721,7 @@ def test_handle_never_raises(method: str, host: str, path: str, headers: list[tu
                              plan: list[Any], now: int) -> None:
     b = _FUZZ_WORLD
     if host in b.hosts():
-        b.host(host).plan(plan)
+        b.host(host).faults.plan(plan)
     r = b.handle(host, NetRequest(1, method, host, path, tuple(headers), body), now)
     assert isinstance(r, BackendReply)
     assert r.fault in (None, "resolve", "refuse", "close", "stall")

@@ -14,7 +14,7 @@ import httpx
 import pytest
 
 from emulator.servers.trueapi import TrueApiBackend
-from emulator.servers.trueapi.backend import GARBAGE_BODY, P_CDN_INFO, P_CHECK, P_HEALTH
+from emulator.servers.trueapi.routes import GARBAGE_BODY, P_CDN_INFO, P_CHECK, P_HEALTH
 from emulator.servers.trueapi.servers import WRONG_HOST_NAME, TrueApiServers
 from tls_store.lab_ca import LabCA
 
@@ -44,7 +44,7 @@ def srv(ca: LabCA) -> Iterator[TrueApiServers]:
 @pytest.fixture(autouse=True)
 def _reset(srv: TrueApiServers) -> Iterator[None]:
     with srv.lock:
-        latency = {name: srv.backend.host(name).latency_ms for name in srv.hosts}
+        latency = {name: srv.backend.host(name).faults.latency_ms for name in srv.hosts}
     yield
     for name in srv.hosts:
         srv.set_cert_fault(name, None)
@@ -52,9 +52,9 @@ def _reset(srv: TrueApiServers) -> Iterator[None]:
         srv.set_down(name, False)
         with srv.lock:
             h = srv.backend.host(name)
-            h.plan([])
-            h.latency_ms = latency[name]
-            h.latency_seq = []
+            h.faults.plan([])
+            h.faults.latency_ms = latency[name]
+            h.faults.latency_seq = []
 
 
 @pytest.fixture
@@ -166,7 +166,7 @@ def test_codes_check_on_a_cdn_host_gives_the_sandbox_answers(srv: TrueApiServers
 def test_latency_is_really_applied(srv: TrueApiServers, client: httpx.Client) -> None:
     assert get(client, srv, CDN2, P_HEALTH).status_code == 200       # connection up: time only the answer
     with srv.lock:
-        srv.backend.host(CDN2).latency_ms = 300
+        srv.backend.host(CDN2).faults.latency_ms = 300
     t0 = time.monotonic()
     r = get(client, srv, CDN2, P_HEALTH)
     dt = time.monotonic() - t0
@@ -185,7 +185,7 @@ def test_down_gives_a_real_connection_refused(srv: TrueApiServers, client: httpx
     assert get(client, srv, CDN3, P_HEALTH).status_code == 200
     address = srv.address(CDN3)
     srv.set_down(CDN3, True)
-    assert srv.backend.host(CDN3).down and not srv.is_listening(CDN3)
+    assert srv.backend.host(CDN3).faults.down and not srv.is_listening(CDN3)
     with pytest.raises(ConnectionRefusedError):
         socket.create_connection(address, timeout=2).close()
     with pytest.raises(httpx.ConnectError) as e:
@@ -199,12 +199,12 @@ def test_down_gives_a_real_connection_refused(srv: TrueApiServers, client: httpx
 def test_backend_down_flag_maps_to_the_listener(srv: TrueApiServers, client: httpx.Client) -> None:
     address = srv.address(CDN2)
     with srv.lock:
-        srv.backend.host(CDN2).down = True
+        srv.backend.host(CDN2).faults.down = True
     srv.sync_faults()
     with pytest.raises(ConnectionRefusedError):
         socket.create_connection(address, timeout=2).close()
     with srv.lock:
-        srv.backend.host(CDN2).down = False
+        srv.backend.host(CDN2).faults.down = False
     deadline = time.monotonic() + 2                 # the watcher applies it on its own
     while not srv.is_listening(CDN2):
         assert time.monotonic() < deadline
@@ -214,11 +214,11 @@ def test_backend_down_flag_maps_to_the_listener(srv: TrueApiServers, client: htt
 
 def test_close_gives_a_connection_closed_mid_answer(srv: TrueApiServers, client: httpx.Client) -> None:
     with srv.lock:
-        srv.backend.host(CDN1).plan(["close"])
+        srv.backend.host(CDN1).faults.plan(["close"])
     with pytest.raises(httpx.RemoteProtocolError, match="incomplete|complete message body"):
         get(client, srv, CDN1, P_HEALTH)
     with srv.lock:
-        srv.backend.host(CDN1).plan(["close"])
+        srv.backend.host(CDN1).faults.plan(["close"])
     with tls_socket(srv, CDN1) as s:
         s.sendall(f"GET {P_HEALTH} HTTP/1.1\r\nHost: {CDN1}\r\nX-API-KEY: {TOKEN}\r\n\r\n".encode())
         data = read_all(s)
@@ -231,12 +231,12 @@ def test_close_gives_a_connection_closed_mid_answer(srv: TrueApiServers, client:
 
 def test_refuse_plan_item_resets_before_any_byte(srv: TrueApiServers, client: httpx.Client) -> None:
     with srv.lock:
-        srv.backend.host(CDN1).plan(["refuse"])
+        srv.backend.host(CDN1).faults.plan(["refuse"])
     with tls_socket(srv, CDN1) as s:
         s.sendall(f"GET {P_HEALTH} HTTP/1.1\r\nHost: {CDN1}\r\nX-API-KEY: {TOKEN}\r\n\r\n".encode())
         assert read_all(s) == b""
     with srv.lock:
-        srv.backend.host(CDN1).plan(["refuse"])
+        srv.backend.host(CDN1).faults.plan(["refuse"])
     with pytest.raises((httpx.RemoteProtocolError, httpx.ReadError)):
         get(client, srv, CDN1, P_HEALTH)
     assert get(client, srv, CDN1, P_HEALTH).status_code == 200
@@ -244,7 +244,7 @@ def test_refuse_plan_item_resets_before_any_byte(srv: TrueApiServers, client: ht
 
 def test_stall_never_answers(srv: TrueApiServers, client: httpx.Client) -> None:
     with srv.lock:
-        srv.backend.host(CDN1).plan(["stall"])
+        srv.backend.host(CDN1).faults.plan(["stall"])
     t0 = time.monotonic()
     with pytest.raises(httpx.ReadTimeout):
         get(client, srv, CDN1, P_HEALTH, timeout=httpx.Timeout(5.0, read=0.5))
@@ -254,7 +254,7 @@ def test_stall_never_answers(srv: TrueApiServers, client: httpx.Client) -> None:
 
 def test_garbage_and_truncated_bodies_arrive_as_such(srv: TrueApiServers, client: httpx.Client) -> None:
     with srv.lock:
-        srv.backend.host(BASE).plan(["garbage", "truncated"])
+        srv.backend.host(BASE).faults.plan(["garbage", "truncated"])
     r = get(client, srv, BASE, P_CDN_INFO)
     assert r.status_code == 200 and r.content == GARBAGE_BODY and r.headers["content-type"] == "text/html"
     r = get(client, srv, BASE, P_CDN_INFO)
@@ -345,7 +345,7 @@ def test_keep_alive_then_idle_close(srv: TrueApiServers, client: httpx.Client) -
 def test_subset_start_stop_is_clean_and_quick(ca: LabCA) -> None:
     b = TrueApiBackend()
     b.add_token("prod", TOKEN)
-    b.host(CDN1).plan(["stall"])
+    b.host(CDN1).faults.plan(["stall"])
     threads = set(threading.enumerate())
     s = TrueApiServers(b, ca, hosts=[CDN1, BASE], first_ip=40, idle_timeout_s=IDLE_S)
     s.start()
@@ -379,7 +379,7 @@ def test_subset_start_stop_is_clean_and_quick(ca: LabCA) -> None:
     s.stop()                                                     # twice is fine
     with pytest.raises(RuntimeError):
         s.set_down(BASE, True)
-    b.host(CDN1).plan([])
+    b.host(CDN1).faults.plan([])
     with s, httpx.Client(verify=s.client_ssl_context(), timeout=5) as c:     # and it starts again
         assert s.address(BASE) == address
         assert get(c, s, BASE, P_CDN_INFO).status_code == 200
