@@ -47,6 +47,7 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from dataclasses import dataclass, field
 from email.utils import formatdate
 from typing import Any
+from urllib.parse import unquote
 
 import h11
 
@@ -204,7 +205,7 @@ class Http11Connection(asyncio.Protocol):
             "http_version": event.http_version.decode("ascii"),
             "method": event.method.decode("ascii"),
             "scheme": self.scheme,
-            "path": raw_path.decode("latin-1"),
+            "path": unquote(raw_path.decode("latin-1")),
             "raw_path": raw_path,
             "query_string": query,
             "root_path": "",

@@ -341,6 +341,41 @@ def test_keep_alive_then_idle_close(srv: TrueApiServers, client: httpx.Client) -
     assert srv.connections_opened(SB_BASE) == before + 3
 
 
+# -- our HTTP/1.1 protocol (http11.py) ----------------------------------------------
+def test_pipelined_requests_are_answered_in_order_on_one_connection(srv: TrueApiServers) -> None:
+    request = f"GET {P_CDN_INFO} HTTP/1.1\r\nHost: {SB_BASE}\r\nX-API-KEY: {SB_TOKEN}\r\n\r\n".encode()
+    with tls_socket(srv, SB_BASE) as s:
+        s.sendall(request + request.replace(P_CDN_INFO.encode(), b"/nowhere"))
+        data, answers = b"", []
+        while len(answers) < 2:
+            data += s.recv(65536)
+            while b"\r\n\r\n" in data:
+                head, _, rest = data.partition(b"\r\n\r\n")
+                length = int(head.lower().split(b"content-length:")[1].split(b"\r\n")[0])
+                if len(rest) < length:
+                    break
+                answers.append(head + b"\r\n\r\n" + rest[:length])
+                data = rest[length:]
+        first, second = answers
+        assert first.startswith(b"HTTP/1.1 200 OK\r\n") and b"\r\ndate: " in first.lower()
+        assert b"server:" not in first.lower()
+        assert second.startswith(b"HTTP/1.1 404 Not Found\r\n")
+
+
+def test_connection_close_and_bad_requests_close_the_connection(srv: TrueApiServers) -> None:
+    with tls_socket(srv, SB_BASE) as s:
+        s.sendall(f"GET {P_CDN_INFO} HTTP/1.1\r\nHost: {SB_BASE}\r\nX-API-KEY: {SB_TOKEN}\r\n"
+                  "Connection: close\r\n\r\n".encode())
+        s.settimeout(5)
+        answer = read_all(s)                                    # ends: the server closed after the answer
+        assert answer.startswith(b"HTTP/1.1 200 OK\r\n") and answer.endswith(b"}")
+    with tls_socket(srv, SB_BASE) as s:
+        s.sendall(b"NOT HTTP AT ALL\r\n\r\n")
+        s.settimeout(5)
+        answer = read_all(s)
+        assert answer.startswith(b"HTTP/1.1 400 Bad Request\r\n") and answer.endswith(b"Invalid HTTP request received.")
+
+
 # -- lifecycle -------------------------------------------------------------------
 def test_subset_start_stop_is_clean_and_quick(ca: LabCA) -> None:
     b = TrueApiBackend()
