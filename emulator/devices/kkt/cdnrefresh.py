@@ -237,7 +237,7 @@ class GisMtLink:
         status = result.status or 0
         if status == 200:
             return None
-        if status in (203, 418):
+        if status == 203:    # 418 was the signal before the guide's v06; now an ordinary 4xx
             self._record(E.EMERGENCY, None, elapsed, f"{what}: HTTP {status}")
             self.host.emergency_answered()
             return E.EMERGENCY
