@@ -1,4 +1,4 @@
-"""The device's GIS MT client: per-receipt checks (the list and probes: ``cdnrefresh.py``).
+"""The device's GIS MT client: per-receipt checks (the list: ``cdnrefresh.py``, probes: ``cdnprobe.py``).
 
 Everything is asynchronous on the virtual clock: a method sends requests
 through the transport and returns; the outcome reaches the caller's callback
@@ -55,12 +55,12 @@ from emulator.base import errors as E
 from emulator.base.clock import Timer
 from emulator.base.failures import Failure
 from emulator.devices.kkt.cdn import CdnHost
+from emulator.devices.kkt.cdnprobe import CdnProbes
 from emulator.devices.kkt.cdnrefresh import (
     CDN_INFO_PATH,
     FALLBACK_HOSTS,
     CheckContext,
     GisMtHost,
-    GisMtLink,
     GisMtStats,
 )
 from emulator.devices.kkt.permit import AnswerError, CheckAnswer, parse_check_answer, parse_json_body
@@ -98,7 +98,7 @@ class _Attempt:
 
 
 
-class GisMtClient(GisMtLink):
+class GisMtClient(CdnProbes):
     # -- codes/check -------------------------------------------------------
     def check(self, ctx: CheckContext, receipt_key: str, on_done: Callable[[CheckOutcome], None]) -> None:
         self.stats.checks += 1

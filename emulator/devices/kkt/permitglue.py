@@ -4,8 +4,9 @@
 its log records with ``write_record``, reports an HTTP 203 answer with
 ``emergency_answered`` and whether GIS MT answers at all with
 ``gismt_answering`` (which sets or clears the «!» status symbol). Emergency
-mode is also switched by hand (``set_emergency``), and a new host or token
-drops the ranked CDN list (``_forget_cdn``).
+mode is also switched by hand (``set_emergency``; switched off, the probes it
+held back go out), and a new host or token drops the ranked CDN list
+(``_forget_cdn``).
 """
 
 from __future__ import annotations
@@ -71,6 +72,8 @@ class PermitGlue(Screen):
             if not on:
                 self.degraded = False
             self.save_state()
+            if not on:
+                self.gismt.resume_probes()
 
     def _forget_cdn(self) -> None:
         """A new host or token invalidates the ranked list: the next status check ranks anew."""
