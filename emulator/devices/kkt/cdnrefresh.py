@@ -1,4 +1,4 @@
-"""The GIS MT client's CDN list: ``cdn/info``, health checks, ranking.
+"""The GIS MT client's CDN list: ``cdn/info``, health checks, ranking; the token check.
 
 ``GisMtLink`` is the base of ``gismt.GisMtClient``: the request plumbing (one
 id per request, what is in flight, the log records through ``GisMtHost``) and
@@ -12,6 +12,8 @@ unavailable (no answer, 429, 5xx) and the device holds no list that
 ``cdn/info`` gave, the production contour falls back on the operator's list
 ``FALLBACK_HOSTS`` (see there); with a cached list the device keeps using it.
 
+Token check (``check_token``): ``GET cdn/info`` as soon as a token is
+entered, as the guide asks (§1.4.3 note); 401 is 761, which the device shows.
 A refresh that fails while a cached list stays in use leaves the «!» symbol
 alone: the checks go on on that list.
 
@@ -206,21 +208,36 @@ class GisMtLink:
             self._refresh_done(E.SETTINGS_ERROR)
             return
         base = s.gismt_host
+        self._get_cdn_info("cdn/info", lambda result: self._on_cdn_info(result, base, started),
+                           lambda: self._cdn_info_failed(E.NO_CONNECTION, base, unavailable=True))
+
+    def _get_cdn_info(self, what: str, deliver: Callable[[NetResult], None], timed_out: Callable[[], None],
+                      deadline: str = "cdn/info deadline") -> None:
+        """``GET cdn/info`` on the base host; no answer in 5 s is a 748 record, then ``timed_out()``."""
+        base = self.host.settings.gismt_host
         timer: list[Timer] = []
 
-        def deliver(result: NetResult) -> None:
+        def answered(result: NetResult) -> None:
             timer[0].cancel()
-            self._on_cdn_info(result, base, started)
+            deliver(result)
 
-        rid = self._send("GET", base, CDN_INFO_PATH, b"", None, CDN_INFO_TIMEOUT_MS, deliver)
+        rid = self._send("GET", base, CDN_INFO_PATH, b"", None, CDN_INFO_TIMEOUT_MS, answered)
 
         def timeout() -> None:
             if rid in self._in_flight and not self._closed:
                 self._abandon(rid)
-                self._record(E.NO_CONNECTION, None, CDN_INFO_TIMEOUT_MS, f"cdn/info: no answer from {base}")
-                self._cdn_info_failed(E.NO_CONNECTION, base, unavailable=True)
+                self._record(E.NO_CONNECTION, None, CDN_INFO_TIMEOUT_MS, f"{what}: no answer from {base}")
+                timed_out()
 
-        timer.append(self.clock.call_later(CDN_INFO_TIMEOUT_MS, timeout, "cdn/info deadline"))
+        timer.append(self.clock.call_later(CDN_INFO_TIMEOUT_MS, timeout, deadline))
+
+    def check_token(self, on_done: Callable[[int | None], None]) -> None:
+        """``cdn/info`` at once after a token was entered (guide §1.4.3 note): ``on_done(None)`` on 200,
+        else the device code (401: 761). The hosts it lists are not kept: the list is ranked at
+        «СТАТУС ГИС МТ», as the vendor's instruction has it."""
+        started, what = self.clock.now_ms, "cdn/info (token entered)"
+        self._get_cdn_info(what, lambda result: on_done(self._status_code(result, what, self.clock.now_ms - started)),
+                           lambda: on_done(E.NO_CONNECTION), "token check deadline")
 
     def _refresh_done(self, code: int | None) -> None:
         waiters = self._refresh_waiters or []
