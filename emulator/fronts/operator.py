@@ -162,6 +162,7 @@ class Operator:
                 d.press(Key.C)
             d.type_text(str(wanted))
             d.press(Key.IT)
+            self.settle()       # a token entered is checked with cdn/info at once: wait for the answer
         if getattr(d.settings, node.setting or "") != wanted:
             shown = mask_token(str(wanted)) if node.type == "secret" else wanted
             raise OperatorError(f"the device did not take {node.setting} = {shown!r} ({self.where()})")

@@ -23,7 +23,11 @@ block to expire does not wait 15 real minutes.
 * failures are classified from the real exception by ``tls_store.errors``
   into ``Failure`` values (so 654-658 and 748 come from what really happened);
   the phase (connect, handshake, write, read) is known from httpcore's trace
-  events, which also say whether a new connection was opened.
+  events, which also say whether a new connection was opened;
+* a cancelled request's answer is dropped by request, not by id: ids restart
+  with each device instance (a power cycle), so a late answer to a request of
+  the old device must not swallow the answer to the new device's request
+  that happens to have the same id, nor the other way round.
 """
 
 from __future__ import annotations
@@ -118,6 +122,16 @@ class _Trace:
             self.phase = "read"
 
 
+class _Flight:
+    """One submitted request, until its answer is handed over or it is cancelled."""
+
+    __slots__ = ("cancelled", "key")
+
+    def __init__(self, key: str | None) -> None:
+        self.key = key
+        self.cancelled = False
+
+
 class RealNetwork:
     def __init__(self, driver: RealTimeDriver, resolve: Resolver | dict[str, tuple[str, int]],
                  ssl_context: Callable[[], ssl.SSLContext], *, workers: int = 16,
@@ -132,14 +146,16 @@ class RealNetwork:
         self.stats = ConnectionStats()
         self._clients: dict[str, httpx.Client] = {}
         self._busy: dict[int, int] = {}          # id(client) -> requests a worker is running on it
-        self._inflight: dict[int, str | None] = {}
-        self._cancelled: set[int] = set()
+        self._inflight: dict[int, _Flight] = {}     # by id: the device's own requests now in flight
         self._lock = threading.Lock()
         self._workers = LinkWorkers(driver.post, workers, "kkt-net")
         self.trace: Callable[[str, NetRequest | NetResult], None] | None = None
 
     # -- Transport ----------------------------------------------------------
     def submit(self, request: NetRequest, deliver: Deliver) -> None:
+        flight = _Flight(request.key)
+        with self._lock:
+            self._inflight[request.id] = flight
         host = request.host
         self.stats.requests[host] = self.stats.requests.get(host, 0) + 1
         if self.trace:
@@ -147,14 +163,14 @@ class RealNetwork:
         name = host.split(":", 1)[0]
         address = self._route(request) if self._route is not None else (self._resolve(host) or self._resolve(name))
         if address is None:
-            self._post(request, deliver, NetResult(request.id, None, failure=Failure.RESOLVE,
-                                                   detail=f"unknown host {host}"))
+            self._post(flight, deliver, NetResult(request.id, None, failure=Failure.RESOLVE,
+                                                  detail=f"unknown host {host}"))
             return
         try:
             ctx = self._ssl_context()
         except TlsError as exc:
             failure = Failure.TLS_SETTINGS if exc.code == 651 else Failure.TLS_INPUT
-            self._post(request, deliver, NetResult(request.id, None, failure=failure, detail=str(exc)))
+            self._post(flight, deliver, NetResult(request.id, None, failure=failure, detail=str(exc)))
             return
         with self._lock:
             client = self._clients.get(request.key) if request.key is not None else None
@@ -163,9 +179,8 @@ class RealNetwork:
                 client = self._new_client(ctx, request.timeout_ms)
                 if request.key is not None:
                     self._clients[request.key] = client
-            self._inflight[request.id] = request.key
             self._busy[id(client)] = self._busy.get(id(client), 0) + 1
-        self._workers.submit(lambda: self._do(request, client, address, name, deliver, kept))
+        self._workers.submit(lambda: self._do(request, flight, client, address, name, deliver, kept))
 
     # A client is never closed while a worker is reading its socket: closing frees the
     # descriptor at once, a new connection may get the same number, and the worker's late
@@ -186,10 +201,11 @@ class RealNetwork:
 
     def cancel(self, request_id: int) -> None:
         with self._lock:
-            self._cancelled.add(request_id)
-            key = self._inflight.pop(request_id, None)
-        if key is not None:
-            self._release(key)  # an abandoned HTTP/1.1 request leaves its connection unusable
+            flight = self._inflight.pop(request_id, None)
+            if flight is not None:
+                flight.cancelled = True
+        if flight is not None and flight.key is not None:
+            self._release(flight.key)  # an abandoned HTTP/1.1 request leaves its connection unusable
 
     def close_connection(self, key: str) -> None:
         self._release(key)
@@ -215,8 +231,8 @@ class RealNetwork:
                                                 keepalive_expiry=None),
                             headers={"User-Agent": "kkt-emu"})
 
-    def _do(self, request: NetRequest, client: httpx.Client, address: tuple[str, int], name: str,
-            deliver: Deliver, kept: bool = False) -> None:
+    def _do(self, request: NetRequest, flight: _Flight, client: httpx.Client, address: tuple[str, int],
+            name: str, deliver: Deliver, kept: bool = False) -> None:
         ip, port = address
 
         def count_connection() -> None:
@@ -259,15 +275,15 @@ class RealNetwork:
                 registered = request.key is not None and self._clients.get(request.key) is client
             if idle and not registered:
                 client.close()   # one-shot, failed, abandoned or released while we were reading
-        self._post(request, deliver, result)
+        self._post(flight, deliver, result)
 
-    def _post(self, request: NetRequest, deliver: Deliver, result: NetResult) -> None:
+    def _post(self, flight: _Flight, deliver: Deliver, result: NetResult) -> None:
         def fire() -> None:
             with self._lock:
-                if request.id in self._cancelled:
-                    self._cancelled.discard(request.id)
+                if flight.cancelled:
                     return
-                self._inflight.pop(request.id, None)
+                if self._inflight.get(result.request_id) is flight:
+                    del self._inflight[result.request_id]
             if self.trace:
                 self.trace("recv", result)
             deliver(result)

@@ -25,7 +25,7 @@ modes are data (``modes.Mode``), and which handler takes a key in which mode
 is one table (``KktDevice.KEYS``).
 
 The sub-clients are separate objects with narrow interfaces: ``GisMtClient``
-(``gismt.py``, ``cdnrefresh.py``) sees its device as ``GisMtHost``,
+(``gismt.py``, ``cdnprobe.py``, ``cdnrefresh.py``) sees its device as ``GisMtHost``,
 ``TechExchange`` (``techexchange.py``) as ``TechHost``; neither imports the
 device. The ОИСМ check is a callback link (``emulator.net.oism``). What the
 device reports are typed events (``events.py``).

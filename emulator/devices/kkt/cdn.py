@@ -13,8 +13,9 @@ Pure state; the device feeds it events with the current time.
   ``{"code":5000}`` answer is not the host's fault and is not recorded here.
 * ``clear_blocks()`` is what the device does when every host is blocked (after
   refreshing the list).
-* When a block expires the device probes the host with ``health/check``:
-  ``reblock(host, now)`` blocks it for another 15 minutes when it does not
+* When a block expires the device probes the host with ``health/check``; the
+  host stays unavailable (``probing``) until the probe has answered, and checks
+  go to the next host meanwhile. ``reblock(host, now)`` blocks it for another 15 minutes when it does not
   answer; when it answers, ``unblock(host, latency)`` puts it back at once and
   the device measures every other host that is not blocked with
   ``health/check`` too: ``remeasured(results, now)`` then re-ranks *all* hosts
@@ -43,9 +44,11 @@ class CdnHost:
     blocked_until: int | None = None
     slow_in_row: int = 0
     errors_in_row: int = 0
+    probing: bool = False        # the block ran out; the unblock probe has not answered yet
 
     def blocked(self, now: int) -> bool:
-        return self.blocked_until is not None and now < self.blocked_until
+        """Unavailable: blocked, or its block ran out and its probe has not answered."""
+        return self.blocked_until is not None and (now < self.blocked_until or self.probing)
 
 
 class CdnBook:
@@ -93,6 +96,7 @@ class CdnBook:
 
     def block(self, host: CdnHost, now: int) -> None:
         host.blocked_until = now + BLOCK_MS
+        host.probing = False
         host.slow_in_row = 0
         host.errors_in_row = 0
 
@@ -118,16 +122,19 @@ class CdnBook:
     def clear_blocks(self) -> None:
         for h in self.hosts:
             h.blocked_until = None
+            h.probing = False
             h.slow_in_row = 0
             h.errors_in_row = 0
 
     def unblock(self, host: CdnHost, latency_ms: int) -> None:
         host.blocked_until = None
+        host.probing = False
         host.latency_ms = latency_ms
         self.rerank()
 
     def reblock(self, host: CdnHost, now: int) -> None:
         host.blocked_until = now + BLOCK_MS
+        host.probing = False
 
     def remeasured(self, results: list[tuple[CdnHost, int | None]], now: int) -> list[CdnHost]:
         """New ``health/check`` latencies (None: no answer) after a probe; re-rank all hosts.

@@ -1,4 +1,4 @@
-"""The GIS MT client's CDN list: ``cdn/info``, health checks, ranking, probes of blocked hosts.
+"""The GIS MT client's CDN list: ``cdn/info``, health checks, ranking; the token check.
 
 ``GisMtLink`` is the base of ``gismt.GisMtClient``: the request plumbing (one
 id per request, what is in flight, the log records through ``GisMtHost``) and
@@ -12,13 +12,18 @@ unavailable (no answer, 429, 5xx) and the device holds no list that
 ``cdn/info`` gave, the production contour falls back on the operator's list
 ``FALLBACK_HOSTS`` (see there); with a cached list the device keeps using it.
 
-Probe (a block expired): ``health/check`` on the host; no answer blocks it
-another 15 minutes; an answer unblocks it and sends ``health/check`` to every
-other host that is not blocked, then re-ranks all of them (``CdnBook.remeasured``).
+Token check (``check_token``): ``GET cdn/info`` as soon as a token is
+entered, as the guide asks (§1.4.3 note); 401 is 761, which the device shows.
+A refresh that fails while a cached list stays in use leaves the «!» symbol
+alone: the checks go on on that list.
+
+Probes of blocked hosts (a block expired) are ``cdnprobe.CdnProbes``'s, the
+subclass between this one and ``gismt.GisMtClient``.
 
 The client sees its device only through ``GisMtHost``: the settings, the log
-record writer, "GIS MT answered 203" (emergency mode) and "GIS MT answers /
-does not answer" (the «!» status symbol). It never imports the device.
+record writer, whether emergency mode is on, "GIS MT answered 203" (emergency
+mode goes on) and "GIS MT answers / does not answer" (the «!» status symbol).
+It never imports the device.
 """
 
 from __future__ import annotations
@@ -68,6 +73,9 @@ class GisMtHost(Protocol):
 
     @property
     def settings(self) -> Settings: ...
+
+    @property
+    def emergency(self) -> bool: ...
 
     def write_record(self, code: int, ctx: CheckContext | None, elapsed_ms: int, note: str,
                      answer: CheckAnswer | None = None) -> object: ...
@@ -129,8 +137,6 @@ class GisMtLink:
         self._refresh_waiters: list[Callable[[int | None], None]] | None = None
         self._receipt_keys: dict[str, set[str]] = {}
         self._used_keys: set[str] = set()   # connection keys that already carried an answer
-        self._probes: dict[str, Timer] = {}
-        self._remeasuring = False   # a probe's round of health checks is in flight
         self._closed = False
 
     def shutdown(self) -> None:
@@ -202,28 +208,45 @@ class GisMtLink:
             self._refresh_done(E.SETTINGS_ERROR)
             return
         base = s.gismt_host
+        self._get_cdn_info("cdn/info", lambda result: self._on_cdn_info(result, base, started),
+                           lambda: self._cdn_info_failed(E.NO_CONNECTION, base, unavailable=True))
+
+    def _get_cdn_info(self, what: str, deliver: Callable[[NetResult], None], timed_out: Callable[[], None],
+                      deadline: str = "cdn/info deadline") -> None:
+        """``GET cdn/info`` on the base host; no answer in 5 s is a 748 record, then ``timed_out()``."""
+        base = self.host.settings.gismt_host
         timer: list[Timer] = []
 
-        def deliver(result: NetResult) -> None:
+        def answered(result: NetResult) -> None:
             timer[0].cancel()
-            self._on_cdn_info(result, base, started)
+            deliver(result)
 
-        rid = self._send("GET", base, CDN_INFO_PATH, b"", None, CDN_INFO_TIMEOUT_MS, deliver)
+        rid = self._send("GET", base, CDN_INFO_PATH, b"", None, CDN_INFO_TIMEOUT_MS, answered)
 
         def timeout() -> None:
             if rid in self._in_flight and not self._closed:
                 self._abandon(rid)
-                self._record(E.NO_CONNECTION, None, CDN_INFO_TIMEOUT_MS, f"cdn/info: no answer from {base}")
-                self._cdn_info_failed(E.NO_CONNECTION, base, unavailable=True)
+                self._record(E.NO_CONNECTION, None, CDN_INFO_TIMEOUT_MS, f"{what}: no answer from {base}")
+                timed_out()
 
-        timer.append(self.clock.call_later(CDN_INFO_TIMEOUT_MS, timeout, "cdn/info deadline"))
+        timer.append(self.clock.call_later(CDN_INFO_TIMEOUT_MS, timeout, deadline))
+
+    def check_token(self, on_done: Callable[[int | None], None]) -> None:
+        """``cdn/info`` at once after a token was entered (guide §1.4.3 note): ``on_done(None)`` on 200,
+        else the device code (401: 761). The hosts it lists are not kept: the list is ranked at
+        «СТАТУС ГИС МТ», as the vendor's instruction has it."""
+        started, what = self.clock.now_ms, "cdn/info (token entered)"
+        self._get_cdn_info(what, lambda result: on_done(self._status_code(result, what, self.clock.now_ms - started)),
+                           lambda: on_done(E.NO_CONNECTION), "token check deadline")
 
     def _refresh_done(self, code: int | None) -> None:
         waiters = self._refresh_waiters or []
         self._refresh_waiters = None
         if code is None:
             self.host.gismt_answering(True)
-        elif code != E.EMERGENCY:
+        elif code != E.EMERGENCY and not self.book.has_list:
+            # No list to check with: marked goods now sell without requests (747). With a
+            # cached list the checks go on on it, and the symbol says how they fare.
             self.host.gismt_answering(False)
         for w in waiters:
             w(code)
@@ -237,7 +260,7 @@ class GisMtLink:
         status = result.status or 0
         if status == 200:
             return None
-        if status in (203, 418):
+        if status == 203:    # 418 was the signal before the guide's v06; now an ordinary 4xx
             self._record(E.EMERGENCY, None, elapsed, f"{what}: HTTP {status}")
             self.host.emergency_answered()
             return E.EMERGENCY
@@ -358,63 +381,9 @@ class GisMtLink:
 
         timer.append(self.clock.call_later(HEALTH_TIMEOUT_MS, timeout, f"health {name}"))
 
-    # -- probes of blocked hosts ------------------------------------------
+    # -- probes of blocked hosts: ``cdnprobe.CdnProbes`` -------------------
     def _schedule_probe(self, host: CdnHost) -> None:
-        if host.blocked_until is None:
-            return
-        old = self._probes.pop(host.name, None)
-        if old:
-            old.cancel()
-        expected = host.blocked_until
-
-        def probe() -> None:
-            self._probes.pop(host.name, None)
-            if self._closed:
-                return
-            if host.blocked_until != expected or self.book.get(host.name) is not host:
-                return  # cleared or replaced meanwhile
-            self.stats.probes += 1
-            self._health(host.name, probed, [False])
-
-        def probed(name: str, latency: int | None) -> None:
-            if self.book.get(name) is not host:
-                return
-            if latency is None:
-                self.book.reblock(host, self.clock.now_ms)
-                self._schedule_probe(host)
-            else:
-                self.book.unblock(host, latency)
-                self._remeasure(host)
-
-        self._probes[host.name] = self.clock.call_at(expected, probe, f"probe {host.name}")
-
-    def _remeasure(self, probed: CdnHost) -> None:
-        """After a probe answered: ``health/check`` every other host that is not blocked, then re-rank all.
-
-        The checks go out at once, as at the initial ranking. While one such round
-        is in flight another successful probe only unblocks its host (with the
-        latency its probe measured); the round in flight re-ranks the whole list
-        when it ends.
-        """
-        if self._remeasuring or self._closed:
-            return
-        # Not blocked: no block time set. A host whose block ran out a moment ago still has
-        # one until its own probe answers (the probes of blocks that ended together).
-        hosts = [h for h in self.book.hosts if h is not probed and h.blocked_until is None]
-        if not hosts:
-            return
-        self._remeasuring = True
-
-        def measured(latencies: dict[str, int | None], emergency: bool) -> None:
-            self._remeasuring = False
-            if emergency:
-                return   # emergency mode is on (203): no checks go out, nothing to rank for
-            for h in self.book.remeasured([(h, latencies[h.name]) for h in hosts], self.clock.now_ms):
-                self._schedule_probe(h)
-
-        self._measure([h.name for h in hosts], measured)
+        raise NotImplementedError
 
     def cancel_probes(self) -> None:
-        for t in self._probes.values():
-            t.cancel()
-        self._probes.clear()
+        raise NotImplementedError

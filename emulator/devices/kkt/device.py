@@ -22,8 +22,11 @@ the table ``KktDevice.KEYS`` below::
 Status symbol (next to the clock):
 
 * «A» while emergency mode is on (set by hand or by an HTTP 203 answer);
-* «!» while permit mode is on and the last GIS MT exchange failed, i.e. marked
-  goods are being sold without GIS MT answers; cleared by the next good answer;
+* «!» while permit mode is on and marked goods are being sold without GIS MT
+  answers: the last position sold without an answer the device could use
+  (no answer, an error answer, an ``errorCode`` no flag explains), or there
+  is no CDN list to check with; cleared by the next good answer. A failed
+  refresh that leaves a cached list in use does not set it;
 * «S» while permit mode is on, its settings are usable and a ranked CDN list
   is in hand;
 * a space otherwise.

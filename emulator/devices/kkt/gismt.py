@@ -1,4 +1,4 @@
-"""The device's GIS MT client: per-receipt checks (the list and probes: ``cdnrefresh.py``).
+"""The device's GIS MT client: per-receipt checks (the list: ``cdnrefresh.py``, probes: ``cdnprobe.py``).
 
 Everything is asynchronous on the virtual clock: a method sends requests
 through the transport and returns; the outcome reaches the caller's callback
@@ -15,18 +15,20 @@ answer                 what the device does                               code
 =====================  =================================================  =====
 200, usable            decide on it (``permit.decide``)                    -
 200, unusable          no decision, sell with a beep                      750/760
-203 (418 legacy)       emergency mode on, sell without checks             762
+203                    emergency mode on, sell without checks             762
 401                    sell with a beep; the token must be replaced       761
 5xx + code 5000        not the host's fault: retry once, then give up     766
 429 / 5xx              retry once; the second in a row blocks the host    760, 768
                        and the device switches to the next host (once
                        per position, within the deadline)
-other 4xx              do not retry                                       765
+other 4xx (418 too)    do not retry                                       765
 refused / unknown host count as a host error, as 5xx                      748, 768
 server closed a        the transport reopens it; logged                   658
 kept-alive connection
 closed mid-answer      no repeat                                          658
-no answer in 1.5 s     give up; the third in a row blocks the host        748, 768
+no answer in 1.5 s     give up (the device drops the connection itself:   748, 768
+                       the next position reconnects, no 658); the third
+                       in a row blocks the host
 no ranked list         no request                                         747
 every host blocked     no request; refresh the list, clear the blocks     764
 =====================  =================================================  =====
@@ -34,10 +36,13 @@ every host blocked     no request; refresh the list, clear the blocks     764
 Every failure and every error answer becomes a log record (the device writes
 it through ``write_record``) before the outcome is reported.
 
+418 was the emergency signal before the guide's v06, which replaced it with
+203; it is an ordinary 4xx now.
+
 Refresh, probes and the narrow interface to the device (``GisMtHost``: the
 settings, the record writer, "GIS MT answered 203", "GIS MT answers / does not
-answer") are ``cdnrefresh.GisMtLink``'s, the base of ``GisMtClient``; the
-client never imports the device.
+answer") are ``cdnrefresh.GisMtLink``'s and ``cdnprobe.CdnProbes``'s, the
+bases of ``GisMtClient``; the client never imports the device.
 """
 
 from __future__ import annotations
@@ -50,12 +55,12 @@ from emulator.base import errors as E
 from emulator.base.clock import Timer
 from emulator.base.failures import Failure
 from emulator.devices.kkt.cdn import CdnHost
+from emulator.devices.kkt.cdnprobe import CdnProbes
 from emulator.devices.kkt.cdnrefresh import (
     CDN_INFO_PATH,
     FALLBACK_HOSTS,
     CheckContext,
     GisMtHost,
-    GisMtLink,
     GisMtStats,
 )
 from emulator.devices.kkt.permit import AnswerError, CheckAnswer, parse_check_answer, parse_json_body
@@ -93,7 +98,7 @@ class _Attempt:
 
 
 
-class GisMtClient(GisMtLink):
+class GisMtClient(CdnProbes):
     # -- codes/check -------------------------------------------------------
     def check(self, ctx: CheckContext, receipt_key: str, on_done: Callable[[CheckOutcome], None]) -> None:
         self.stats.checks += 1
@@ -147,9 +152,12 @@ class GisMtClient(GisMtLink):
     def _deadline(self, att: _Attempt) -> None:
         if att.finished or self._closed:
             return
+        host = att.host
         if att.request_id is not None:
             self._abandon(att.request_id)
-        host = att.host
+            if host is not None:
+                # The device dropped the connection itself: reopening it is no sign of the server's.
+                self._used_keys.discard(f"{att.receipt_key}@{host.name}")
         now = self.clock.now_ms
         self._record(E.NO_CONNECTION, att.ctx, DECISION_DEADLINE_MS,
                      f"codes/check {host.name if host else '?'}: no answer within 1.5 s")
@@ -206,7 +214,7 @@ class GisMtClient(GisMtLink):
                 self._retry_or_fail(att, code)
             return
         status = result.status or 0
-        if status in (203, 418):
+        if status == 203:
             self._record(E.EMERGENCY, att.ctx, elapsed, f"{where}: HTTP {status}")
             self.host.emergency_answered()
             self._finish(att, CheckOutcome(emergency=True, failure=E.EMERGENCY, elapsed_ms=elapsed, host=host.name))

@@ -148,7 +148,9 @@ class MenuKeys(TechGlue):
             return
         shown = mask_token(value) if node.type == "secret" else value
         self.emit(SettingChanged(self.clock.now_ms, node.setting or "", str(shown)))
-        if node.setting in ("gismt_host", "token"):
+        if node.setting == "token":
+            self._token_entered()
+        elif node.setting == "gismt_host":
             self._forget_cdn()
         if node.setting == "poll_period_min" and self.tech is not None:
             self.tech.schedule()  # the next session comes one new period from now
@@ -233,9 +235,9 @@ class MenuKeys(TechGlue):
             return
         self.settings.token = token
         self._save_settings()
-        self._forget_cdn()
         self.emit(SettingChanged(self.clock.now_ms, "token", mask_token(token), "scanned"))
         self._message(f"{self.msgs['token_saved']}\n{mask_token(token)}", Mode.MENU)
+        self._token_entered()
 
     def _key_scan_token(self, k: Key) -> None:
         if k is Key.C:

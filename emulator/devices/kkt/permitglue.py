@@ -4,8 +4,11 @@
 its log records with ``write_record``, reports an HTTP 203 answer with
 ``emergency_answered`` and whether GIS MT answers at all with
 ``gismt_answering`` (which sets or clears the «!» status symbol). Emergency
-mode is also switched by hand (``set_emergency``), and a new host or token
-drops the ranked CDN list (``_forget_cdn``).
+mode is also switched by hand (``set_emergency``; switched off, the probes it
+held back go out), and a new host or token drops the ranked CDN list
+(``_forget_cdn``). A token entered by any way (typed, scanned, pushed by the
+technological server) is checked with ``cdn/info`` at once, as the
+operator's guide asks (``_token_entered``): a 401 shows 761 at once.
 """
 
 from __future__ import annotations
@@ -71,6 +74,8 @@ class PermitGlue(Screen):
             if not on:
                 self.degraded = False
             self.save_state()
+            if not on:
+                self.gismt.resume_probes()
 
     def _forget_cdn(self) -> None:
         """A new host or token invalidates the ranked list: the next status check ranks anew."""
@@ -79,6 +84,21 @@ class PermitGlue(Screen):
         self.gismt.cancel_probes()
         self.degraded = False
         self.save_state()
+
+    def _token_entered(self) -> None:
+        """A new token: the old list goes, and ``cdn/info`` checks the token at once (401: 761 shown)."""
+        self._forget_cdn()
+        s = self.settings
+        if not s.permit_on or s.is_autonomous or self.emergency or s.permit_problem() is not None:
+            return      # no GIS MT request in these states
+
+        def done(code: int | None) -> None:
+            if code == E.INVALID_TOKEN:
+                self._error(code)
+                self._show_error(code, self.return_mode if self.mode == Mode.MESSAGE else self.mode)
+                self._render()
+
+        self.gismt.check_token(done)
 
     # -- «СТАТУС ГИС МТ» ----------------------------------------------------
     def status_check(self) -> None:

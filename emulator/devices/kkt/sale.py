@@ -174,6 +174,7 @@ class MarkedSales(TechGlue):
                                    f"codes/check {outcome.host}: prohibited", outcome.answer)
                 self._error(decision.error)
                 if not decision.usable:
+                    self.gismt_answering(False)     # sold without an answer it could use: «!»
                     self._add_marked(pending, "failed", outcome, error=decision.error)
                     self._beep(f"sold without a usable answer: {decision.error}")
                     self._show_error(decision.error, Mode.CASH_READY)

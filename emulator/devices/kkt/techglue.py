@@ -107,7 +107,9 @@ class TechGlue(PermitGlue):
             return False, E.SETTINGS_ERROR
         self.settings = settings
         self._save_settings()
-        if before.get("token") != settings.token or before.get("gismt_host") != settings.gismt_host:
+        if before.get("token") != settings.token:
+            self._token_entered()
+        elif before.get("gismt_host") != settings.gismt_host:
             self._forget_cdn()
         if self.tech is not None and before.get("poll_period_min") != settings.poll_period_min:
             self.tech.schedule()

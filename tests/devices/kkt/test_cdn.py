@@ -54,3 +54,21 @@ def test_replace_marks_a_fallback_list() -> None:
     assert b.fallback
     b.replace(["a"], {"a": 1}, 5)
     assert not b.fallback and b.refreshed_at == 5
+
+
+def test_a_host_being_probed_stays_unavailable_until_the_probe_answers():
+    b = CdnBook()
+    b.replace(["a", "b"], {"a": 100, "b": 200}, 0)
+    a = b.get("a")
+    b.block(a, 0)
+    a.probing = True                       # the block ran out, the probe is on the wire
+    assert a.blocked(BLOCK_MS + 1) and b.active(BLOCK_MS + 1).name == "b"
+    b.unblock(a, 150)
+    assert not a.probing and b.active(BLOCK_MS + 2).name == "a"
+    b.block(a, 0)
+    a.probing = True
+    b.reblock(a, BLOCK_MS + 3)             # no answer: blocked another 15 minutes
+    assert not a.probing and a.blocked(2 * BLOCK_MS) and not a.blocked(2 * BLOCK_MS + 3)
+    a.probing = True
+    b.clear_blocks()                       # every host blocked: the list is refreshed, blocks cleared
+    assert not a.probing and b.active(0).name == "a"
