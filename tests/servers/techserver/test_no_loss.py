@@ -111,6 +111,7 @@ class StoreHook:
         self.original = model.store_records
         self.delay_s = delay_s
         self.calls: list[tuple[list[int], list[int], int]] = []   # (seqs sent, seqs acked, duplicates)
+        self.conflicts = 0
         self.hold_after: int | None = None   # after this call has stored, set `stored` and wait for `release`
         self.stored = threading.Event()
         self.release = threading.Event()
@@ -120,12 +121,13 @@ class StoreHook:
         if self.delay_s:
             time.sleep(self.delay_s)
         records = list(records)
-        acked, dups = self.original(serial, records, now_ms)
-        self.calls.append(([int(r["seq"]) for r in records], acked, dups))
+        result = self.original(serial, records, now_ms)
+        self.calls.append(([int(r["seq"]) for r in records], result.stored, result.duplicates))
+        self.conflicts += result.conflicts
         if self.hold_after == len(self.calls):
             self.stored.set()
             self.release.wait(WAIT)   # the LOG_ACK waits here until the device is dead
-        return acked, dups
+        return result
 
     @property
     def duplicates(self) -> int:
