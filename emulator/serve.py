@@ -211,7 +211,8 @@ class Serve:
     def _prepare(self) -> None:
         """The state directory, the lab CA, the settings, the TLS store, the backend, the database: no server yet."""
         try:
-            self.state.mkdir(parents=True, exist_ok=True)
+            self.state.mkdir(mode=0o700, parents=True, exist_ok=True)
+            self.state.chmod(0o700)      # it holds the technological server's database: the user's only
         except OSError as exc:
             _fail(f"state directory {self.state}: cannot create it: {_reason(exc)}")
         lab = None if self.args.real else self._lab_ca()

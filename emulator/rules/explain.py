@@ -13,6 +13,11 @@ vendor's own words: «Товар добавляли в чековый буфер
 (140р).») and ``details``: the check's flags, the expiry date, tag 2106, how
 long the check took, the answer's reqId and its time in Moscow time.
 
+The time is linear in the input (no expression backtracks over a run of
+blanks; ``tests/rules/test_explain_time.py``), and at most ``MAX_RECORD_CHARS``
+after each header are explained, so a record uploaded by anyone costs the
+reports page a bounded amount of work.
+
 Which True API field each log field comes from is the emulator's reading of
 the vendor's two examples (МРЦ = «Макс», ЕМЦ = «Мин»), so some sentences are
 MODELLED interpretations, not vendor statements.
@@ -35,18 +40,27 @@ from emulator.base.moscow import MSK
 FLAG_NAMES = ("Найден", "Нанесен", "Крипто", "Продан", "Заблокирован", "В обороте", "Серая зона")
 NO_EXPIRY_TEXT = "07-02-2106"  # 0xFFFFFFFF seconds shown as a date: "no expiry date"
 
-_HEADER_RE = re.compile(r"(?P<source>[^\d\t\n\[\]:=,&]+?)[ \t]+(?P<code>\d{3})[ \t]+\[(?P<seq>\d+)\]")
+# A record header is «<source><TAB><code><TAB>[<seq>]». It is found by its code and seq first
+# (``_CODE_SEQ_RE``, which cannot backtrack over a run of blanks: possessive quantifiers) and the
+# source is then read backwards from there (``_source_start``): every character is looked at a
+# bounded number of times, so the time is linear in the input (one regular expression for the whole
+# header took time growing with the cube of a run of blanks).
+_NOT_SOURCE = frozenset("\t\n[]:=,&")   # and digits: a source is «ГИС МТ», never a number
+_CODE_SEQ_RE = re.compile(r"(?<=[ \t])(?P<code>\d{3})[ \t]++\[(?P<seq>\d++)\]")
 _FLAG_RE = re.compile(r"(Найден|Нанесен|Крипто|Продан|Заблокирован|В\s+обороте|Серая\s+зона)\s*:\s*(Да|Нет|-)")
 _NUM = r"(\d+(?:[ \t\n]+\d+)*)"
 _PRICE_RE = {name: re.compile(name + r"\s*:\s*" + _NUM) for name in ("Цена", "Макс", "Мин")}
 _EXPIRY_RE = re.compile(r"ГоденДо\s*:\s*(\d{2})\s*-\s*(\d{2})\s*-\s*(\d{4})\s+(\d{2})\s*:\s*(\d{2})\s*:\s*(\d{2})")
 _TAG2106_RE = re.compile(r"(?<![\d-])2106\s*:\s*(\d+)")
 _ELAPSED_RE = re.compile(r"ВремяОбработки\s*:\s*" + _NUM + r"\s*мс")
-_UUID_RE = re.compile(r"UUID\s*=\s*([0-9A-Za-z\-\s]*?)\s*&\s*Time\s*=[ \t]*(\d*)")
-_MORE_DIGITS = re.compile(r"\s+(\d+)")
+_UUID_RE = re.compile(r"UUID\s*+=([0-9A-Za-z\-\s]*+)&\s*+Time\s*+=[ \t]*+(\d*+)")
+_MORE_DIGITS = re.compile(r"\s++(\d++)")
 MS_DIGITS = 13  # a Unix time in ms has 13 digits until the year 2286
 _CANON_UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 _UUID_GROUPS = (8, 4, 4, 4, 12)
+# A record the device writes is about 300 characters; what follows a header beyond this is not
+# explained (the explanation says so), which bounds the work per record whatever was uploaded.
+MAX_RECORD_CHARS = 4096
 
 
 @dataclass
@@ -94,14 +108,38 @@ def _normalise(text: str) -> str:
     return text.replace("\r\n", "\n").replace("\r", "\n").replace("\u00a0", " ")
 
 
+def _source_start(text: str, end: int, lo: int) -> int:
+    """Where the source before a header's code starts: back from ``end`` over blanks, then over source
+    characters, never before ``lo``; ``-1`` when there is no source character (not a header)."""
+    i = end
+    while i > lo and text[i - 1] in " \t":
+        i -= 1
+    stop = i
+    while i > lo and text[i - 1] not in _NOT_SOURCE and not text[i - 1].isdecimal():
+        i -= 1
+    return i if i < stop else -1
+
+
 def split_records(text: str) -> list[tuple[str, int, int, str]]:
-    """(source, code, seq, body) for every record header found in ``text``."""
+    """(source, code, seq, body) for every record header found in ``text``; time linear in its length."""
     text = _normalise(text)
-    heads = list(_HEADER_RE.finditer(text))
+    heads: list[tuple[int, int, re.Match[str]]] = []   # (header start, source end, code/seq match)
+    lo = 0
+    for m in _CODE_SEQ_RE.finditer(text):
+        if m.start() < lo:
+            continue
+        start = _source_start(text, m.start(), lo)
+        if start < 0:
+            continue
+        stop = m.start()
+        while text[stop - 1] in " \t":
+            stop -= 1
+        heads.append((start, stop, m))
+        lo = m.end()
     out = []
-    for i, m in enumerate(heads):
-        end = heads[i + 1].start() if i + 1 < len(heads) else len(text)
-        source = re.sub(r"\s+", " ", m.group("source")).strip()
+    for i, (start, stop, m) in enumerate(heads):
+        end = heads[i + 1][0] if i + 1 < len(heads) else len(text)
+        source = re.sub(r"\s+", " ", text[start:stop]).strip()
         out.append((source, int(m.group("code")), int(m.group("seq")), text[m.end():end]))
     return out
 
@@ -157,7 +195,7 @@ def parse_body(body: str) -> tuple[dict[str, Any], list[str]]:
     fields["ВремяОбработки"] = _digits(m.group(1)) if m else None
     m, time_digits, _ = _uuid_time(body)
     if m:
-        uuid = re.sub(r"\s+", "", m.group(1))
+        uuid = re.sub(r"\s+", "", m.group(1))  # blanks around the value and line breaks inside it
         fields["UUID"] = uuid
         fields["uuid_ok"] = bool(_CANON_UUID.match(uuid)) if uuid else None
         if uuid and not fields["uuid_ok"]:
@@ -337,8 +375,11 @@ def explain(text: str) -> list[Explanation]:
     table = error_table()
     out = []
     for source, code, seq, body in split_records(text):
-        body = cut_body(body)
+        whole = len(body) <= MAX_RECORD_CHARS
+        body = cut_body(body[:MAX_RECORD_CHARS])
         fields, problems = parse_body(body)
+        if not whole and len(body.rstrip()) >= MAX_RECORD_CHARS - 1:   # the record itself was cut
+            problems.append(f"запись длиннее {MAX_RECORD_CHARS} символов: объяснено только начало")
         err = table.get(code)
         error_text = err.text if err else None
         if err is None:

@@ -15,9 +15,10 @@ Strings are UTF-8 with a u16 big-endian byte count (``PascalString(Int16ub)``).
 
     type  name             direction       payload
     ----  ---------------  --------------  -------------------------------------------------
-      1   HELLO            KKT -> server   serial, model, inn, firmware: str;
+      1   HELLO            KKT -> server   serial, model, inn, firmware, device_key: str;
                                            device_time_ms u64; pending_records u32
-      2   HELLO_ACK        server -> KKT   session_id u32; server_time_ms u64; settings_waiting u8 (0/1)
+      2   HELLO_ACK        server -> KKT   session_id u32; server_time_ms u64; settings_waiting u8 (0/1);
+                                           log_next_seq u32 (one past the highest record seq held)
       3   LOG_RECORDS      KKT -> server   records: u16 count x {seq u32, time_ms u64, code u16, text str}
       4   LOG_ACK          server -> KKT   stored: u16 count x u32 seq; duplicates u16
       5   GET_SETTINGS     KKT -> server   (empty)
@@ -32,8 +33,12 @@ Strings are UTF-8 with a u16 big-endian byte count (``PascalString(Int16ub)``).
     «ПРЕДУПРЕЖДЕНИЕ»); every value but cert is a str.
 
 A reply carries the ``seq`` of the request it answers. ``LOG_ACK.stored`` lists
-every seq of the request that the server now holds (stored by this request or
-already before), so the KKT may delete exactly those.
+every seq of the request that the server now holds with the text sent (stored
+by this request or already before, or kept as a conflict), so the KKT may mark
+exactly those; the KKT ignores a seq it did not send in that request.
+``device_key`` is the device's secret (32-128 characters ``A-Z a-z 0-9 _ -``):
+the server registers it with the serial at the first HELLO and refuses a HELLO
+with another one (``ERR_IDENTITY``).
 
 ``FrameReader`` cuts a byte stream into frames: it buffers partial frames,
 skips garbage up to the next magic, drops a frame whose CRC or length is wrong
@@ -91,7 +96,10 @@ ERR_BAD_FRAME = 1       # CRC, length, version or type wrong
 ERR_UNEXPECTED = 2      # a message out of order (anything before HELLO, a server-only message)
 ERR_UNKNOWN_TASK = 3    # SETTINGS_RESULT for a task the server does not know for this device
 ERR_INTERNAL = 4
-ERR_IDLE = 5            # the session was silent for too long
+ERR_IDLE = 5            # the session was silent for too long, or a frame did not arrive whole in time
+ERR_IDENTITY = 6        # HELLO with a device key that is not the one the serial registered with
+ERR_BAD_RECORD = 7      # LOG_RECORDS with a record out of range: nothing of the batch is stored
+ERR_TOO_MANY = 8        # more frames in one session than the server takes
 
 # ------------------------------------------------------------------ schema
 Str = PascalString(Int16ub, "utf8")
@@ -108,9 +116,10 @@ SettingItem = Struct(
 Empty = Struct(Terminated)
 
 PAYLOADS = {
-    "HELLO": Struct("serial" / Str, "model" / Str, "inn" / Str, "firmware" / Str,
+    "HELLO": Struct("serial" / Str, "model" / Str, "inn" / Str, "firmware" / Str, "device_key" / Str,
                     "device_time_ms" / Int64ub, "pending_records" / Int32ub, Terminated),
-    "HELLO_ACK": Struct("session_id" / Int32ub, "server_time_ms" / Int64ub, "settings_waiting" / Flag, Terminated),
+    "HELLO_ACK": Struct("session_id" / Int32ub, "server_time_ms" / Int64ub, "settings_waiting" / Flag,
+                        "log_next_seq" / Int32ub, Terminated),
     "LOG_RECORDS": Struct("records" / PrefixedArray(Int16ub, LogRecordWire), Terminated),
     "LOG_ACK": Struct("stored" / PrefixedArray(Int16ub, Int32ub), "duplicates" / Int16ub, Terminated),
     "GET_SETTINGS": Empty,

@@ -20,6 +20,7 @@ from emulator.servers.techserver.model import TechServer, pem_to_der_list
 from emulator.servers.techserver.web import make_app
 from tests.browser.conftest import serve
 from tests.seed_examples import SEED_754, SEED_758
+from tests.servers.techserver.keys import key_for
 from tls_store.lab_ca import LabCA
 
 T0 = 1712141750370            # 03.04.2024 13:55:50.370 MSK (the 758 example's request time)
@@ -67,9 +68,9 @@ def root_pem() -> bytes:
 @pytest.fixture
 def model(tmp_path: Any, root_pem: bytes) -> Iterator[TechServer]:
     m = TechServer(tmp_path / "techserver.sqlite", root_pem, clock=lambda: NOW)
-    m.hello(A1, "Меркурий-185Ф", INN_A, "1.0", T0 - 60_000)
-    m.hello(A2, "Меркурий-119Ф", INN_A, "1.0", T0 - DAY)
-    m.hello(B1, "Меркурий-115Ф", INN_B, "2.1", T0)
+    m.hello(A1, "Меркурий-185Ф", INN_A, "1.0", T0 - 60_000, key_for(A1))
+    m.hello(A2, "Меркурий-119Ф", INN_A, "1.0", T0 - DAY, key_for(A2))
+    m.hello(B1, "Меркурий-115Ф", INN_B, "2.1", T0, key_for(B1))
     m.store_records(A1, _device_records(), T0)
     m.store_records(A1, [{"seq": 9900, "time_ms": T0 + 2 * DAY + 1, "code": 999, "text": ODD}], T0)
     m.store_records(B1, [{"seq": 1, "time_ms": T0, "code": 758, "text": SEED_758.replace("[9812]", "[1]")}],

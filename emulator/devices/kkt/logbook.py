@@ -115,9 +115,16 @@ class Logbook:
         self.db = sqlite3.connect(path)
         self.db.executescript(_SCHEMA)
         row = self.db.execute("SELECT value FROM meta WHERE key='next_seq'").fetchone()
+        top = self.db.execute("SELECT max(seq) FROM log").fetchone()[0]
+        # The counter never points at or below a record held: a lost or damaged counter row would
+        # otherwise number new records like old ones (and the server would see conflicts).
+        above = 1 if top is None else top + 1
         if row is None:
             with self.db:
-                self.db.execute("INSERT INTO meta VALUES ('next_seq', ?)", (first_seq,))
+                self.db.execute("INSERT INTO meta VALUES ('next_seq', ?)", (max(first_seq, above),))
+        elif not isinstance(row[0], int) or row[0] < above:
+            with self.db:
+                self.db.execute("UPDATE meta SET value=? WHERE key='next_seq'", (above,))
         self.records: list[LogRecord] = [self._row(r) for r in self.db.execute(
             "SELECT seq, time_ms, code, flags, price, max_price, min_price, expiry_s, tag2106, elapsed_ms,"
             " req_id, req_timestamp, tz_offset_min, note FROM log ORDER BY seq")]

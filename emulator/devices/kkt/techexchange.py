@@ -7,11 +7,13 @@ the session is skipped (the vendor: leave cash mode and wait for the next
 session to have everything sent), and ``start`` opens none there either. A session is a chain of request/reply
 frames over a ``TechLink``::
 
-    HELLO(serial, model, INN, firmware, time, pending records) -> HELLO_ACK
+    HELLO(serial, model, INN, firmware, device key, time, pending records) -> HELLO_ACK
     LOG_RECORDS(batch) -> LOG_ACK(stored seqs)      each batch; the device marks exactly
-                                                     those seqs uploaded (SQLite), so a
-                                                     crash or a lost answer re-sends them
-                                                     and the server keeps each seq once
+                                                     those seqs of the batch uploaded
+                                                     (SQLite; a seq it did not send is
+                                                     ignored), so a crash or a lost
+                                                     answer re-sends them and the
+                                                     server keeps each seq once
     SETTINGS_RESULT(task, applied, code) -> BYE      a result the cashier produced earlier
     GET_SETTINGS -> SETTINGS(task, items)            task 0: nothing waiting
     BYE -> BYE
@@ -29,6 +31,15 @@ goes to the server named by «АДРЕС СЕРВЕРА» (``settings.tech_serve
 ``rd.incotexkkm.ru`` by default): a name the link does not resolve fails the
 session at once ("unknown host").
 
+The device key (MODELLED: the vendor's authentication is not public) is a
+secret the device makes at its first session and keeps in ``tech_key`` in its
+directory (0600; in memory for a device without a directory); the server
+registers it with the serial and refuses a session with another key. The
+HELLO_ACK says how far the server's record numbers go (``log_next_seq``): a
+device whose log was reset moves its counter past them, so that its new
+records do not reuse numbers the server holds (records written before that
+session still reach the server, which keeps them as conflicts).
+
 The exchange sees its device only through ``TechHost`` (public methods and
 state: the clock, the settings, the logbook, ``in_cash_mode``, ``emit``,
 ``settings_arrived``, ``save_state``); it never imports the device.
@@ -36,10 +47,14 @@ state: the clock, the settings, the logbook, ``in_cash_mode``, ``emit``,
 
 from __future__ import annotations
 
+import re
+import secrets
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from emulator.base.clock import VirtualClock
+from emulator.base.storage import write_atomic
 from emulator.devices.kkt.events import DeviceEvent, TechNote
 from emulator.devices.kkt.logbook import Logbook
 from emulator.devices.kkt.settings import Settings
@@ -51,6 +66,8 @@ if TYPE_CHECKING:
 
 UPLOAD_FLOOR_MS = 5 * 60_000
 FIRMWARE = "kkt-emu 0.1 (modelled)"
+KEY_FILE = "tech_key"
+_KEY_RE = re.compile(r"[A-Za-z0-9_-]{32,128}")
 
 
 class TechLink(Protocol):
@@ -80,6 +97,8 @@ class TechHost(Protocol):
     def model_name(self) -> str: ...
     @property
     def inn(self) -> str: ...
+    @property
+    def directory(self) -> Path | None: ...
 
     def emit(self, ev: DeviceEvent) -> None: ...
 
@@ -103,6 +122,7 @@ class _Run:
     started_ms: int
     seq: int = 0
     batches: list[list[dict[str, Any]]] = field(default_factory=list)
+    in_flight: frozenset[int] = frozenset()     # the seqs of the LOG_RECORDS batch awaiting its LOG_ACK
 
 
 class TechExchange:
@@ -117,7 +137,33 @@ class TechExchange:
         self._run: _Run | None = None
         self._timer: Any = None
         self._n = 0
+        self._key: str | None = None
         self.schedule()
+
+    def device_key(self) -> str:
+        """The device's key: read from ``tech_key``, made (and kept there, 0600) when there is none."""
+        if self._key is not None:
+            return self._key
+        path = self.dev.directory / KEY_FILE if self.dev.directory is not None else None
+        key = None
+        if path is not None:
+            try:
+                key = path.read_text("ascii").strip()
+            except FileNotFoundError:
+                key = None
+            except (OSError, UnicodeDecodeError) as exc:
+                self._note(f"device key unreadable ({type(exc).__name__}): a new one is made")
+                key = None
+            if key is not None and not _KEY_RE.fullmatch(key):
+                self._note("device key damaged: a new one is made (the server will refuse it until "
+                           "the device's key is forgotten there)")
+                key = None
+        if key is None:
+            key = secrets.token_urlsafe(32)
+            if path is not None:
+                write_atomic(path, key.encode("ascii"))     # a private (0600) file, whole or not at all
+        self._key = key
+        return key
 
     @property
     def busy(self) -> bool:
@@ -167,7 +213,8 @@ class TechExchange:
         self.stats.sessions += 1
         pending = len(self.dev.logbook.pending_upload())
         self._send("HELLO", {"serial": self.dev.serial, "model": self.dev.model_name, "inn": self.dev.inn,
-                             "firmware": FIRMWARE, "device_time_ms": self.clock.now_ms,
+                             "firmware": FIRMWARE, "device_key": self.device_key(),
+                             "device_time_ms": self.clock.now_ms,
                              "pending_records": pending}, "HELLO_ACK", self._after_hello)
         return True
 
@@ -206,7 +253,13 @@ class TechExchange:
         # The five minutes run from session start to session start: the poll timer's ticks are
         # exactly one period apart, whatever the round trip of each HELLO took.
         now = run.started_ms
-        records = self.dev.logbook.pending_upload()
+        book = self.dev.logbook
+        held = int(ack.payload.get("log_next_seq", 0))
+        if held > book.next_seq:
+            self._note(f"log counter moved from {book.next_seq} to {held}: the server holds records up to "
+                       f"{held - 1}")
+            book.set_next_seq(held)
+        records = book.pending_upload()
         floor_ok = self.last_upload_ms is None or now - self.last_upload_ms >= UPLOAD_FLOOR_MS
         if records and floor_ok:
             run.batches = record_batches([{"seq": r.seq, "time_ms": r.time_ms, "code": r.code, "text": r.text}
@@ -221,6 +274,7 @@ class TechExchange:
         assert run is not None
         if run.batches:
             batch = run.batches.pop(0)
+            run.in_flight = frozenset(int(r["seq"]) for r in batch)
             self._send("LOG_RECORDS", {"records": batch}, "LOG_ACK", self._after_log_ack)
         elif self.result is not None:
             task, applied, code = self.result
@@ -230,10 +284,16 @@ class TechExchange:
             self._send("GET_SETTINGS", {}, "SETTINGS", self._after_settings)
 
     def _after_log_ack(self, ack: Frame) -> None:
-        stored = [int(s) for s in ack.payload.get("stored", [])]
+        run = self._run
+        assert run is not None
+        acked = {int(s) for s in ack.payload.get("stored", [])}
+        stored = sorted(acked & run.in_flight)      # a seq this batch did not carry is no acknowledgement
+        run.in_flight = frozenset()
         self.dev.logbook.mark_uploaded(stored)
         self.stats.uploaded += len(stored)
         self._note(f"uploaded {len(stored)} record(s)")
+        if acked - set(stored):
+            self._note(f"acknowledgement ignored for {len(acked) - len(stored)} record(s) not in the batch")
         self._upload_next()
 
     def _after_result(self, _: Frame) -> None:

@@ -18,7 +18,15 @@ carries the request's ``seq``:
   in the stream have been handled already.
 * A SETTINGS_RESULT for a task the device does not own gets ERROR(``ERR_UNKNOWN_TASK``)
   and the session goes on.
-* A session silent for ``idle_timeout_s`` gets ERROR(``ERR_IDLE``) and is closed.
+* Each request frame must arrive **whole** within ``idle_timeout_s`` of the
+  connection's start or of the last reply; otherwise ERROR(``ERR_IDLE``) and
+  the connection is closed (a client trickling one byte at a time is closed
+  as a silent one is).
+* Replies must leave within ``write_timeout_s``: a client that does not read
+  them is disconnected (no ERROR: it would not read that either); the
+  transport buffers at most ``WRITE_BUFFER`` bytes, so replies wait in the
+  kernel's socket buffers, not in the server's memory.
+* A session takes at most ``max_frames`` requests (ERROR(``ERR_TOO_MANY``) after them).
 * A connection that breaks in the middle of a frame changes nothing: only
   whole frames are acted on, and each request is one SQLite transaction.
 
@@ -30,6 +38,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import ssl
 import threading
 from collections.abc import Callable
@@ -37,14 +46,19 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from emulator.servers.techserver.model import TechServer
-from emulator.servers.techserver.session import Session
+from emulator.servers.techserver.session import MAX_SESSION_FRAMES, Session
 from emulator.wire.techframes import (
     ERR_BAD_FRAME,
     ERR_IDLE,
+    ERR_INTERNAL,
+    MAX_FRAME,
     Frame,
     FrameError,
     FrameReader,
 )
+
+WRITE_BUFFER = 64 * 1024
+log = logging.getLogger("kkt_emu.techserver.tcp")
 
 
 class TechServerTcp:
@@ -52,14 +66,18 @@ class TechServerTcp:
 
     def __init__(self, model: TechServer, host: str = "127.0.0.1", port: int = 0,
                  ssl_context: ssl.SSLContext | None = None, now_ms: Callable[[], int] | None = None,
-                 idle_timeout_s: float = 30.0) -> None:
+                 idle_timeout_s: float = 30.0, write_timeout_s: float = 10.0,
+                 max_frames: int = MAX_SESSION_FRAMES) -> None:
         self.model = model
         self.host = host
         self.port = port
         self.ssl_context = ssl_context
         self.now_ms = now_ms or model.clock
         self.idle_timeout_s = idle_timeout_s
-        self.stats = {"connections": 0, "frames": 0, "frame_errors": 0, "sessions": 0}
+        self.write_timeout_s = write_timeout_s
+        self.max_frames = max_frames
+        self.stats = {"connections": 0, "frames": 0, "frame_errors": 0, "sessions": 0, "timeouts": 0,
+                      "write_timeouts": 0}
         self.frame_errors: list[FrameError] = []
         self._thread: threading.Thread | None = None
         self._ready = threading.Event()
@@ -129,23 +147,46 @@ class TechServerTcp:
         with contextlib.suppress(Exception):
             await asyncio.wait_for(server.wait_closed(), 2)
 
+    async def _write(self, writer: asyncio.StreamWriter, frames: list[Frame]) -> bool:
+        """Send ``frames``; False (and the connection aborted) when they are not taken in time."""
+        try:
+            data = b"".join(f.to_bytes() for f in frames)
+        except ValueError:      # a reply that does not fit the wire format: the model's fault
+            log.exception("technological server: a reply could not be built")
+            data = Frame("ERROR", frames[0].seq if frames else 0,
+                         {"code": ERR_INTERNAL, "text": "internal error"}).to_bytes()
+        writer.write(data)
+        try:
+            async with asyncio.timeout(self.write_timeout_s):
+                await writer.drain()
+        except TimeoutError:
+            self.stats["write_timeouts"] += 1
+            writer.transport.abort()
+            return False
+        return True
+
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         task = asyncio.current_task()
         assert task is not None
         self._conns.add(task)
         self.stats["connections"] += 1
-        session = Session(self.model, self.now_ms)
-        frames = FrameReader()
+        loop = asyncio.get_running_loop()
+        session = Session(self.model, self.now_ms, self.max_frames)
+        frames = FrameReader(max_buffer=2 * MAX_FRAME)
+        with contextlib.suppress(Exception):
+            writer.transport.set_write_buffer_limits(high=WRITE_BUFFER)
+        deadline = loop.time() + self.idle_timeout_s        # the next whole frame is due by then
         try:
             while True:
                 try:
                     # asyncio.timeout, not wait_for: on 3.11 wait_for can swallow the cancellation
                     # that stop() sends when the read completes at the same moment.
-                    async with asyncio.timeout(self.idle_timeout_s):
+                    async with asyncio.timeout_at(deadline):
                         data = await reader.read(65536)
                 except TimeoutError:
-                    writer.write(Frame("ERROR", 0, {"code": ERR_IDLE, "text": "idle timeout"}).to_bytes())
-                    await writer.drain()
+                    self.stats["timeouts"] += 1
+                    text = "frame not complete in time" if frames.buffered else "idle timeout"
+                    await self._write(writer, [Frame("ERROR", 0, {"code": ERR_IDLE, "text": text})])
                     return
                 if not data:
                     return
@@ -154,8 +195,8 @@ class TechServerTcp:
                         self.stats["frame_errors"] += 1
                         self.frame_errors.append(event)
                         text = f"bad frame: {event.kind}: {event.detail}"
-                        writer.write(Frame("ERROR", event.seq or 0, {"code": ERR_BAD_FRAME, "text": text}).to_bytes())
-                        await writer.drain()
+                        await self._write(writer, [Frame("ERROR", event.seq or 0,
+                                                         {"code": ERR_BAD_FRAME, "text": text})])
                         return
                     self.stats["frames"] += 1
                     if self._stop is not None and self._stop.is_set():
@@ -163,13 +204,12 @@ class TechServerTcp:
                     was_new = session.serial is None
                     # The model's SQLite work runs off the event loop, so that stop() and other
                     # connections are served while a large batch is being stored.
-                    replies, close = await asyncio.get_running_loop().run_in_executor(
-                        self._executor, session.handle, event)
+                    replies, close = await loop.run_in_executor(self._executor, session.handle, event)
                     if was_new and session.serial is not None:
                         self.stats["sessions"] += 1
-                    for r in replies:
-                        writer.write(r.to_bytes())
-                    await writer.drain()
+                    if not await self._write(writer, replies):
+                        return
+                    deadline = loop.time() + self.idle_timeout_s
                     if close:
                         return
         except (ConnectionError, ssl.SSLError, asyncio.IncompleteReadError):

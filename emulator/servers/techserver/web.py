@@ -12,13 +12,14 @@ Pages (Russian, plain HTML, no external assets; buttons are forms: POST, then
     GET  /                                device list, «Токен для всех ККТ ИНН»
     POST /token-for-inn                   inn, token
     GET  /device/{serial}                 -> /device/{serial}/general
-    GET  /device/{serial}/general         «Общие»
+    GET  /device/{serial}/general         «Общие» (with the device key's fingerprint)
+    POST /device/{serial}/forget-key      «Забыть ключ ККТ»: the next HELLO registers a new device key
     POST /device/{serial}/request-certs   «Запросить и применить на сервере»
     GET  /device/{serial}/servers         «Серверы»: draft, tasks, settings form
     POST /device/{serial}/insert-cert     «Вставить сертификат»
     POST /device/{serial}/settings        gismt_host, sale_ban, option92, poll_period, token (empty = keep)
     POST /device/{serial}/send-all        «Сохранить и отправить все настройки»
-    GET  /device/{serial}/reports         «ОТЧЕТЫ»: ?code=&from=YYYY-MM-DD&to=YYYY-MM-DD
+    GET  /device/{serial}/reports         «ОТЧЕТЫ»: ?code=&from=YYYY-MM-DD&to=YYYY-MM-DD; conflicts below
     GET  /device/{serial}/reports.txt     the same records as a UTF-8 text file, a blank line between records
 
 JSON API (errors: 404 unknown device/task, 400 refused, 403 a write from another site or not
@@ -27,6 +28,8 @@ JSON API (errors: 404 unknown device/task, 400 refused, 403 a write from another
     GET  /api/devices
     GET  /api/devices/{serial}
     GET  /api/devices/{serial}/records?code=&from=&to=
+    GET  /api/devices/{serial}/conflicts              records that came under a seq holding another text
+    POST /api/devices/{serial}/forget-key             -> the device, its key forgotten
     POST /api/devices/{serial}/request-certs          -> {"job_id", "state"}
     GET  /api/devices/{serial}/cert-jobs
     POST /api/devices/{serial}/insert-cert            -> {"added", "draft"}
@@ -41,11 +44,18 @@ JSON API (errors: 404 unknown device/task, 400 refused, 403 a write from another
 Writes (POST, DELETE) from a browser must come from these pages' own origin
 (``SameOriginWrites``); scripts send JSON with ``Content-Type: application/json``.
 Tokens are never shown unmasked: listings use ``mask_token``, the token inputs
-are ``type=password`` and are never filled back in.
+are ``type=password`` and are never filled back in. Every response says it may
+not be framed (``X-Frame-Options: DENY``, CSP ``frame-ancestors 'none'``) and
+carries a content security policy that allows nothing but the page's own
+style block and same-origin forms (``SecurityHeaders``). The explanations on
+«ОТЧЕТЫ» are made in a worker thread, at most ``MAX_RECORD_CHARS`` of a
+record each, never on the event loop.
 """
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import html
 import json
 import logging
@@ -57,6 +67,7 @@ from urllib.parse import parse_qs, quote, urlencode, urlsplit
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
 from starlette.middleware import Middleware
 from starlette.middleware.trustedhost import TrustedHostMiddleware
 from starlette.requests import Request
@@ -64,7 +75,7 @@ from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Re
 from starlette.routing import Route
 
 from emulator.base.errors import error_table
-from emulator.rules.explain import explain
+from emulator.rules.explain import MAX_RECORD_CHARS, explain
 from emulator.servers.techserver.model import (
     TechServer,
     TechServerError,
@@ -164,6 +175,50 @@ class SameOriginWrites:
             if ctype and ctype != "application/json":
                 return f"API принимает только Content-Type: application/json, не {ctype!r}"
         return None
+
+
+def _style_hash() -> str:
+    """The CSP source of the one inline style block of ``base.html`` (no other inline code exists)."""
+    text = (TEMPLATES / "base.html").read_text("utf-8")
+    block = text[text.index("<style>") + len("<style>"):text.index("</style>")]
+    return "'sha256-" + base64.b64encode(hashlib.sha256(block.encode("utf-8")).digest()).decode("ascii") + "'"
+
+
+class SecurityHeaders:
+    """Every response: never in a frame of another site, a content security policy, no MIME sniffing."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+        self.headers = [
+            (b"x-frame-options", b"DENY"),
+            (b"content-security-policy", (
+                f"default-src 'none'; style-src {_style_hash()}; img-src 'self'; form-action 'self'; "
+                "frame-ancestors 'none'; base-uri 'none'").encode("ascii")),
+            (b"x-content-type-options", b"nosniff"),
+        ]
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_headers(message: Any) -> None:
+            if message["type"] == "http.response.start":
+                names = {k.lower() for k, _ in message.get("headers", [])}
+                message = {**message, "headers": [*message.get("headers", []),
+                                                  *(h for h in self.headers if h[0] not in names)]}
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+
+def explained_rows(records: list[Any]) -> list[dict[str, Any]]:
+    """Each record with the one-sentence summary of its explanation (at most ``MAX_RECORD_CHARS`` read)."""
+    rows = []
+    for r in records:
+        ex = explain(r.text[:MAX_RECORD_CHARS + 200])
+        rows.append({"rec": r, "summary": ex[0].summary if ex else ""})
+    return rows
 
 
 def records_text(records: list[Any]) -> str:
@@ -284,12 +339,10 @@ def make_app(model: TechServer, hosts: tuple[str, ...] = ()) -> Starlette:
             return page("reports.html", request, status=400, device=d, tab="reports", codes=codes, code=None,
                         date_from="", date_to="", records=[], download_url=dev_url(d.serial, "reports.txt"),
                         error=str(exc))
-        rows = []
-        for r in recs:
-            ex = explain(r.text)
-            rows.append({"rec": r, "summary": ex[0].summary if ex else ""})
+        rows = await run_in_threadpool(explained_rows, recs)    # off the event loop
         return page("reports.html", request, device=d, tab="reports", codes=codes, code=flt.code,
                     date_from=flt.date_from, date_to=flt.date_to, records=rows,
+                    conflicts=model.conflicts(d.serial),
                     download_url=dev_url(d.serial, "reports.txt") + flt.query())
 
     async def reports_txt(request: Request) -> Response:
@@ -341,6 +394,14 @@ def make_app(model: TechServer, hosts: tuple[str, ...] = ()) -> Starlette:
         s = serial_of(request)
         flt = _Filters(request.query_params)
         return [r.listing() for r in model.records(s, flt.code, flt.date_from or None, flt.date_to or None)]
+
+    def api_conflicts(request: Request, _: Any) -> Any:
+        return [r.listing() for r in model.conflicts(serial_of(request))]
+
+    def api_forget_key(request: Request, _: Any) -> Any:
+        s = serial_of(request)
+        model.forget_identity(s)
+        return model.device(s).listing()
 
     def api_request_certs(request: Request, _: Any) -> Any:
         s = serial_of(request)
@@ -398,6 +459,9 @@ def make_app(model: TechServer, hosts: tuple[str, ...] = ()) -> Starlette:
         Route("/token-for-inn", token_for_inn, methods=["POST"]),
         Route("/device/{serial}", device_root),
         Route("/device/{serial}/general", general),
+        Route("/device/{serial}/forget-key", action(
+            "general", lambda s, f: model.forget_identity(s),
+            lambda _: "Ключ ККТ забыт: следующий обмен зарегистрирует новый"), methods=["POST"]),
         Route("/device/{serial}/request-certs", action(
             "general", lambda s, f: model.request_and_apply_certs(s),
             lambda job_id: f"Задача {job_id}: сертификаты подготовлены на сервере"), methods=["POST"]),
@@ -416,6 +480,8 @@ def make_app(model: TechServer, hosts: tuple[str, ...] = ()) -> Starlette:
         Route("/api/devices", api(api_devices)),
         Route("/api/devices/{serial}", api(api_device)),
         Route("/api/devices/{serial}/records", api(api_records)),
+        Route("/api/devices/{serial}/conflicts", api(api_conflicts)),
+        Route("/api/devices/{serial}/forget-key", api(api_forget_key), methods=["POST"]),
         Route("/api/devices/{serial}/request-certs", api(api_request_certs), methods=["POST"]),
         Route("/api/devices/{serial}/cert-jobs", api(api_cert_jobs)),
         Route("/api/devices/{serial}/insert-cert", api(api_insert_cert), methods=["POST"]),
@@ -427,6 +493,7 @@ def make_app(model: TechServer, hosts: tuple[str, ...] = ()) -> Starlette:
     ]
     allowed = sorted({*LOOPBACK_NAMES, *(h.strip("[]").lower() for h in hosts if h)})
     app = Starlette(routes=routes, middleware=[
+        Middleware(SecurityHeaders),
         Middleware(TrustedHostMiddleware, allowed_hosts=allowed, www_redirect=False),
         Middleware(SameOriginWrites)])
     app.state.model = model

@@ -246,3 +246,84 @@ def test_the_session_goes_to_the_server_named_in_the_menu(tmp_path):
     clock.advance(10 * MIN)
     settle(clock, dev)
     assert [d.serial for d in model.devices()] == [dev.serial]
+
+
+def _append(dev, n):
+    from tests.servers.techserver.device_proc import record_fields
+
+    for i in range(n):
+        dev.logbook.append(**record_fields(i, dev.clock.now_ms + i))
+
+
+class LyingSession:
+    """The server's session, but its first LOG_ACK also lists every seq up to 1000 and the next LOG_RECORDS fails."""
+
+    def __init__(self, inner):
+        self.inner = inner
+        self.acks = 0
+
+    def handle(self, frame):
+        from emulator.wire.techframes import Frame
+
+        replies, close = self.inner.handle(frame)
+        if frame.type == "LOG_RECORDS":
+            self.acks += 1
+            if self.acks == 1:
+                ack = replies[0]
+                return [Frame("LOG_ACK", ack.seq, {**ack.payload, "stored": list(range(1, 1001))})], close
+            return [Frame("ERROR", frame.seq, {"code": 4, "text": "internal error"})], True
+        return replies, close
+
+
+def test_an_acknowledgement_of_seqs_never_sent_marks_nothing_more(tmp_path, monkeypatch):
+    import functools
+
+    from emulator.devices.kkt import techexchange
+
+    monkeypatch.setattr(techexchange, "record_batches",
+                        functools.partial(techexchange.record_batches, max_payload=3000))
+    clock, model, link, dev = world(tmp_path)
+    sessions = []
+    link.open_session = lambda: sessions.append(LyingSession(Session(model, lambda: clock.now_ms))) or sessions[-1]
+    _append(dev, 40)
+    first_batch = techexchange.record_batches([{"seq": r.seq, "time_ms": r.time_ms, "code": r.code, "text": r.text}
+                                               for r in dev.logbook.pending_upload()])[0]
+    assert 1 < len(first_batch) < 40
+    assert dev.tech.start("test")
+    settle(clock, dev)
+    pending = [r.seq for r in dev.logbook.pending_upload()]
+    assert pending == list(range(len(first_batch) + 1, 41))      # only the batch that was sent is marked
+    assert any("acknowledgement ignored" in e.text for e in dev.events)
+
+
+def test_the_device_key_is_made_once_kept_private_and_checked(tmp_path):
+    import stat
+
+    clock, model, link, dev = world(tmp_path)
+    key_file = tmp_path / "dev" / "tech_key"
+    assert not key_file.exists()                                 # a directory from before keys: none yet
+    assert dev.tech.start("test")
+    settle(clock, dev)
+    assert key_file.exists() and stat.S_IMODE(key_file.stat().st_mode) == 0o600
+    assert model.device("00000000000042").key_fingerprint
+    key = key_file.read_text()
+    dev.power_off()
+    again = KktDevice(clock, dev.transport, tmp_path / "dev", tech_link=link, oism=SimOismLink(OismModel()),
+                      serial="00000000000042", inn="7701234567")
+    assert again.tech.start("after power-up")
+    settle(clock, again)
+    assert key_file.read_text() == key and model.session_count("00000000000042") == 2
+    assert not [e for e in again.events if "exchange failed" in e.text]
+    # Another key under the same serial (a replaced memory) is refused until the server forgets the old one.
+    again.power_off()
+    key_file.unlink()
+    third = KktDevice(clock, dev.transport, tmp_path / "dev", tech_link=link, oism=SimOismLink(OismModel()),
+                      serial="00000000000042", inn="7701234567")
+    assert third.tech.start("new memory")
+    settle(clock, third)
+    assert [e.text for e in third.events if "exchange failed" in e.text] == [
+        "exchange failed: HELLO: server error 6 device 00000000000042: the device key does not match the registered one"]
+    model.forget_identity("00000000000042")
+    assert third.tech.start("again")
+    settle(clock, third)
+    assert model.session_count("00000000000042") == 3

@@ -16,6 +16,7 @@ from emulator.servers.techserver.model import (
     validate_setting,
 )
 from tests.seed_examples import SEED_758
+from tests.servers.techserver.keys import key_for
 from tls_store.lab_ca import LabCA
 
 T0 = 1712141750370  # 03.04.2024 13:55:50 MSK
@@ -40,33 +41,33 @@ def rec(seq, code=758, time_ms=T0, text=None):
 
 
 def test_hello_registers_and_updates_devices(model):
-    sid, waiting = model.hello("0001", "Меркурий-185Ф", "7701234567", "1.0", T0)
+    sid, waiting = model.hello("0001", "Меркурий-185Ф", "7701234567", "1.0", T0, key_for("0001"))
     assert sid == 1 and waiting is False
-    sid2, _ = model.hello("0001", "Меркурий-185Ф", "7701234568", "1.1", T0 + 5000)
+    sid2, _ = model.hello("0001", "Меркурий-185Ф", "7701234568", "1.1", T0 + 5000, key_for("0001"))
     assert sid2 == 2
     [d] = model.devices()
     assert (d.serial, d.inn, d.firmware, d.first_seen_ms, d.last_exchange_ms) == (
         "0001", "7701234568", "1.1", T0, T0 + 5000)
     assert d.listing()["last_exchange_msk"] == "03.04.2024 13:55:55"
     with pytest.raises(TechServerError):
-        model.hello("", "m", "1", "f", T0)
+        model.hello("", "m", "1", "f", T0, key_for(""))
 
 
 def test_records_are_stored_exactly_once(model):
-    model.hello("0001", "M", "7701234567", "1", T0)
-    stored, dups = model.store_records("0001", [rec(1), rec(2, text=SEED_758)], T0)
-    assert stored == [1, 2] and dups == 0
-    stored, dups = model.store_records("0001", [rec(2, text="changed"), rec(3), rec(3)], T0 + 1)
-    assert stored == [2, 3, 3] and dups == 2
+    model.hello("0001", "M", "7701234567", "1", T0, key_for("0001"))
+    assert model.store_records("0001", [rec(1), rec(2, text=SEED_758)], T0) == ([1, 2], 0, 0)
+    res = model.store_records("0001", [rec(2, text=SEED_758), rec(3), rec(3)], T0 + 1)
+    assert res.stored == [2, 3, 3] and res.duplicates == 2 and res.conflicts == 0
     rs = model.records("0001")
     assert [r.seq for r in rs] == [1, 2, 3]
     assert rs[1].text == SEED_758 and rs[1].received_ms == T0  # the first copy is kept
+    assert model.conflicts("0001") == []
     with pytest.raises(UnknownDevice):
         model.store_records("nope", [rec(1)], T0)
 
 
 def test_record_filters_by_code_and_moscow_date(model):
-    model.hello("0001", "M", "7701234567", "1", T0)
+    model.hello("0001", "M", "7701234567", "1", T0, key_for("0001"))
     day = 86_400_000
     # 2024-04-02 22:02:29 UTC is already 03.04.2024 in Moscow
     model.store_records("0001", [rec(1, 754, 1712095349413), rec(2, 758, T0), rec(3, 748, T0 + day),
@@ -79,7 +80,7 @@ def test_record_filters_by_code_and_moscow_date(model):
 
 
 def test_certificate_flow_of_the_vendor_instruction(model, root_pem):
-    model.hello("0001", "M", "7701234567", "1", T0)
+    model.hello("0001", "M", "7701234567", "1", T0, key_for("0001"))
     with pytest.raises(TechServerError, match="Запросить и применить"):
         model.insert_cert("0001")
     job = model.request_and_apply_certs("0001")
@@ -94,7 +95,7 @@ def test_certificate_flow_of_the_vendor_instruction(model, root_pem):
     task_id = model.send_all_settings("0001")
     assert model.draft("0001") == []
     assert model.settings_waiting("0001")
-    _, waiting = model.hello("0001", "M", "7701234567", "1", T0 + 1)
+    _, waiting = model.hello("0001", "M", "7701234567", "1", T0 + 1, key_for("0001"))
     assert waiting is True
     task = model.next_settings("0001", T0 + 2)
     assert task is not None and task.id == task_id and task.state == "sent" and task.sent_ms == T0 + 2
@@ -113,7 +114,7 @@ def test_certificate_flow_of_the_vendor_instruction(model, root_pem):
 def test_cert_job_with_a_modelled_delay(root_pem):
     clock = {"now": T0}
     m = TechServer(":memory:", root_pem, clock=lambda: clock["now"], cert_job_delay_ms=30_000)
-    m.hello("0001", "M", "7701234567", "1", T0)
+    m.hello("0001", "M", "7701234567", "1", T0, key_for("0001"))
     job = m.request_and_apply_certs("0001")
     assert m.cert_job(job).state(T0) == "running"
     with pytest.raises(TechServerError, match="не завершена"):
@@ -123,8 +124,8 @@ def test_cert_job_with_a_modelled_delay(root_pem):
 
 
 def test_failed_result_and_unknown_task(model):
-    model.hello("0001", "M", "7701234567", "1", T0)
-    model.hello("0002", "M", "7701234567", "1", T0)
+    model.hello("0001", "M", "7701234567", "1", T0, key_for("0001"))
+    model.hello("0002", "M", "7701234567", "1", T0, key_for("0002"))
     model.set_setting("0001", "gismt_host", "markirovka.sandbox.crptech.ru")
     tid = model.send_all_settings("0001")
     model.next_settings("0001")
@@ -137,7 +138,7 @@ def test_failed_result_and_unknown_task(model):
 
 
 def test_draft_replaces_values_of_the_same_kind(model):
-    model.hello("0001", "M", "7701234567", "1", T0)
+    model.hello("0001", "M", "7701234567", "1", T0, key_for("0001"))
     model.set_setting("0001", "sale_ban", "ВКЛЮЧЕН")
     model.set_setting("0001", "option", "92=1")
     model.set_setting("0001", "sale_ban", "ПРЕДУПРЕЖДЕНИЕ")
@@ -172,7 +173,7 @@ def test_a_server_certificate_is_not_a_root(root_pem):
 def test_hello_refuses_a_serial_the_pages_could_not_name(model):
     for serial in ("", "a/b", "x" * 33, "00 1", "../1"):
         with pytest.raises(TechServerError):
-            model.hello(serial, "m", "7701234567", "1.0", T0)
+            model.hello(serial, "m", "7701234567", "1.0", T0, key_for(serial))
     assert "a/b" not in [d.serial for d in model.devices()]
 
 
@@ -183,9 +184,9 @@ def test_cert_setting_accepts_pem_or_der(root_pem):
 
 
 def test_token_for_inn_reaches_every_device_and_later_ones_masked(model):
-    model.hello("0001", "M", "7701234567", "1", T0)
-    model.hello("0002", "M", "7701234567", "1", T0)
-    model.hello("0003", "M", "500100732259", "1", T0)
+    model.hello("0001", "M", "7701234567", "1", T0, key_for("0001"))
+    model.hello("0002", "M", "7701234567", "1", T0, key_for("0002"))
+    model.hello("0003", "M", "500100732259", "1", T0, key_for("0003"))
     ids = model.queue_token_for_inn("7701234567", TOKEN)
     assert len(ids) == 2
     assert [t.serial for t in map(model.task, ids)] == ["0001", "0002"]
@@ -197,7 +198,7 @@ def test_token_for_inn_reaches_every_device_and_later_ones_masked(model):
     listing = json.dumps([t.listing() for t in model.tasks("0001")] + model.inn_tokens(), ensure_ascii=False)
     assert TOKEN not in listing and mask_token(TOKEN) in listing
     # a device of that INN seen later gets the token at its first HELLO
-    _, waiting = model.hello("0004", "M", "7701234567", "1", T0 + 10)
+    _, waiting = model.hello("0004", "M", "7701234567", "1", T0 + 10, key_for("0004"))
     assert waiting and model.tasks("0004")[0].items[0].kind == "token"
     with pytest.raises(TechServerError):
         model.queue_token_for_inn("123", TOKEN)
@@ -206,7 +207,7 @@ def test_token_for_inn_reaches_every_device_and_later_ones_masked(model):
 
 
 def test_token_in_draft_is_masked(model):
-    model.hello("0001", "M", "7701234567", "1", T0)
+    model.hello("0001", "M", "7701234567", "1", T0, key_for("0001"))
     model.set_setting("0001", "token", TOKEN)
     assert model.draft("0001") == [{"kind": "token", "value": mask_token(TOKEN)}]
     assert model.draft_items("0001")[0].value == TOKEN
@@ -214,7 +215,7 @@ def test_token_in_draft_is_masked(model):
 
 def test_no_root_certificates_configured():
     m = TechServer(":memory:")
-    m.hello("0001", "M", "7701234567", "1", T0)
+    m.hello("0001", "M", "7701234567", "1", T0, key_for("0001"))
     with pytest.raises(TechServerError):
         m.request_and_apply_certs("0001")
     with pytest.raises(ValueError):
@@ -224,7 +225,7 @@ def test_no_root_certificates_configured():
 def test_state_survives_reopening_the_file(tmp_path, root_pem):
     path = tmp_path / "tech.sqlite"
     m = TechServer(path, root_pem)
-    m.hello("0001", "M", "7701234567", "1", T0)
+    m.hello("0001", "M", "7701234567", "1", T0, key_for("0001"))
     m.store_records("0001", [rec(1), rec(2)], T0)
     m.request_and_apply_certs("0001", now_ms=T0)
     m.insert_cert("0001", now_ms=T0)
@@ -233,12 +234,12 @@ def test_state_survives_reopening_the_file(tmp_path, root_pem):
     m2 = TechServer(path, root_pem)
     assert [r.seq for r in m2.records("0001")] == [1, 2]
     assert m2.tasks("0001")[0].id == tid and m2.settings_waiting("0001")
-    assert m2.hello("0001", "M", "7701234567", "1", T0)[0] == 2  # session ids go on
+    assert m2.hello("0001", "M", "7701234567", "1", T0, key_for("0001"))[0] == 2  # session ids go on
     m2.close()
 
 
 def test_a_failed_transaction_changes_nothing(model):
-    model.hello("0001", "M", "7701234567", "1", T0)
+    model.hello("0001", "M", "7701234567", "1", T0, key_for("0001"))
     with pytest.raises((TypeError, ValueError, KeyError, sqlite3.Error)):
         model.store_records("0001", [rec(1), {"seq": 2, "time_ms": T0, "code": 758}], T0)  # no text
     assert model.records("0001") == []

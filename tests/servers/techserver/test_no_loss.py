@@ -30,6 +30,7 @@ from emulator.servers.techserver.tcp import TechServerTcp
 
 HERE = Path(__file__).resolve().parent
 DEVICE_PROC = HERE / "device_proc.py"
+SERVER_PROC = HERE / "server_proc.py"
 SERIAL = "00106700000077"
 BATCH_BYTES = 8000          # about 22 records a LOG_RECORDS frame
 WAIT = 15.0                 # the bound of every wait on a child
@@ -38,11 +39,11 @@ WAIT = 15.0                 # the bound of every wait on a child
 class Child:
     """One device process; its stdout lines arrive on a queue read by a thread."""
 
-    def __init__(self, tmp_path: Path, name: str, args: list[str]) -> None:
+    def __init__(self, tmp_path: Path, name: str, args: list[str], script: Path = DEVICE_PROC) -> None:
         self.name = name
         self.err_path = tmp_path / f"{name}.stderr"
         self._err = self.err_path.open("w")
-        self.proc = subprocess.Popen([sys.executable, str(DEVICE_PROC), *args], cwd=tmp_path,
+        self.proc = subprocess.Popen([sys.executable, str(script), *args], cwd=tmp_path,
                                      stdout=subprocess.PIPE, stderr=self._err, text=True, encoding="utf-8")
         self.lines: list[str] = []
         self._q: queue.Queue[str | None] = queue.Queue()
@@ -111,6 +112,7 @@ class StoreHook:
         self.original = model.store_records
         self.delay_s = delay_s
         self.calls: list[tuple[list[int], list[int], int]] = []   # (seqs sent, seqs acked, duplicates)
+        self.conflicts = 0
         self.hold_after: int | None = None   # after this call has stored, set `stored` and wait for `release`
         self.stored = threading.Event()
         self.release = threading.Event()
@@ -120,12 +122,13 @@ class StoreHook:
         if self.delay_s:
             time.sleep(self.delay_s)
         records = list(records)
-        acked, dups = self.original(serial, records, now_ms)
-        self.calls.append(([int(r["seq"]) for r in records], acked, dups))
+        result = self.original(serial, records, now_ms)
+        self.calls.append(([int(r["seq"]) for r in records], result.stored, result.duplicates))
+        self.conflicts += result.conflicts
         if self.hold_after == len(self.calls):
             self.stored.set()
             self.release.wait(WAIT)   # the LOG_ACK waits here until the device is dead
-        return acked, dups
+        return result
 
     @property
     def duplicates(self) -> int:
@@ -152,17 +155,24 @@ class World:
         model.close()
         self.servers.remove((srv, model))
 
-    def device(self, *extra: str, server: TechServerTcp | None = None) -> Child:
-        args = [str(self.device_dir), *extra]
+    def device(self, *extra: str, server: TechServerTcp | int | None = None, directory: Path | None = None) -> Child:
+        args = [str(directory or self.device_dir), *extra]
         if server is not None:
-            args += ["--server", f"127.0.0.1:{server.port}"]
+            args += ["--server", f"127.0.0.1:{server if isinstance(server, int) else server.port}"]
         child = Child(self.tmp, f"device{len(self.children) + 1}", args)
         self.children.append(child)
         return child
 
-    def device_log(self) -> tuple[list[str], list[int], list[int]]:
+    def server_process(self, delay_s: float = 0.0) -> tuple[Child, int]:
+        """The technological server in its own process on ``db_path``: (child, port)."""
+        child = Child(self.tmp, f"server{len(self.children) + 1}", [str(self.db_path), "--delay", str(delay_s)],
+                      SERVER_PROC)
+        self.children.append(child)
+        return child, int(child.wait_line("port ").split()[1])
+
+    def device_log(self, directory: Path | None = None) -> tuple[list[str], list[int], list[int]]:
         """(texts in seq order, seqs, pending seqs) from the device's SQLite, read while no child runs."""
-        book = Logbook(self.device_dir)
+        book = Logbook(directory or self.device_dir)
         try:
             return ([r.text for r in book.records], [r.seq for r in book.records],
                     [r.seq for r in book.pending_upload()])
@@ -194,12 +204,13 @@ def wait_idle(srv: TechServerTcp) -> None:
         time.sleep(0.01)
 
 
-def report(model: TechServer) -> tuple[list[int], list[str]]:
-    recs = model.records(SERIAL)
+def report(model: TechServer, serial: str = SERIAL) -> tuple[list[int], list[str]]:
+    recs = model.records(serial)
     return [r.seq for r in recs], [r.text for r in recs]
 
 
 def assert_all_once(world: World, model: TechServer, n: int) -> None:
+    assert model.conflicts(SERIAL) == []
     texts, seqs, pending = world.device_log()
     assert seqs == list(range(1, n + 1))
     assert pending == []
@@ -335,3 +346,180 @@ def test_device_killed_while_appending_keeps_a_consistent_log(world):
     assert child.finish() == 0
     assert_all_once(world, model, last + 5)
     assert hook.duplicates == 0
+
+
+# ------------------------------------------------------------------ resets, impostors, killed servers
+def test_the_devices_log_reset_while_the_server_keeps_its_history(world):
+    srv, model, hook = world.server()
+    first = world.device("--make", "50", server=srv)
+    first.wait_line("done")
+    assert first.finish() == 0
+    before = report(model)
+    (world.device_dir / "gismt_log.sqlite").unlink()       # the log is gone; the device key stays
+
+    second = world.device("--make", "10", server=srv)      # numbers 1..10 again, other texts
+    assert second.wait_line("ready") == "ready next_seq=1 pending=0"
+    second.wait_line("done")
+    assert second.finish() == 0
+    reset_texts, reset_seqs, pending = world.device_log()
+    assert reset_seqs == list(range(1, 11)) and pending == []
+    assert report(model) == before                          # the history is untouched …
+    # … and nothing dropped: a record whose text differs from the one held is kept as a conflict
+    # (the records with no answer have no time in them: those are the same text, held already).
+    held = dict(zip(*before))
+    differing = [(s, t) for s, t in zip(reset_seqs, reset_texts) if held[s] != t]
+    assert len(differing) >= 6
+    assert [(c.seq, c.text) for c in model.conflicts(SERIAL)] == differing
+    assert hook.conflicts == len(differing)
+
+    third = world.device("--make", "5", server=srv)         # the counter moved past the server's numbers
+    assert third.wait_line("ready") == "ready next_seq=51 pending=0"
+    third.wait_line("done")
+    assert third.finish() == 0
+    texts, seqs, _ = world.device_log()
+    server_seqs, server_texts = report(model)
+    assert server_seqs == list(range(1, 56)) and server_texts[50:] == texts[10:]
+    assert len(model.conflicts(SERIAL)) == len(differing)
+
+
+def test_a_lost_log_counter_does_not_reuse_numbers(world):
+    srv, model, hook = world.server()
+    first = world.device("--make", "20", server=srv)
+    first.wait_line("done")
+    assert first.finish() == 0
+    db = sqlite3.connect(world.device_dir / "gismt_log.sqlite")
+    with db:
+        db.execute("DELETE FROM meta WHERE key='next_seq'")   # the counter row gone
+    db.close()
+    second = world.device("--make", "5", server=srv)
+    assert second.wait_line("ready") == "ready next_seq=21 pending=0"
+    second.wait_line("done")
+    assert second.finish() == 0
+    assert_all_once(world, model, 25)
+    assert hook.duplicates == 0 and hook.conflicts == 0
+
+
+def test_a_second_device_claiming_the_serial_is_refused(world):
+    srv, model, hook = world.server()
+    real = world.device("--make", "5", server=srv)
+    real.wait_line("done")
+    assert real.finish() == 0
+    model.set_setting(SERIAL, "sale_ban", "ВКЛЮЧЕН")
+    task = model.send_all_settings(SERIAL)
+
+    impostor = world.device("--make", "8", server=srv, directory=world.tmp / "impostor")
+    line = impostor.wait_line("failed")
+    assert "server error 6" in line
+    assert impostor.finish() == 2
+    _, _, pending = world.device_log(world.tmp / "impostor")
+    assert pending == list(range(1, 9))                     # it was acknowledged nothing
+    assert report(model)[0] == [1, 2, 3, 4, 5] and model.conflicts(SERIAL) == []
+    assert model.task(task).state == "queued" and model.device(SERIAL).identity_refusals == 1
+
+    again = world.device("--make", "2", server=srv)
+    again.wait_line("done")
+    assert again.finish() == 0
+    assert_all_once(world, model, 7)
+    assert model.task(task).state == "sent"                 # handed to the real device only
+
+
+KILL_ROUNDS = 3
+
+
+def test_the_server_process_killed_loses_nothing(world):
+    rng = random.Random(20240404)
+    device = world.device("--make", "500", "--batch-bytes", str(BATCH_BYTES))
+    device.wait_line("made")
+    assert device.finish() == 0
+    for round_ in range(KILL_ROUNDS):
+        server, port = world.server_process(delay_s=0.05)
+        child = world.device("--batch-bytes", str(BATCH_BYTES), server=port)
+        child.wait_line("acked")
+        time.sleep(rng.uniform(0.0, 0.2))
+        server.kill()                                       # SIGKILL: no shutdown of any kind
+        assert server.proc.returncode == -signal.SIGKILL
+        child.wait_line("failed")
+        assert child.finish() == 2
+        db = sqlite3.connect(world.db_path)
+        try:
+            assert db.execute("PRAGMA integrity_check").fetchone() == ("ok",), f"round {round_}"
+        finally:
+            db.close()
+        _, seqs, pending = world.device_log()
+        model = TechServer(world.db_path)
+        try:
+            assert set(seqs) - set(pending) <= set(report(model)[0]), f"round {round_}: marked but not held"
+        finally:
+            model.close()
+    srv, model, hook = world.server()
+    last = world.device("--batch-bytes", str(BATCH_BYTES), server=srv)
+    last.wait_line("done")
+    assert last.finish() == 0
+    assert_all_once(world, model, 500)
+
+
+def test_serve_killed_loses_nothing(tmp_path):
+    """`kkt-emu serve` (device, servers, pages in one process) SIGKILLed in the middle of uploads."""
+    state = tmp_path / "state"
+    book = Logbook(state / "device")
+    sys.path.insert(0, str(HERE))
+    from device_proc import record_fields  # the same three kinds of records the device process makes
+    now = int(time.time() * 1000)
+    for i in range(3000):
+        book.append(**record_fields(i, now + i))
+    texts = [r.text for r in book.records]
+    book.close()
+    cmd = [sys.executable, "-m", "emulator.cli", "serve", "--state-dir", str(state),
+           "--token", "7f0c0d6e-3b1a-4c53-9a8e-5d2f0e9b1c42"]
+    rng = random.Random(20240405)
+    uploaded_before = -1
+    for round_ in range(KILL_ROUNDS + 1):
+        proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                text=True, encoding="utf-8", cwd=tmp_path)
+        try:
+            assert proc.stdin is not None and proc.stdout is not None
+            child = Child.__new__(Child)      # reuse the line reader on this process
+            child.name, child.err_path, child.proc, child.lines = "serve", tmp_path / "none", proc, []
+            child.err_path.write_text("")
+            child._q = queue.Queue()
+            child._reader = threading.Thread(target=child._read, daemon=True)
+            child._reader.start()
+            child.wait_line("type 'help'", timeout=60)
+            proc.stdin.write("exchange\n")
+            proc.stdin.flush()
+            if round_ < KILL_ROUNDS:
+                child.wait_line("  [tech] uploaded", timeout=30)
+                time.sleep(rng.uniform(0.0, 0.05))
+                proc.send_signal(signal.SIGKILL)
+                proc.wait(WAIT)
+                assert proc.returncode == -signal.SIGKILL
+            else:
+                child.wait_line("  [tech] session ended", timeout=60)
+                proc.stdin.write("quit\n")
+                proc.stdin.flush()
+                proc.wait(WAIT)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait(WAIT)
+            if proc.stdout is not None:
+                proc.stdout.close()
+            if proc.stdin is not None:
+                proc.stdin.close()
+        db = state / "techserver.sqlite"
+        assert oct(db.stat().st_mode & 0o777) == oct(0o600) and oct(state.stat().st_mode & 0o777) == oct(0o700)
+        model = TechServer(db)
+        book = Logbook(state / "device")
+        try:
+            held = report(model, "00000000000001")     # serve's device
+            pending = {r.seq for r in book.pending_upload()}
+            marked = {r.seq for r in book.records} - pending
+            assert marked <= set(held[0]), f"round {round_}: marked uploaded but not on the server"
+            assert len(held[0]) == len(set(held[0]))
+            assert held[1] == [texts[s - 1] for s in held[0]]
+            assert len(held[0]) >= uploaded_before
+            uploaded_before = len(held[0])
+        finally:
+            model.close()
+            book.close()
+    assert held[0] == list(range(1, 3001)) and not pending

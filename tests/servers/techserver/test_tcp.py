@@ -16,15 +16,17 @@ from emulator.wire.techframes import (
     ERR_UNKNOWN_TASK,
     Frame,
 )
+from tests.servers.techserver.keys import key_for
 from tls_store.lab_ca import LabCA
 
 T0 = 1712141750370
 SERIAL = "00106700000001"
 
 
-def hello(seq=1, serial=SERIAL, pending=0):
+def hello(seq=1, serial=SERIAL, pending=0, key=None):
     return Frame("HELLO", seq, {"serial": serial, "model": "Меркурий-185Ф", "inn": "7701234567",
-                                "firmware": "1.0", "device_time_ms": T0, "pending_records": pending})
+                                "firmware": "1.0", "device_key": key_for(serial) if key is None else key,
+                                "device_time_ms": T0, "pending_records": pending})
 
 
 def records(seqs, seq=2):
@@ -63,7 +65,8 @@ def test_a_whole_session(server, model):
                                              Frame("BYE", 4)])
     assert [r.type for r in replies] == ["HELLO_ACK", "LOG_ACK", "SETTINGS", "BYE"]
     assert [r.seq for r in replies] == [1, 2, 3, 4]
-    assert replies[0].payload == {"session_id": 1, "server_time_ms": T0, "settings_waiting": False}
+    assert replies[0].payload == {"session_id": 1, "server_time_ms": T0, "settings_waiting": False,
+                                 "log_next_seq": 1}
     assert replies[1].payload == {"stored": [1, 2], "duplicates": 0}
     assert replies[2].payload == {"task_id": 0, "items": []}
     assert [r.seq for r in model.records(SERIAL)] == [1, 2]

@@ -10,6 +10,7 @@ from emulator.rules.syntax import mask_token
 from emulator.servers.techserver.model import TechServer
 from emulator.servers.techserver.web import make_app
 from tests.seed_examples import SEED_754, SEED_758
+from tests.servers.techserver.keys import key_for
 from tls_store.lab_ca import LabCA
 
 T0 = 1712141750370  # 03.04.2024 13:55:50 MSK
@@ -53,8 +54,8 @@ def root_pem():
 @pytest.fixture
 def model(root_pem):
     m = TechServer(":memory:", root_pem, clock=lambda: T0 + 3 * DAY)
-    m.hello(SERIAL, "Меркурий-185Ф", "7701234567", "1.0", T0)
-    m.hello("00106700000002", "Меркурий-119Ф", "7701234567", "1.0", T0 + DAY)
+    m.hello(SERIAL, "Меркурий-185Ф", "7701234567", "1.0", T0, key_for(SERIAL))
+    m.hello("00106700000002", "Меркурий-119Ф", "7701234567", "1.0", T0 + DAY, key_for("00106700000002"))
     m.store_records(SERIAL, [
         {"seq": 5735, "time_ms": 1712095349413, "code": 754, "text": SEED_754},
         {"seq": 9812, "time_ms": T0, "code": 758, "text": SEED_758},

@@ -30,11 +30,13 @@ def _frame(msg_type: int, seq: int, payload: bytes, version: int = 1) -> bytes:
 
 
 HELLO_HEX = (
-    "4b540101000000070041000830303131323233330016d09cd0b5d180d0bad183d180d0b8d0b92d313835d0a4000a"
-    "373730313233343536370005312e322e330000018ea399d06200000002fd1191ee"
+    "4b540101000000070063000830303131323233330016d09cd0b5d180d0bad183d180d0b8d0b92d313835d0a4000a"
+    "373730313233343536370005312e322e3300204b4b4b4b4b4b4b4b4b4b4b4b4b4b4b4b4b4b4b4b4b4b4b4b4b4b4b"
+    "4b4b4b4b4b0000018ea399d06200000002689af723"
 )
 HELLO = Frame("HELLO", 7, {"serial": "00112233", "model": "Меркурий-185Ф", "inn": "7701234567",
-                           "firmware": "1.2.3", "device_time_ms": 1712141750370, "pending_records": 2})
+                           "firmware": "1.2.3", "device_key": "K" * 32, "device_time_ms": 1712141750370,
+                           "pending_records": 2})
 LOG_ACK_HEX = "4b54010400000003000c000200002654000016670001b76a5d23"
 LOG_ACK = Frame("LOG_ACK", 3, {"stored": [9812, 5735], "duplicates": 1})
 GET_SETTINGS_HEX = "4b540105000000010000353ec155"
@@ -44,7 +46,7 @@ SETTINGS = Frame("SETTINGS", 9, {"task_id": 42, "items": [{"kind": "cert", "valu
 
 
 def test_golden_vectors_match_an_independent_encoder():
-    hello_payload = (_s("00112233") + _s("Меркурий-185Ф") + _s("7701234567") + _s("1.2.3")
+    hello_payload = (_s("00112233") + _s("Меркурий-185Ф") + _s("7701234567") + _s("1.2.3") + _s("K" * 32)
                      + struct.pack(">QI", 1712141750370, 2))
     assert _frame(1, 7, hello_payload).hex() == HELLO_HEX
     assert _frame(4, 3, struct.pack(">HIIH", 2, 9812, 5735, 1)).hex() == LOG_ACK_HEX
@@ -66,7 +68,8 @@ def test_golden_build_and_parse(frame, hexdata):
 
 EVERY_TYPE = [
     HELLO,
-    Frame("HELLO_ACK", 7, {"session_id": 12, "server_time_ms": 1712141750999, "settings_waiting": True}),
+    Frame("HELLO_ACK", 7, {"session_id": 12, "server_time_ms": 1712141750999, "settings_waiting": True,
+                           "log_next_seq": 9813}),
     Frame("LOG_RECORDS", 8, {"records": [
         {"seq": 9812, "time_ms": 1712141750370, "code": 758,
          "text": "ГИС МТ\t758\t[9812]\n\t\tНайден:Да\nЦена:24800 Макс:14000"},
@@ -185,8 +188,9 @@ item = st.one_of(
 record = st.fixed_dictionaries({"seq": u32, "time_ms": u64, "code": u16, "text": text})
 payloads = {
     "HELLO": st.fixed_dictionaries({"serial": text, "model": text, "inn": text, "firmware": text,
-                                    "device_time_ms": u64, "pending_records": u32}),
-    "HELLO_ACK": st.fixed_dictionaries({"session_id": u32, "server_time_ms": u64, "settings_waiting": st.booleans()}),
+                                    "device_key": text, "device_time_ms": u64, "pending_records": u32}),
+    "HELLO_ACK": st.fixed_dictionaries({"session_id": u32, "server_time_ms": u64, "settings_waiting": st.booleans(),
+                                        "log_next_seq": u32}),
     "LOG_RECORDS": st.fixed_dictionaries({"records": st.lists(record, max_size=5)}),
     "LOG_ACK": st.fixed_dictionaries({"stored": st.lists(u32, max_size=10), "duplicates": u16}),
     "GET_SETTINGS": st.just({}),
