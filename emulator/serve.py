@@ -56,7 +56,9 @@ import yaml
 from cryptography import x509
 
 from emulator.base.clock import VirtualClock
-from emulator.devices.kkt.settings import Settings, SettingsStore
+from emulator.base.storage import private_dir
+from emulator.devices.kkt.events import StateFileSetAside
+from emulator.devices.kkt.settings import SETTINGS_FILE, Settings, SettingsStore
 from emulator.fronts.console import Console
 from emulator.net.real import RealNetwork, RealTimeDriver
 from emulator.rules.syntax import mask_token
@@ -188,6 +190,7 @@ class Serve:
         self.world: World | None = None
         self.console: Console | None = None
         self.token_contour: str | None = None
+        self.settings_set_aside: tuple[str, str] | None = None
         self.token_note = ""
 
     def say(self, text: str) -> None:
@@ -211,7 +214,7 @@ class Serve:
     def _prepare(self) -> None:
         """The state directory, the lab CA, the settings, the TLS store, the backend, the database: no server yet."""
         try:
-            self.state.mkdir(parents=True, exist_ok=True)
+            private_dir(self.state)        # 0700: it holds the lab CA key, tokens, the log
         except OSError as exc:
             _fail(f"state directory {self.state}: cannot create it: {_reason(exc)}")
         lab = None if self.args.real else self._lab_ca()
@@ -251,6 +254,11 @@ class Serve:
                                                                                      15_000),
                                self.stop.set)
         self.device.on_event = self.console.show_event
+        if self.settings_set_aside is not None and self.device.store.set_aside is None:
+            self.device.report_set_aside(SETTINGS_FILE, *self.settings_set_aside)   # found by _write_settings
+        for ev in self.device.events:      # said while the device started, before the console listened
+            if isinstance(ev, StateFileSetAside):
+                self.console.show_event(ev)
         self._print_banner()
         tech = self.device.tech
         if tech is not None:
@@ -263,6 +271,7 @@ class Serve:
     def _write_settings(self, device_dir: Path) -> Settings:
         store = SettingsStore(device_dir)
         settings = store.load()
+        self.settings_set_aside = store.set_aside
         wanted = dict(self.config.get("device", {}).get("settings", {}))
         token = self.args.token
         if token == "-":
