@@ -62,7 +62,7 @@ from emulator.devices.kkt.settings import SETTINGS_FILE, Settings, SettingsStore
 from emulator.fronts.console import Console
 from emulator.net.real import RealNetwork, RealTimeDriver
 from emulator.rules.syntax import mask_token
-from emulator.scenario.model import ScenarioError, load_data, yaml_message
+from emulator.scenario.model import ScenarioError, load_data, load_yaml, read_problem, read_yaml_text, yaml_message
 from emulator.servers.trueapi import TrueApiBackend
 from emulator.world.root import TechWorld, World
 from emulator.world.spec import make_backend, tokens_named
@@ -115,11 +115,11 @@ def _load_config(path: str | None) -> dict[str, Any]:
     if not path:
         return {}
     try:
-        text = Path(path).read_text("utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        _fail(f"--config {path}: cannot read it: {_reason(exc)}")
+        text = read_yaml_text(Path(path))
+    except (OSError, ValueError) as exc:
+        _fail(f"--config {path}: cannot read it: {read_problem(exc)}")
     try:
-        data = yaml.safe_load(text)
+        data = load_yaml(text)
     except yaml.YAMLError as exc:
         _fail(f"{path}: {yaml_message(exc)}")
     if data is None:
