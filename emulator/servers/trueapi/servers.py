@@ -102,8 +102,8 @@ from typing import Any, TypeVar
 from emulator.net.faults import CERT_FAULTS
 from emulator.net.seam import NetRequest
 from emulator.servers.trueapi.asgi import TrueApiApp
-from emulator.servers.trueapi.http11 import ConnectionGroup, Http11Connection, reset_connection
-from emulator.servers.trueapi.routes import TrueApiBackend
+from emulator.servers.trueapi.http11 import DEFAULT_LIMITS, ConnectionGroup, Http11Connection, Limits, reset_connection
+from emulator.servers.trueapi.routes import TrueApiBackend, error_body
 from tls_store.lab_ca import LabCA
 
 WRONG_HOST_NAME = "wrong-host.invalid"
@@ -162,8 +162,9 @@ class TrueApiServers:
                  now_ms: Callable[[], int] = wall_clock_ms, port: int | Mapping[str, int] = 0,
                  first_ip: int = 2, idle_timeout_s: float = DEFAULT_IDLE_TIMEOUT_S, stall_s: float = 60.0,
                  watch_interval_s: float = 0.05, require_sni: bool = True,
-                 lock: threading.RLock | None = None) -> None:
+                 lock: threading.RLock | None = None, limits: Limits = DEFAULT_LIMITS) -> None:
         self.backend = backend
+        self.limits = limits
         self.ca = ca
         self.now_ms = now_ms
         self.idle_timeout_s = float(idle_timeout_s)
@@ -538,7 +539,8 @@ class TrueApiServers:
 
     def _http_protocol(self, h: _Host) -> Callable[[], asyncio.Protocol]:
         def protocol() -> asyncio.Protocol:
-            return Http11Connection(h.app, h.group, self.now_ms, keep_alive_s=self.idle_timeout_s)
+            return Http11Connection(h.app, h.group, self.now_ms, keep_alive_s=self.idle_timeout_s,
+                                    limits=self.limits, error_body=error_body)
         return protocol
 
     def _accept(self, h: _Host, listener: socket.socket, protocol: Callable[[], asyncio.Protocol],
@@ -559,19 +561,20 @@ class TrueApiServers:
             if len(h.accepted) >= 64:
                 h.accepted = {s for s in h.accepted if s.fileno() != -1}
             h.accepted.add(conn)
-            task = loop.create_task(self._setup(h, conn, protocol, ctx))
+            task = loop.create_task(self._setup(h, conn, protocol, ctx, self.limits.handshake_timeout_s))
             h.setups.add(task)
             task.add_done_callback(h.setups.discard)
 
     @staticmethod
     async def _setup(h: _Host, conn: socket.socket, protocol: Callable[[], asyncio.Protocol],
-                     ctx: ssl.SSLContext | None) -> None:
+                     ctx: ssl.SSLContext | None, handshake_timeout_s: float) -> None:
         loop = asyncio.get_running_loop()
         try:
             if ctx is None:
                 await loop.connect_accepted_socket(protocol, conn)
             else:
                 await loop.connect_accepted_socket(protocol, conn, ssl=ctx,
+                                                   ssl_handshake_timeout=handshake_timeout_s,
                                                    ssl_shutdown_timeout=TLS_SHUTDOWN_TIMEOUT_S)
         except asyncio.CancelledError:
             conn.close()
