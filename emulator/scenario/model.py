@@ -22,6 +22,7 @@ every problem is reported with the file, the place (``steps[3] (sale, line
 from __future__ import annotations
 
 import copy
+import difflib
 import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -292,6 +293,9 @@ def load_data(data: Any, file: str = "<data>", lines: list[list[int]] | None = N
     if not isinstance(data, dict):
         raise ScenarioError(file, ["a scenario file must hold a mapping (name, steps, ...) "
                                    f"or `scenarios: [...]`, not a {type(data).__name__}"])
+    many = data.get("scenarios")
+    for sc in many if isinstance(many, list) else [data]:
+        _bare_steps(sc)
     problems = [_schema_message(e, data, lines) for e in
                 sorted(_validator().iter_errors(data), key=lambda e: [str(p) for p in e.absolute_path])]
     if problems:
@@ -312,6 +316,15 @@ def load_data(data: Any, file: str = "<data>", lines: list[list[int]] | None = N
     if problems:
         raise ScenarioError(file, problems)
     return out
+
+
+def _bare_steps(scenario: Any) -> None:
+    """A step that takes no argument may be written bare, as the README's table shows it: ``- open_shift``."""
+    steps = scenario.get("steps") if isinstance(scenario, dict) else None
+    if isinstance(steps, list):
+        for i, step in enumerate(steps):
+            if isinstance(step, str) and step in EMPTY_STEPS:
+                steps[i] = {step: {}}
 
 
 def expand_paths(paths: Iterable[str | Path]) -> list[Path]:
@@ -446,7 +459,8 @@ def _schema_message(err: ValidationError, data: Any, lines: list[list[int]] | No
         known = list(sch.get("properties", {}))
         extra = [k for k in err.instance if k not in known]
         noun = what or "key"
-        return f"{where}: unknown {noun} {', '.join(repr(k) for k in extra)} (known: {', '.join(known)})"
+        return (f"{where}: unknown {noun} {', '.join(repr(k) for k in extra)}{_hint_for_unknown(extra, known, noun)}"
+                f" (known: {', '.join(known)})")
     if v in ("anyOf", "oneOf"):
         if "description" in sch:
             return f"{where}: {_short(err.instance)} is not valid: expected {sch['description']}"
@@ -455,9 +469,31 @@ def _schema_message(err: ValidationError, data: Any, lines: list[list[int]] | No
         inner = same[0] if same else (best_match(err.context) if err.context else None)
         if inner is not None:
             return f"{where}: {inner.message}"
+    hint = _hint_for_value(path, err.instance)
     if v == "type":
-        return f"{where}: {_short(err.instance)} is not of type {err.validator_value!r}"
-    return f"{where}: {err.message}"
+        return f"{where}: {_short(err.instance)} is not of type {err.validator_value!r}{hint}"
+    return f"{where}: {err.message}{hint}"
+
+
+def _hint_for_unknown(extra: list[str], known: list[str], noun: str) -> str:
+    """"did you mean" for a misspelt key, or the indentation an expectation written as a step needs."""
+    if not extra:
+        return ""
+    expectations = schema()["$defs"]["expect"]["properties"]
+    if noun == "step kind" and extra[0] in expectations:
+        return f" — an expectation: indent it under `- expect:` (`- expect: {{{extra[0]}: ...}}`)"
+    close = difflib.get_close_matches(str(extra[0]), known, n=1, cutoff=0.6)
+    return f" — did you mean {close[0]!r}?" if close else ""
+
+
+def _hint_for_value(path: list[Any], value: Any) -> str:
+    """A hint for YAML's traps: unquoted yes/no/on/off are booleans; prices are whole kopecks."""
+    if isinstance(value, bool):
+        word = "yes/on/true" if value else "no/off/false"
+        return f" (YAML reads an unquoted {word} as {str(value).lower()}: quote the word, e.g. \"no\")"
+    if path and path[-1] == "price":
+        return " (price is in kopecks, a whole number: 248.50 ₽ is 24850)"
+    return ""
 
 
 def _step_lines(text: str) -> list[list[int]]:
