@@ -123,6 +123,7 @@ class Limits:
     max_head_bytes: int = 16 << 10       # 16 KiB of request line and headers (h11's default)
     head_timeout_s: float = 10.0         # for the head after its first byte, and between two body pieces
     handshake_timeout_s: float = 10.0    # for the TLS handshake (applied by servers.py)
+    max_connections: int = 256           # open connections of one host (servers.py): more are reset at once
 
 
 DEFAULT_LIMITS = Limits()

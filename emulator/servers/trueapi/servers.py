@@ -89,6 +89,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ctypes
 import logging
 import socket
 import ssl
@@ -470,12 +471,19 @@ class TrueApiServers:
             await self._close(h)
 
     async def _watch(self) -> None:
+        peak = 0
         while True:
             await asyncio.sleep(self.watch_interval_s)
             try:
                 await self._sync()
             except Exception:                       # keep watching whatever happens
                 log.exception("applying the backend's down and TLS faults failed")
+            # A crowd of clients gone: give their buffers (256 KiB of TLS buffer each) back to the system.
+            now = sum(len(h.group.connections) + len(h.setups) for h in self._hosts.values())
+            peak = max(peak, now)
+            if now == 0 and peak >= RELEASE_AFTER_CONNECTIONS:
+                peak = 0
+                release_free_memory()
 
     def _take_faults(self, h: _Host) -> bool:
         """Copy the backend's down flag and TLS fault of ``h``; True when they changed."""
@@ -557,6 +565,10 @@ class TrueApiServers:
             except OSError as exc:              # e.g. out of file descriptors: try again on the next wake-up
                 log.warning("accept on %s failed: %s", h.name, exc)
                 return
+            if len(h.group.connections) + len(h.setups) >= self.limits.max_connections:
+                reset_connection(conn)          # full: refused at once, nothing kept for it
+                conn.close()
+                continue
             conn.setblocking(False)
             if len(h.accepted) >= 64:
                 h.accepted = {s for s in h.accepted if s.fileno() != -1}
@@ -617,6 +629,27 @@ class TrueApiServers:
                 break
             await asyncio.sleep(0.005)
         h.accepted = {s for s in h.accepted if s.fileno() != -1}
+
+
+RELEASE_AFTER_CONNECTIONS = 64
+
+
+def release_free_memory() -> None:
+    """Hand memory Python has freed back to the system (glibc's ``malloc_trim``; elsewhere nothing).
+
+    glibc keeps freed heap for reuse, so without this the process stays as large as its
+    largest crowd of connections."""
+    global _trim
+    if _trim is None:
+        try:
+            _trim = ctypes.CDLL(None).malloc_trim
+        except (OSError, AttributeError):
+            _trim = False
+    if _trim:
+        _trim(0)
+
+
+_trim: Any = None
 
 
 def _sni_check(name: str, require_sni: bool) -> Callable[[ssl.SSLObject, str | None, ssl.SSLContext], int | None]:

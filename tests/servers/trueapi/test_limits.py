@@ -147,3 +147,24 @@ def test_many_slow_clients_are_released_when_they_go_and_when_they_dawdle(srv: T
         s.close()
     host = srv._host(CDN1)
     assert until(lambda: not host.group.tasks and not host.setups)
+
+
+def test_a_crowd_over_the_connection_limit_is_refused_at_once() -> None:
+    b = TrueApiBackend(seed=7)
+    limits = Limits(max_connections=20, head_timeout_s=5.0)
+    with TrueApiServers(b, LabCA.create(), hosts=[CDN1], limits=limits) as srv:
+        socks, refused = [], 0
+        for _ in range(30):
+            try:
+                s = tls_socket(srv, CDN1, timeout=3)
+                s.sendall(b"GET / HTTP/1.1\r\n")
+                socks.append(s)
+            except (OSError, ssl.SSLError):
+                refused += 1
+        try:
+            assert until(lambda: srv.open_connections(CDN1) == 20)
+            assert refused == 10
+        finally:
+            for s in socks:
+                s.close()
+        assert until(lambda: srv.open_connections(CDN1) == 0)
