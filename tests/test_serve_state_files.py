@@ -1,11 +1,9 @@
 """`kkt-emu serve` and its state directory: damaged files said on the console, everything private."""
 
-import os
-import stat
-
 import pytest
 
 from emulator.devices.kkt.events import StateFileSetAside
+from tests.devices.kkt.test_state_files import assert_private_tree
 from tests.test_serve import serve_in_process
 
 
@@ -31,11 +29,5 @@ def test_serve_keeps_its_state_directory_private(tmp_path):
     serve, _ = serve_in_process(tmp_path)
     serve.start()
     serve.shutdown()
-    root = tmp_path / "state"
-    files = []
-    for dirpath, _dirs, names in os.walk(root):
-        assert stat.S_IMODE(os.stat(dirpath).st_mode) == 0o700, dirpath
-        for n in names:
-            files.append(n)
-            assert stat.S_IMODE(os.stat(os.path.join(dirpath, n)).st_mode) == 0o600, n
+    files = assert_private_tree(tmp_path / "state")
     assert {"ca.pem", "ca.key", "settings.json", "gismt_log.sqlite", "slot1.pem"} <= set(files)

@@ -114,6 +114,17 @@ def test_the_settings_store_names_what_it_set_aside(tmp_path):
     assert "options" in store.set_aside[1]
 
 
+def assert_private_tree(root) -> list[str]:
+    """Every folder under ``root`` 0700, every file 0600; the files' names."""
+    seen = []
+    for dirpath, _dirnames, filenames in os.walk(root):
+        assert stat.S_IMODE(os.stat(dirpath).st_mode) == 0o700, dirpath
+        for f in filenames:
+            seen.append(f)
+            assert stat.S_IMODE(os.stat(os.path.join(dirpath, f)).st_mode) == 0o600, f
+    return seen
+
+
 def test_the_device_directory_and_its_files_are_private(tmp_path):
     root = tmp_path / "dev"
     d = device(root)
@@ -121,12 +132,7 @@ def test_the_device_directory_and_its_files_are_private(tmp_path):
     d.store.save(d.settings)
     d.tls.load_all(LabCA.create().cert_pem)
     d.power_off()
-    seen = []
-    for dirpath, _dirnames, filenames in os.walk(root):
-        assert stat.S_IMODE(os.stat(dirpath).st_mode) == 0o700, dirpath
-        for f in filenames:
-            seen.append(f)
-            assert stat.S_IMODE(os.stat(os.path.join(dirpath, f)).st_mode) == 0o600, f
+    seen = assert_private_tree(root)
     assert {"state.json", "settings.json", "gismt_log.sqlite", "slot1.pem"} <= set(seen)
 
 
