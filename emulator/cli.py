@@ -162,10 +162,21 @@ def _cmd_token_qr(args: argparse.Namespace) -> int:
     from emulator.wire.token_qr import TokenQrError, make_token_qr
 
     token = sys.stdin.readline().strip() if args.token == "-" else args.token
+    out = Path(args.output)
+    if out.is_dir():
+        print(f"kkt-emu token-qr: -o {out}: is a folder; give a file name such as {out / 'token.png'}",
+              file=sys.stderr)
+        return 2
+    if not out.parent.is_dir():
+        print(f"kkt-emu token-qr: -o {out}: the folder {out.parent} does not exist", file=sys.stderr)
+        return 2
     try:
-        make_token_qr(token, Path(args.output))
+        make_token_qr(token, out)
     except TokenQrError as exc:
         print(f"kkt-emu token-qr: {exc.message}", file=sys.stderr)
+        return 2
+    except OSError as exc:
+        print(f"kkt-emu token-qr: -o {out}: cannot write it: {exc.strerror or exc}", file=sys.stderr)
         return 2
     print(f"wrote {args.output} with token {mask_token(token)}")
     return 0

@@ -56,11 +56,13 @@ import yaml
 from cryptography import x509
 
 from emulator.base.clock import VirtualClock
-from emulator.devices.kkt.settings import Settings, SettingsStore
+from emulator.base.storage import private_dir
+from emulator.devices.kkt.events import StateFileSetAside
+from emulator.devices.kkt.settings import SETTINGS_FILE, Settings, SettingsStore
 from emulator.fronts.console import Console
 from emulator.net.real import RealNetwork, RealTimeDriver
 from emulator.rules.syntax import mask_token
-from emulator.scenario.model import ScenarioError, load_data, yaml_message
+from emulator.scenario.model import ScenarioError, load_data, load_yaml, read_problem, read_yaml_text, yaml_message
 from emulator.servers.trueapi import TrueApiBackend
 from emulator.world.root import TechWorld, World
 from emulator.world.spec import make_backend, tokens_named
@@ -113,11 +115,11 @@ def _load_config(path: str | None) -> dict[str, Any]:
     if not path:
         return {}
     try:
-        text = Path(path).read_text("utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        _fail(f"--config {path}: cannot read it: {_reason(exc)}")
+        text = read_yaml_text(Path(path))
+    except (OSError, ValueError) as exc:
+        _fail(f"--config {path}: cannot read it: {read_problem(exc)}")
     try:
-        data = yaml.safe_load(text)
+        data = load_yaml(text)
     except yaml.YAMLError as exc:
         _fail(f"{path}: {yaml_message(exc)}")
     if data is None:
@@ -188,6 +190,7 @@ class Serve:
         self.world: World | None = None
         self.console: Console | None = None
         self.token_contour: str | None = None
+        self.settings_set_aside: tuple[str, str] | None = None
         self.token_note = ""
 
     def say(self, text: str) -> None:
@@ -211,8 +214,7 @@ class Serve:
     def _prepare(self) -> None:
         """The state directory, the lab CA, the settings, the TLS store, the backend, the database: no server yet."""
         try:
-            self.state.mkdir(mode=0o700, parents=True, exist_ok=True)
-            self.state.chmod(0o700)      # it holds the technological server's database: the user's only
+            private_dir(self.state)        # 0700: it holds the lab CA key, tokens, the log
         except OSError as exc:
             _fail(f"state directory {self.state}: cannot create it: {_reason(exc)}")
         lab = None if self.args.real else self._lab_ca()
@@ -252,6 +254,11 @@ class Serve:
                                                                                      15_000),
                                self.stop.set)
         self.device.on_event = self.console.show_event
+        if self.settings_set_aside is not None and self.device.store.set_aside is None:
+            self.device.report_set_aside(SETTINGS_FILE, *self.settings_set_aside)   # found by _write_settings
+        for ev in self.device.events:      # said while the device started, before the console listened
+            if isinstance(ev, StateFileSetAside):
+                self.console.show_event(ev)
         self._print_banner()
         tech = self.device.tech
         if tech is not None:
@@ -264,6 +271,7 @@ class Serve:
     def _write_settings(self, device_dir: Path) -> Settings:
         store = SettingsStore(device_dir)
         settings = store.load()
+        self.settings_set_aside = store.set_aside
         wanted = dict(self.config.get("device", {}).get("settings", {}))
         token = self.args.token
         if token == "-":

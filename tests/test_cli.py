@@ -162,4 +162,35 @@ def test_explain_log_reads_the_vendor_example_as_printed(tmp_path, capsys):
     assert main(["explain-log", str(f)]) == 0
     out = capsys.readouterr().out
     assert "Товар добавляли в чековый буфер с ценой (248р) выше МРЦ (140р)" in out
-    assert main(["explain-log", "no record here"]) == 1
+    assert main(["explain-log", "--text", "no record here"]) == 1
+
+
+def test_explain_log_refuses_what_is_no_report_in_one_line(tmp_path, capsys):
+    from emulator.cli import main
+
+    binary = tmp_path / "photo.png"
+    binary.write_bytes(b"\x89PNG\r\n\x1a\n\xff\xfe")
+    cases = [([str(binary)], f"{binary}: не текст UTF-8 (байт 0)"),
+             ([str(tmp_path / "reprot.txt")], "reprot.txt: не удаётся прочитать: No such file or directory"),
+             ([str(tmp_path)], f"{tmp_path}: не удаётся прочитать: Is a directory"),
+             (["/dev/zero"], "/dev/zero: больше 16 МиБ")]
+    for argv, expected in cases:
+        assert main(["explain-log", *argv]) == 2, argv
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and err[0].startswith("kkt-emu explain-log: ") and expected in err[0], err
+    with pytest.raises(SystemExit) as info:
+        main(["explain-log"])
+    assert info.value.code == 2 and "--text" in capsys.readouterr().err
+
+
+def test_token_qr_refuses_a_folder_or_a_missing_folder_in_one_line(tmp_path, capsys):
+    from emulator.cli import main
+
+    token = "7f0c0d6e-3b1a-4c53-9a8e-5d2f0e9b1c42"
+    assert main(["token-qr", token, "-o", str(tmp_path)]) == 2
+    assert "is a folder" in capsys.readouterr().err
+    missing = tmp_path / "missing" / "dir" / "x.png"
+    assert main(["token-qr", token, "-o", str(missing)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "does not exist" in err[0] and token not in err[0]
+    assert not (tmp_path / "missing").exists()          # no folder made behind the user's back

@@ -33,7 +33,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from emulator.base.storage import write_atomic
+from emulator.base.storage import private_dir, write_atomic
 
 CA_CERT_FILE = "ca.pem"
 CA_KEY_FILE = "ca.key"
@@ -115,8 +115,7 @@ class LabCA:
 
     def save(self, directory: Path, password: bytes | None = None) -> None:
         """Write ``ca.pem`` and ``ca.key`` (mode 0600, encrypted when a password is given)."""
-        directory = Path(directory)
-        directory.mkdir(parents=True, exist_ok=True)
+        directory = private_dir(Path(directory))
         write_atomic(directory / CA_CERT_FILE, self.cert_pem)
         key_path = directory / CA_KEY_FILE
         # write_atomic's temporary file is created 0600 (mkstemp), so the key is never world-readable.
@@ -215,7 +214,7 @@ def server_context(cert: ServerCert, directory: Path | None = None) -> ssl.SSLCo
 
 
 def _load_chain(ctx: ssl.SSLContext, cert: ServerCert, directory: Path) -> None:
-    directory.mkdir(parents=True, exist_ok=True)
+    private_dir(directory)
     chain_path = directory / "server-chain.pem"
     key_path = directory / "server.key"
     write_atomic(chain_path, cert.chain_pem)

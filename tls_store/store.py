@@ -44,7 +44,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 
 from emulator.base import errors as E
-from emulator.base.storage import write_atomic
+from emulator.base.storage import private_dir, set_aside, write_atomic
 from tls_store.errors import TlsError
 
 DEFAULT_CAPACITY = 4
@@ -136,6 +136,7 @@ class TlsStore:
     def _reload(self) -> None:
         if self.dir is None or not self.dir.is_dir():
             return
+        private_dir(self.dir)      # a folder of an older version made private
         for path in sorted(self.dir.iterdir()):
             m = _SLOT_FILE.match(path.name)
             if not m:
@@ -148,8 +149,7 @@ class TlsStore:
                 if len(certs) != 1:
                     raise TlsError(E.TLS_CERT_LOAD, f"{len(certs)} certificates in one slot file")
             except (TlsError, OSError) as exc:
-                bad = path.with_name(path.name + ".bad")
-                path.replace(bad)
+                bad = set_aside(path)
                 self.load_problems.append(f"{path.name} unusable ({exc}); kept as {bad.name}")
                 continue
             self._slots[slot] = certs[0]

@@ -34,7 +34,7 @@ HELP = """commands:
 # The device events the console prints as they happen.
 SHOWN_EVENTS = (events.LogWritten, events.ErrorShown, events.EmergencyChanged, events.Beeped, events.TlsNote,
                 events.CdnNote, events.ReceiptOpened, events.ReceiptClosed, events.ReceiptCancelled,
-                events.ReceiptDiscarded, events.TechNote)
+                events.ReceiptDiscarded, events.TechNote, events.StateFileSetAside)
 
 
 class Console:

@@ -31,7 +31,6 @@ import re
 import sys
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 
 from emulator.base.errors import error_table
@@ -392,20 +391,53 @@ def explain(text: str) -> list[Explanation]:
     return out
 
 
+MAX_REPORT_BYTES = 16 << 20     # a report file read at most this far (``/dev/zero`` included)
+
+
+def _read_source(source: str) -> str:
+    """The text of one ``source`` (a file, or ``-`` for stdin); ValueError saying in one line what is wrong."""
+    try:
+        if source == "-":
+            stream = getattr(sys.stdin, "buffer", None)
+            raw: bytes | str = stream.read(MAX_REPORT_BYTES + 1) if stream is not None \
+                else sys.stdin.read(MAX_REPORT_BYTES + 1)
+        else:
+            with open(source, "rb") as f:
+                raw = f.read(MAX_REPORT_BYTES + 1)
+    except OSError as exc:
+        raise ValueError(f"{source}: не удаётся прочитать: {exc.strerror or exc}") from None
+    if len(raw) > MAX_REPORT_BYTES:
+        raise ValueError(f"{source}: больше {MAX_REPORT_BYTES >> 20} МиБ — это не отчёт ККТ")
+    if isinstance(raw, str):
+        return raw
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ValueError(f"{source}: не текст UTF-8 (байт {exc.start}) — это не отчёт ККТ") from None
+
+
 def main_explain(argv: list[str] | None = None) -> int:
-    """CLI: ``explain-log FILE`` | ``explain-log -`` (stdin) | ``explain-log "ГИС МТ\t758\t[9812] …"``."""
+    """CLI: ``explain-log FILE...`` | ``explain-log -`` (stdin) | ``explain-log --text "ГИС МТ\t758\t[9812] …"``.
+
+    Exit 0 when records were explained, 1 when none were found, 2 when an input cannot be
+    read (one line on stderr): a name that is no file is an error, never taken as record text.
+    """
     ap = argparse.ArgumentParser(prog="kkt-emu explain-log",
                                  description="Объяснить записи лога разрешительного режима ККТ")
-    ap.add_argument("source", nargs="+", help="файл, «-» для stdin или сам текст записи")
+    ap.add_argument("source", nargs="*", help="файл отчёта или «-» для stdin")
+    ap.add_argument("--text", action="append", default=[], metavar="ТЕКСТ", help="сам текст записи")
     ap.add_argument("--json", action="store_true", help="вывести разобранные поля в JSON")
     args = ap.parse_args(argv)
-    if args.source == ["-"]:
-        text = sys.stdin.read()
-    elif len(args.source) == 1 and "\n" not in args.source[0] and Path(args.source[0]).is_file():
-        text = Path(args.source[0]).read_text("utf-8")
-    else:
-        text = " ".join(args.source)
-    found = explain(text)
+    if not args.source and not args.text:
+        ap.error("укажите файл отчёта, «-» для stdin или --text ТЕКСТ")
+    texts = list(args.text)
+    for source in args.source:
+        try:
+            texts.append(_read_source(source))
+        except ValueError as exc:
+            print(f"kkt-emu explain-log: {exc}", file=sys.stderr)
+            return 2
+    found = explain("\n\n".join(texts))
     if args.json:
         print(json.dumps([e.to_json() for e in found], ensure_ascii=False, indent=1))
     else:

@@ -5,7 +5,11 @@ A scenario file is YAML holding one scenario (a mapping with ``name`` and
 every problem is reported with the file, the place (``steps[3] (sale, line
 27)``, ``device.settings``...) and what is wrong:
 
-1. YAML parsing (the parser's own line and column);
+1. YAML parsing (the parser's own line and column), bounded: at most
+   ``MAX_YAML_BYTES``, nesting at most ``MAX_YAML_DEPTH`` deep, no aliases
+   (``*name``: a few hundred bytes of them can expand to gigabytes, and a
+   recursive one never ends), integers within ±(2**53 - 1), the start instant
+   within years 1970..9999 and one ``advance`` at most ``MAX_ADVANCE``;
 2. the JSON Schema ``data/scenario.schema.json`` (draft 2020-12), applied to
    the data with mapping keys turned into strings and YAML dates into ISO text;
 3. meaning: key names exist, menu labels exist, settings values are ones the
@@ -18,6 +22,7 @@ every problem is reported with the file, the place (``steps[3] (sale, line
 from __future__ import annotations
 
 import copy
+import difflib
 import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -47,6 +52,13 @@ EMPTY_STEPS = ("open_shift", "enter_cash", "return_receipt", "close_receipt", "c
                "close_shift", "status_check", "settle", "restart")
 STEP_KINDS = ("press", "keys", "goto", "type", "scan", "set", "sale", "sale_free", "doc_type", "emergency",
               "advance", "host", "world", "expect", "note", "tech") + EMPTY_STEPS
+
+
+MAX_YAML_BYTES = 4 << 20          # a scenario file (the bundled ones are a few kB)
+MAX_YAML_DEPTH = 32                # nesting of mappings and lists
+MAX_INTEGER = 2**53 - 1            # JSON's safe integers: every count, ms, price and seed fits
+MAX_START_MS = 253_402_300_799_999  # 9999-12-31T23:59:59.999Z
+MAX_ADVANCE_MS = 3650 * 86_400_000  # ten years in one step
 
 
 class ScenarioError(Exception):
@@ -166,18 +178,101 @@ def load_file(path: str | Path) -> list[Scenario]:
     path = Path(path)
     file = str(path)
     try:
-        text = path.read_text("utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ScenarioError(file, [f"cannot read: {exc}"]) from None
+        text = read_yaml_text(path)
+    except (OSError, ValueError) as exc:
+        raise ScenarioError(file, [f"cannot read: {read_problem(exc)}"]) from None
     return load_text(text, file)
+
+
+def read_yaml_text(path: Path) -> str:
+    """The text of a YAML file, read no further than ``MAX_YAML_BYTES`` (``/dev/zero`` included):
+    OSError, or ValueError for a file too large or not UTF-8 (``read_problem`` makes it one line)."""
+    with open(path, "rb") as f:
+        data = f.read(MAX_YAML_BYTES + 1)
+    if len(data) > MAX_YAML_BYTES:
+        raise ValueError(f"larger than {MAX_YAML_BYTES // (1 << 20)} MiB")
+    return data.decode("utf-8")
+
+
+def read_problem(exc: BaseException) -> str:
+    """What ``read_yaml_text`` ran into, as one line."""
+    if isinstance(exc, UnicodeDecodeError):
+        return f"not UTF-8 text (byte {exc.start} is {exc.object[exc.start]:#04x})"
+    if isinstance(exc, OSError) and exc.strerror:
+        return exc.strerror
+    return " ".join(str(exc).split())
 
 
 def load_text(text: str, file: str = "<text>") -> list[Scenario]:
     try:
-        data = yaml.safe_load(text)
+        data = load_yaml(text)
     except yaml.YAMLError as exc:
         raise ScenarioError(file, [yaml_message(exc)]) from None
     return load_data(data, file, _step_lines(text))
+
+
+class _BoundedLoader(yaml.SafeLoader):
+    """PyYAML's safe loader that refuses aliases and nesting deeper than ``MAX_YAML_DEPTH``.
+
+    Both are refused while composing, before anything is built: an alias never
+    expands, a deep document never reaches the recursive constructor."""
+
+    def __init__(self, stream: str) -> None:
+        super().__init__(stream)
+        self.depth = 0
+
+    def compose_node(self, parent: yaml.Node | None, index: Any) -> yaml.Node | None:
+        event = self.peek_event()
+        mark: Any = event.start_mark
+        if isinstance(event, yaml.AliasEvent):
+            raise yaml.composer.ComposerError(
+                None, None, f"an alias (*{event.anchor}) is not accepted here: write the value out "
+                "(aliases can expand to far more than they look)", mark)
+        self.depth += 1
+        try:
+            if self.depth > MAX_YAML_DEPTH:
+                raise yaml.composer.ComposerError(None, None, f"nested deeper than {MAX_YAML_DEPTH} levels", mark)
+            return super().compose_node(parent, index)  # type: ignore[no-any-return]
+        finally:
+            self.depth -= 1
+
+
+def load_yaml(text: str) -> Any:
+    """A scenario's (or ``serve --config``'s) YAML, bounded (see the module docstring).
+
+    Every problem is a ``yaml.YAMLError`` (``yaml_message`` makes it one line)."""
+    if len(text) > MAX_YAML_BYTES:
+        raise yaml.YAMLError(f"the file is larger than {MAX_YAML_BYTES // (1 << 20)} MiB")
+    loader = _BoundedLoader(text)
+    try:
+        data = loader.get_single_data()
+    except yaml.YAMLError:
+        raise
+    except (ValueError, TypeError, OverflowError, RecursionError) as exc:
+        # The constructors' own errors: a date such as 2026-13-45, an integer of 5000 digits.
+        mark = getattr(loader, "problem_mark", None) or loader.get_mark()
+        raise yaml.constructor.ConstructorError(None, None, " ".join(str(exc).split()), mark) from None
+    finally:
+        loader.dispose()
+    _check_integers(data)
+    return data
+
+
+def _check_integers(data: Any) -> None:
+    """Every integer of the document within ±MAX_INTEGER (a walk without recursion)."""
+    stack: list[tuple[Any, str]] = [(data, "")]
+    while stack:
+        item, where = stack.pop()
+        if isinstance(item, dict):
+            for k, v in item.items():
+                stack.append((k, where))
+                stack.append((v, f"{where}.{k}" if where else str(k)))
+        elif isinstance(item, list):
+            stack.extend((v, f"{where}[{i}]") for i, v in enumerate(item))
+        elif isinstance(item, int) and not isinstance(item, bool) and abs(item) > MAX_INTEGER:
+            raise yaml.YAMLError(f"{where or 'the document'}: the integer {str(item)[:24]}"
+                                 f"{'…' if len(str(item)) > 24 else ''} is out of range "
+                                 f"(at most {MAX_INTEGER} either way)")
 
 
 def yaml_message(exc: yaml.YAMLError) -> str:
@@ -198,6 +293,9 @@ def load_data(data: Any, file: str = "<data>", lines: list[list[int]] | None = N
     if not isinstance(data, dict):
         raise ScenarioError(file, ["a scenario file must hold a mapping (name, steps, ...) "
                                    f"or `scenarios: [...]`, not a {type(data).__name__}"])
+    many = data.get("scenarios")
+    for sc in many if isinstance(many, list) else [data]:
+        _bare_steps(sc)
     problems = [_schema_message(e, data, lines) for e in
                 sorted(_validator().iter_errors(data), key=lambda e: [str(p) for p in e.absolute_path])]
     if problems:
@@ -218,6 +316,15 @@ def load_data(data: Any, file: str = "<data>", lines: list[list[int]] | None = N
     if problems:
         raise ScenarioError(file, problems)
     return out
+
+
+def _bare_steps(scenario: Any) -> None:
+    """A step that takes no argument may be written bare, as the README's table shows it: ``- open_shift``."""
+    steps = scenario.get("steps") if isinstance(scenario, dict) else None
+    if isinstance(steps, list):
+        for i, step in enumerate(steps):
+            if isinstance(step, str) and step in EMPTY_STEPS:
+                steps[i] = {step: {}}
 
 
 def expand_paths(paths: Iterable[str | Path]) -> list[Path]:
@@ -352,7 +459,8 @@ def _schema_message(err: ValidationError, data: Any, lines: list[list[int]] | No
         known = list(sch.get("properties", {}))
         extra = [k for k in err.instance if k not in known]
         noun = what or "key"
-        return f"{where}: unknown {noun} {', '.join(repr(k) for k in extra)} (known: {', '.join(known)})"
+        return (f"{where}: unknown {noun} {', '.join(repr(k) for k in extra)}{_hint_for_unknown(extra, known, noun)}"
+                f" (known: {', '.join(known)})")
     if v in ("anyOf", "oneOf"):
         if "description" in sch:
             return f"{where}: {_short(err.instance)} is not valid: expected {sch['description']}"
@@ -361,15 +469,37 @@ def _schema_message(err: ValidationError, data: Any, lines: list[list[int]] | No
         inner = same[0] if same else (best_match(err.context) if err.context else None)
         if inner is not None:
             return f"{where}: {inner.message}"
+    hint = _hint_for_value(path, err.instance)
     if v == "type":
-        return f"{where}: {_short(err.instance)} is not of type {err.validator_value!r}"
-    return f"{where}: {err.message}"
+        return f"{where}: {_short(err.instance)} is not of type {err.validator_value!r}{hint}"
+    return f"{where}: {err.message}{hint}"
+
+
+def _hint_for_unknown(extra: list[str], known: list[str], noun: str) -> str:
+    """"did you mean" for a misspelt key, or the indentation an expectation written as a step needs."""
+    if not extra:
+        return ""
+    expectations = schema()["$defs"]["expect"]["properties"]
+    if noun == "step kind" and extra[0] in expectations:
+        return f" — an expectation: indent it under `- expect:` (`- expect: {{{extra[0]}: ...}}`)"
+    close = difflib.get_close_matches(str(extra[0]), known, n=1, cutoff=0.6)
+    return f" — did you mean {close[0]!r}?" if close else ""
+
+
+def _hint_for_value(path: list[Any], value: Any) -> str:
+    """A hint for YAML's traps: unquoted yes/no/on/off are booleans; prices are whole kopecks."""
+    if isinstance(value, bool):
+        word = "yes/on/true" if value else "no/off/false"
+        return f" (YAML reads an unquoted {word} as {str(value).lower()}: quote the word, e.g. \"no\")"
+    if path and path[-1] == "price":
+        return " (price is in kopecks, a whole number: 248.50 ₽ is 24850)"
+    return ""
 
 
 def _step_lines(text: str) -> list[list[int]]:
     """1-based line numbers of each step, per scenario in the file (best effort)."""
     try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
+        root = _BoundedLoader(text).get_single_node()
     except yaml.YAMLError:
         return []
     if not isinstance(root, yaml.MappingNode):
@@ -408,7 +538,9 @@ def _build(raw: dict[str, Any], file: str, pos: int | None, lines: list[int]) ->
 
     try:
         start_ms = parse_instant(raw.get("start", DEFAULT_START))
-    except ValueError as exc:
+        if not 0 <= start_ms <= MAX_START_MS:
+            raise ValueError(f"{raw.get('start')!r} is outside the years 1970..9999")
+    except (ValueError, OverflowError) as exc:
         bad("start", str(exc))
         start_ms = 0
 
@@ -477,7 +609,8 @@ def _check_step(step: Step, backend: TrueApiBackend | None) -> None:
             if node.type == "choice" and value not in node.values:
                 raise ValueError(f"{name}: {value!r} is not one of {', '.join(node.values)}")
     elif kind == "advance":
-        parse_duration(v)
+        if parse_duration(v) > MAX_ADVANCE_MS:
+            raise ValueError(f"{v!r} is longer than one step may advance ({MAX_ADVANCE_MS // 86_400_000}d)")
     elif kind == "host":
         if backend is not None:
             conf = {k: x for k, x in v.items() if k != "name"}

@@ -168,9 +168,9 @@ def test_cli_file_stdin_and_argument(tmp_path, capsys, monkeypatch):
     monkeypatch.setattr("sys.stdin", io.StringIO(VENDOR_754))
     assert main_explain(["-"]) == 0
     assert "abc95c24" in capsys.readouterr().out
-    assert main_explain([VENDOR_758]) == 0
+    assert main_explain(["--text", VENDOR_758]) == 0
     assert VENDOR_758_EXPLANATION in capsys.readouterr().out
-    assert main_explain(["--json", VENDOR_758]) == 0
+    assert main_explain(["--json", "--text", VENDOR_758]) == 0
     assert json.loads(capsys.readouterr().out)[0]["summary"] == VENDOR_758_EXPLANATION
-    assert main_explain(["нет записей"]) == 1
+    assert main_explain(["--text", "нет записей"]) == 1
     assert "не найдены" in capsys.readouterr().out

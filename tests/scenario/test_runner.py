@@ -93,7 +93,7 @@ def test_unknown_step_kind_names_file_step_and_line() -> None:
 
 
 def test_step_shape_errors() -> None:
-    msg = load_error({"name": "t", "steps": ["settle", {"press": "ИТ", "goto": "ОПЦИИ"}, {}]})
+    msg = load_error({"name": "t", "steps": ["press", {"press": "ИТ", "goto": "ОПЦИИ"}, {}]})
     assert "steps[0] (?): a step must be a one-key mapping" in msg
     assert "steps[1] (press+goto): a step holds exactly one action" in msg
     assert "steps[2] (note): an empty step" in msg

@@ -52,7 +52,6 @@ from emulator.devices.kkt.events import (
     PoweredOff,
     QrRefused,
     Scanned,
-    SettingsUnreadable,
     TlsNote,
     Typed,
 )
@@ -61,7 +60,7 @@ from emulator.devices.kkt.logbook import Logbook
 from emulator.devices.kkt.menu import HOST_CHECK_OFF, MenuKeys
 from emulator.devices.kkt.modes import Mode
 from emulator.devices.kkt.screen import DOC_KINDS, DOC_TITLES
-from emulator.devices.kkt.settings import SettingsStore
+from emulator.devices.kkt.settings import SETTINGS_FILE, SettingsStore
 from emulator.devices.kkt.state import Beep, Position, Receipt
 from emulator.devices.kkt.techexchange import TechExchange
 from emulator.net.oism import OismLink
@@ -162,8 +161,8 @@ class KktDevice(CashDesk, MenuKeys):
             self.emit(TlsNote(self.clock.now_ms, HOST_CHECK_OFF))
         for problem in self.tls.load_problems:
             self.emit(TlsNote(self.clock.now_ms, problem))
-        if self.store.load_problem:
-            self.emit(SettingsUnreadable(self.clock.now_ms, self.store.load_problem))
+        if self.store.set_aside is not None:
+            self.report_set_aside(SETTINGS_FILE, *self.store.set_aside)
         self._render()
 
     # -------------------------------------------------------------------- TLS

@@ -129,16 +129,6 @@ class TlsNote(DeviceEvent):
 
 
 @dataclass(frozen=True)
-class SettingsUnreadable(DeviceEvent):
-    problem: str
-    kind: ClassVar[str] = "settings"
-
-    @property
-    def text(self) -> str:
-        return self.problem
-
-
-@dataclass(frozen=True)
 class PoweredOff(DeviceEvent):
     kind: ClassVar[str] = "power"
 
@@ -148,14 +138,17 @@ class PoweredOff(DeviceEvent):
 
 
 @dataclass(frozen=True)
-class StateUnreadable(DeviceEvent):
-    problem: str        # the exception, as "Type: message"
-    kept_as: str        # the name the damaged file was renamed to
-    kind: ClassVar[str] = "power"
+class StateFileSetAside(DeviceEvent):
+    """A damaged state file (``state.json``, ``settings.json``) was renamed and its contents went back to defaults."""
+    file: str           # the file's name, e.g. "state.json"
+    kept_as: str        # the name it was renamed to, e.g. "state.json.bad"
+    problem: str        # what is wrong with it, one line
+    reset: str          # what went back to its defaults
+    kind: ClassVar[str] = "state"
 
     @property
     def text(self) -> str:
-        return f"state.json unreadable ({self.problem}); kept as {self.kept_as}"
+        return f"{self.file} is damaged ({self.problem}); kept as {self.kept_as}; {self.reset} back to defaults"
 
 
 @dataclass(frozen=True)

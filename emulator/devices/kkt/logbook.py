@@ -28,6 +28,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from emulator.base.storage import private_file
+
 NO_EXPIRY = 0xFFFFFFFF
 
 FLAG_NAMES = ("Найден", "Нанесен", "Крипто", "Продан", "Заблокирован", "В обороте", "Серая зона")
@@ -111,7 +113,7 @@ class Logbook:
     def __init__(self, directory: Path | None, first_seq: int = 1) -> None:
         path = str(directory / "gismt_log.sqlite") if directory else ":memory:"
         if directory:
-            directory.mkdir(parents=True, exist_ok=True)
+            private_file(directory / "gismt_log.sqlite")   # 0600 in a 0700 folder, journals alike
         self.db = sqlite3.connect(path)
         self.db.executescript(_SCHEMA)
         row = self.db.execute("SELECT value FROM meta WHERE key='next_seq'").fetchone()

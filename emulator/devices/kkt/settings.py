@@ -4,24 +4,36 @@ Settings live in ``<device dir>/settings.json``, written atomically on every
 change, so a crash leaves either the old or the new file. «УСТ. ПО УМОЛЧ.»
 restores ``defaults()`` for the permit-mode group only (the vendor's
 instruction recommends it before the first permit-mode setup); the other
-groups keep their values. A settings file that cannot be read is kept aside as
-``settings.json.bad`` and the defaults are used, so nothing is silently lost.
+groups keep their values. A settings file that cannot be taken — not JSON,
+not of the shape of ``emulator/data/settings.schema.json``, or a value out of
+range — is kept aside as ``settings.json.bad`` (``storage.set_aside``: an
+earlier one is never overwritten) and the defaults are used; the device
+reports it as a ``StateFileSetAside`` event, so nothing is silently lost.
 """
 
 from __future__ import annotations
 
 import json
 from dataclasses import asdict, dataclass, field, fields
+from functools import lru_cache
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from emulator.base.storage import write_json_atomic
+from emulator.base.storage import DamagedFile, read_json_file, set_aside, write_json_atomic
 from emulator.rules.limits import POLL_PERIOD_MAX, POLL_PERIOD_MIN
 from emulator.rules.syntax import DEFAULT_TECH_HOST, HOST_RE, PROD_HOST, TOKEN_RE
 from firmware_menu.tree import menu_data
 
 # The permit-mode group: what «УСТ. ПО УМОЛЧ.» restores.
 PERMIT_FIELDS = ("permit_mode", "sale_ban", "gismt_host", "token", "channel", "on_request_failure")
+TZ_OFFSET_MIN, TZ_OFFSET_MAX = -720, 840     # UTC-12:00 .. UTC+14:00
+SETTINGS_FILE = "settings.json"
+
+
+@lru_cache(maxsize=1)
+def settings_schema() -> dict[str, Any]:
+    return json.loads(resources.files("emulator").joinpath("data/settings.schema.json").read_text("utf-8"))
 
 
 def default_options() -> dict[int, int]:
@@ -98,6 +110,8 @@ class Settings:
                 raise ValueError(f"{node_field}: {value!r} is not one of {values}")
         if not POLL_PERIOD_MIN <= int(self.poll_period_min) <= POLL_PERIOD_MAX:
             raise ValueError(f"poll_period_min out of range: {self.poll_period_min}")
+        if not TZ_OFFSET_MIN <= int(self.tz_offset_min) <= TZ_OFFSET_MAX:
+            raise ValueError(f"tz_offset_min out of range ({TZ_OFFSET_MIN}..{TZ_OFFSET_MAX}): {self.tz_offset_min}")
         for n, v in self.options.items():
             opt = menu_data().options.get(n)
             if opt is not None and not 0 <= v <= opt.max:
@@ -123,20 +137,25 @@ def _choice_fields() -> dict[str, tuple[str, ...]]:
 
 
 class SettingsStore:
-    """Loads and saves ``settings.json`` in the device directory (None = memory only)."""
+    """Loads and saves ``settings.json`` in the device directory (None = memory only).
+
+    After ``load()``, ``set_aside`` is ``(kept_as, problem)`` when the file was damaged and
+    renamed (the defaults were used), else None.
+    """
 
     def __init__(self, directory: Path | None) -> None:
-        self.path = directory / "settings.json" if directory else None
-        self.load_problem: str | None = None
+        self.path = directory / SETTINGS_FILE if directory else None
+        self.set_aside: tuple[str, str] | None = None
 
     def load(self) -> Settings:
-        if self.path is None or not self.path.exists():
+        if self.path is None:
             return Settings()
         try:
-            return Settings.from_json(json.loads(self.path.read_text("utf-8")))
-        except (ValueError, TypeError, json.JSONDecodeError) as exc:
-            self.load_problem = f"settings.json unreadable ({exc}); kept as settings.json.bad"
-            self.path.replace(self.path.with_suffix(".json.bad"))
+            doc = read_json_file(self.path, settings_schema())
+            return Settings() if doc is None else Settings.from_json(doc)
+        except (DamagedFile, ValueError, TypeError) as exc:
+            # A damaged file is kept aside, not lost, and the defaults are used.
+            self.set_aside = (set_aside(self.path).name, " ".join(str(exc).split()) or type(exc).__name__)
             return Settings()
 
     def save(self, settings: Settings) -> None:

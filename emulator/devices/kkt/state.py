@@ -6,27 +6,34 @@ cut: emergency mode, the shift, the receipt counter, the CDN list, the
 technological server's pending result), emits events, and puts messages and
 errors on the display. It does no rendering and handles no key.
 
-``state.json`` is written atomically; a damaged one is set aside as
-``state.json.bad`` and the device starts from a clean state.
+``state.json`` is written atomically and checked when read back (at most
+1 MiB, JSON nested at most 32 deep, the shape of
+``emulator/data/state.schema.json``). A damaged one is set aside as
+``state.json.bad`` (an earlier one is never overwritten) and the device starts
+from a clean state, saying so with a ``StateFileSetAside`` event.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from functools import lru_cache
+from importlib import resources
 from pathlib import Path
+from typing import Any
 
 from emulator.base import errors as E
 from emulator.base.clock import VirtualClock
-from emulator.base.storage import read_json, write_json_atomic
+from emulator.base.storage import DamagedFile, read_json_file, set_aside, write_json_atomic
 from emulator.devices.kkt.cdn import CdnBook
-from emulator.devices.kkt.events import Beeped, DeviceEvent, ErrorShown, StateUnreadable
+from emulator.devices.kkt.events import Beeped, DeviceEvent, ErrorShown, StateFileSetAside
 from emulator.devices.kkt.gismt import CheckOutcome, GisMtClient
 from emulator.devices.kkt.logbook import Logbook
 from emulator.devices.kkt.modes import Mode, in_cash_mode
 from emulator.devices.kkt.permit import PermitDecision
-from emulator.devices.kkt.settings import Settings, SettingsStore
+from emulator.devices.kkt.settings import SETTINGS_FILE, Settings, SettingsStore
 from emulator.devices.kkt.techexchange import TechExchange
 from emulator.net.oism import OismLink
 from emulator.net.seam import Transport
@@ -36,6 +43,14 @@ from firmware_menu.tree import MenuData, Navigator, Node
 from tls_store import TlsStore
 
 FOIV = ("030", "21.11.2023", "1944")  # tag 1262, 1263, 1264 of the permit-mode 1260
+STATE_FILE = "state.json"
+STATE_RESET = "emergency mode, the shift, the receipt counter and the CDN list"
+SETTINGS_RESET = "every setting (token, host, options)"
+
+
+@lru_cache(maxsize=1)
+def state_schema() -> dict[str, Any]:
+    return json.loads(resources.files("emulator").joinpath("data/state.schema.json").read_text("utf-8"))
 
 
 @dataclass(frozen=True)
@@ -149,13 +164,20 @@ class DeviceCore:
         if self._state_path is None:
             return
         try:
-            self._take_state(self._state_path)
-        except (ValueError, TypeError, KeyError, IndexError, UnicodeDecodeError) as exc:
+            st = read_json_file(self._state_path, state_schema())
+        except DamagedFile as exc:
             # A damaged state file is set aside, not lost, and the device starts from a clean state.
-            bad = self._state_path.with_suffix(".json.bad")
-            self._state_path.replace(bad)
+            bad = set_aside(self._state_path)
             self._reset_state()
-            self.emit(StateUnreadable(self.clock.now_ms, f"{type(exc).__name__}: {exc}", bad.name))
+            self.report_set_aside(STATE_FILE, bad.name, str(exc))
+            return
+        if st is not None:
+            self._take_state(st)
+
+    def report_set_aside(self, file: str, kept_as: str, problem: str) -> None:
+        """Say that a damaged state file was renamed and what went back to its defaults."""
+        reset = SETTINGS_RESET if file == SETTINGS_FILE else STATE_RESET
+        self.emit(StateFileSetAside(self.clock.now_ms, file, kept_as, problem, reset))
 
     def _reset_state(self) -> None:
         self.emergency = False
@@ -169,25 +191,21 @@ class DeviceCore:
         if self.tech is not None:
             self.tech.result = None
 
-    def _take_state(self, path: Path) -> None:
-        st = read_json(path)
-        if st is None:
-            return
-        if not isinstance(st, dict):
-            raise ValueError("not a JSON object")
-        self.emergency = bool(st.get("emergency", False))
-        self.shift_open = bool(st.get("shift_open", False))
-        self.shift_number = int(st.get("shift_number", 0))
+    def _take_state(self, st: dict[str, Any]) -> None:
+        """A checked state document (``state.schema.json``) into the device."""
+        self.emergency = st.get("emergency", False)
+        self.shift_open = st.get("shift_open", False)
+        self.shift_number = st.get("shift_number", 0)
         self.shift_opened_ms = st.get("shift_opened_ms")
-        self.receipt_counter = int(st.get("receipt_counter", 0))
-        self.shift_receipts = int(st.get("shift_receipts", 0))
+        self.receipt_counter = st.get("receipt_counter", 0)
+        self.shift_receipts = st.get("shift_receipts", 0)
         result = st.get("tech_result")
         if self.tech is not None and result:
-            self.tech.result = (int(result[0]), bool(result[1]), int(result[2]))
+            self.tech.result = (result[0], result[1], result[2])
         cdn = st.get("cdn") or {}
         if cdn.get("hosts"):
             self.book.replace([h["host"] for h in cdn["hosts"]],
-                              {h["host"]: h.get("latency_ms") for h in cdn["hosts"]}, int(cdn["refreshed_at"]))
+                              {h["host"]: h.get("latency_ms") for h in cdn["hosts"]}, cdn["refreshed_at"])
             self.book.clear_blocks()
 
     def save_state(self) -> None:

@@ -30,6 +30,20 @@ clock's time of the last complete answer (None while a request is open), for
 fails before answering gives 500 ``Internal Server Error``; one that fails or
 returns mid-answer closes the connection.
 
+Limits (``Limits``; the defaults are the mock's, documented in the README):
+a request's head (request line and headers) must arrive within
+``head_timeout_s`` of its first byte — or of the connection, for a client that
+connects and says nothing — and be at most ``max_head_bytes`` (h11's
+incomplete-event limit): else 408 or 431 and the connection is closed. A body
+larger than ``max_body_bytes`` is refused with 413 as soon as its
+``Content-Length`` says so, or when a chunked body passes the limit, without
+reading it into memory; a body that stalls for ``head_timeout_s`` between two
+pieces gets 408. The error answers are JSON of the True API's error shape
+(``{"code": <status>, "description": ...}``, ``error_body``) when the app
+gives one, and every one closes the connection. A client that goes away
+releases what its request held: the request task sees ``http.disconnect``,
+the body read so far is dropped.
+
 ``reset_connection()`` is the one way a connection is dropped with a TCP RST (SO_LINGER
 0, then abort or shutdown).
 """
@@ -101,6 +115,22 @@ def _reason(status: int) -> bytes:
         return b""
 
 
+@dataclass(frozen=True)
+class Limits:
+    """What one request may take (see the module docstring)."""
+
+    max_body_bytes: int = 1 << 20        # 1 MiB: a codes/check of 1000 codes is ~100 kB
+    max_head_bytes: int = 16 << 10       # 16 KiB of request line and headers (h11's default)
+    head_timeout_s: float = 10.0         # for the head after its first byte, and between two body pieces
+    handshake_timeout_s: float = 10.0    # for the TLS handshake (applied by servers.py)
+    max_connections: int = 256           # open connections of one host (servers.py): more are reset at once
+
+
+DEFAULT_LIMITS = Limits()
+PLAIN_ERRORS = {400: b"Invalid HTTP request received.", 408: b"Request Timeout",
+                413: b"Request body too large", 431: b"Request header fields too large"}
+
+
 @dataclass(eq=False)
 class ConnectionGroup:
     """The open connections of one served host and their request tasks."""
@@ -128,13 +158,18 @@ class Http11Connection(asyncio.Protocol):
     """One HTTP/1.1 connection serving an ASGI app (see the module docstring)."""
 
     def __init__(self, app: ASGIApp, group: ConnectionGroup, now_ms: Callable[[], int], *,
-                 keep_alive_s: float, scheme: str = "https") -> None:
+                 keep_alive_s: float, scheme: str = "https", limits: Limits = DEFAULT_LIMITS,
+                 error_body: Callable[[int, str], bytes] | None = None) -> None:
         self.app = app
         self.group = group
         self.now_ms = now_ms
         self.keep_alive_s = keep_alive_s
         self.scheme = scheme
-        self.h11 = h11.Connection(h11.SERVER)
+        self.limits = limits
+        self.error_body = error_body        # (status, text) -> a JSON error body; None: plain text
+        self.h11 = h11.Connection(h11.SERVER, max_incomplete_event_size=limits.max_head_bytes)
+        self.read_timer: asyncio.TimerHandle | None = None   # the head (or a body piece) must come by then
+        self.body_bytes = 0
         self.transport: asyncio.Transport | None = None
         self.cycle: _Cycle | None = None
         self.keep_alive_timer: asyncio.TimerHandle | None = None
@@ -148,12 +183,15 @@ class Http11Connection(asyncio.Protocol):
         self.transport = transport
         self.group.connections.add(self)
         self.group.opened += 1
+        self._expect_data()            # a client that connects and says nothing is not kept
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.group.connections.discard(self)
         self._cancel_keep_alive()
+        self._cancel_read_timer()
         if self.cycle is not None:
             self.cycle.disconnected = True
+            self.cycle.body = []          # what the client sent is released with it
             self.cycle.event.set()
         if self.transport is not None:
             self.transport.close()
@@ -163,9 +201,46 @@ class Http11Connection(asyncio.Protocol):
             self.arrival = (self.now_ms(), time.monotonic())
         self.idle_since = None
         self.date = date_header()
-        self._cancel_keep_alive()
+        if self.keep_alive_timer is not None:   # the first byte of a kept-alive connection's next request
+            self._cancel_keep_alive()
+            self._expect_data()
         self.h11.receive_data(data)
         self._events()
+
+    # -- limits --------------------------------------------------------------
+    def _expect_data(self) -> None:
+        """(Re)start the clock for the head, or the next body piece: ``head_timeout_s``."""
+        self._cancel_read_timer()
+        with contextlib.suppress(RuntimeError):      # no running loop: a protocol driven by hand in a test
+            self.read_timer = asyncio.get_running_loop().call_later(self.limits.head_timeout_s, self._read_late)
+
+    def _cancel_read_timer(self) -> None:
+        if self.read_timer is not None:
+            self.read_timer.cancel()
+            self.read_timer = None
+
+    def _read_late(self) -> None:
+        self.read_timer = None
+        transport = self.transport
+        if transport is None or transport.is_closing():
+            return
+        if self.cycle is not None and self.cycle.started:
+            transport.close()                      # answering already: nothing more to say
+        elif self.h11.their_state is h11.IDLE and not self.h11.trailing_data[0] and self.cycle is None:
+            transport.close()                      # nothing of a request came: just close
+        else:
+            self._refuse(408, "the request did not arrive in time")
+
+    def _refuse(self, status: int, text: str) -> None:
+        """An error answer that closes the connection; the request being read is abandoned."""
+        if self.cycle is not None:
+            self.cycle.disconnected = True         # the app stops waiting for the body
+            self.cycle.body = []
+            self.cycle.event.set()
+        if self.error_body is not None:
+            self._send_simple(status, self.error_body(status, text), b"application/json; charset=utf-8")
+        else:
+            self._send_simple(status, PLAIN_ERRORS.get(status, text.encode()))
 
     # -- requests ----------------------------------------------------------
     def _events(self) -> None:
@@ -174,18 +249,29 @@ class Http11Connection(asyncio.Protocol):
         while not transport.is_closing():
             try:
                 event = self.h11.next_event()
-            except h11.RemoteProtocolError:
-                self._send_simple(400, b"Invalid HTTP request received.")
+            except h11.RemoteProtocolError as exc:
+                if exc.error_status_hint == 431:
+                    self._refuse(431, f"the request head is larger than {self.limits.max_head_bytes} bytes")
+                else:
+                    self._send_simple(400, PLAIN_ERRORS[400])
                 return
             if event is h11.NEED_DATA or event is h11.PAUSED:
                 return
             if isinstance(event, h11.Request):
+                if not self._request_fits(event):
+                    return
                 self._start(event)
             elif isinstance(event, h11.Data):
+                self.body_bytes += len(event.data)
+                if self.body_bytes > self.limits.max_body_bytes:
+                    self._refuse(413, f"the request body is larger than {self.limits.max_body_bytes} bytes")
+                    return
+                self._expect_data()
                 if self.cycle is not None and not self.cycle.complete:
                     self.cycle.body.append(bytes(event.data))
                     self.cycle.event.set()
             elif isinstance(event, h11.EndOfMessage):
+                self._cancel_read_timer()
                 if self.h11.our_state is h11.DONE:     # answered before the body ended
                     self.h11.start_next_cycle()
                     continue
@@ -194,6 +280,23 @@ class Http11Connection(asyncio.Protocol):
                     self.cycle.event.set()
             else:                                      # ConnectionClosed and the like
                 return
+
+    def _request_fits(self, event: h11.Request) -> bool:
+        """False (and 431 or 413 sent) when the head, or the body its Content-Length announces, is too large.
+
+        h11 limits a head still arriving (``max_incomplete_event_size``); one that came whole in
+        one piece is measured here."""
+        self.body_bytes = 0
+        size = len(event.method) + len(event.target) + 12 + sum(len(k) + len(v) + 4 for k, v in event.headers)
+        if size > self.limits.max_head_bytes:
+            self._refuse(431, f"the request head is larger than {self.limits.max_head_bytes} bytes")
+            return False
+        for k, v in event.headers:
+            if bytes(k).lower() == b"content-length" and int(bytes(v)) > self.limits.max_body_bytes:
+                self._refuse(413, f"the request body is larger than {self.limits.max_body_bytes} bytes")
+                return False
+        self._expect_data()                            # the body's pieces, each within head_timeout_s
+        return True
 
     def _start(self, event: h11.Request) -> None:
         transport = self.transport
@@ -309,17 +412,25 @@ class Http11Connection(asyncio.Protocol):
             self.h11.start_next_cycle()
             self._events()
 
-    def _send_simple(self, status: int, body: bytes) -> None:
-        """A plain-text answer that closes the connection (400 to a bad request, 500 to a failed app)."""
+    def _send_simple(self, status: int, body: bytes, content_type: bytes = b"text/plain; charset=utf-8") -> None:
+        """An answer that closes the connection (400 to a bad request, 500 to a failed app, the limits)."""
         transport = self.transport
+        self._cancel_read_timer()
         if transport is None or transport.is_closing():
             return
-        headers = [(b"content-type", b"text/plain; charset=utf-8"), (b"connection", b"close")]
-        with contextlib.suppress(h11.LocalProtocolError):
-            transport.write(self.h11.send(h11.Response(status_code=status, headers=headers,
-                                                       reason=_reason(status))) or b"")
-            transport.write(self.h11.send(h11.Data(data=body)) or b"")
-            transport.write(self.h11.send(h11.EndOfMessage()) or b"")
+        headers = [(b"date", self.date), (b"content-type", content_type),
+                   (b"content-length", str(len(body)).encode()), (b"connection", b"close")]
+        out: list[bytes] = []
+        try:
+            out.append(self.h11.send(h11.Response(status_code=status, headers=headers,
+                                                  reason=_reason(status))) or b"")
+            out.append(self.h11.send(h11.Data(data=body)) or b"")
+            out.append(self.h11.send(h11.EndOfMessage()) or b"")
+        except h11.LocalProtocolError:
+            if not out:     # no request head parsed yet (a late or oversized head): h11 has no request to answer
+                out = [b"HTTP/1.1 %d %s\r\n" % (status, _reason(status)),
+                       *(k + b": " + v + b"\r\n" for k, v in headers), b"\r\n", body]
+        transport.write(b"".join(out))
         transport.close()
 
     # -- keep-alive --------------------------------------------------------

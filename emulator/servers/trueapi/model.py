@@ -26,7 +26,11 @@ largest ``delay_ms`` is added and the status of the slowest code that has one
 answers the whole request; history: 429 for a second call within 60 s per
 token (only accepted calls count), 404 for an unknown ``queryId``,
 ``searchStatus`` FOUND needs both ``reqId`` and ``reqTimestamp`` to match a
-stored answer.
+stored answer. History is bounded (the guide gives no retention): per
+contour the newest ``history_max_answers`` (10 000) ``codes/check`` answers
+are kept, none older than ``history_max_age_ms`` (7 days) on the clock; an
+older one is NOT_FOUND. History queries are forgotten alike (at most
+``history_max_queries`` = 1000, 1 day), and so are the rate-limit stamps.
 """
 
 from __future__ import annotations
@@ -35,6 +39,7 @@ import base64
 import binascii
 import random
 import re
+from collections import OrderedDict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -202,8 +207,14 @@ class TrueApi:
         self.history_delay_ms = 30_000           # IN_PROGRESS this long after history/create
         self.history_interval_ms = 60_000        # 1 call per minute per token, each history method
         self.history_max_requests = 100
-        self.answers: dict[str, dict[str, StoredAnswer]] = {name: {} for name in self.contours}
-        self._queries: dict[str, _Query] = {}
+        self.history_max_answers = 10_000        # MOCK-CHOICE: answers kept per contour, the newest
+        self.history_max_age_ms = 7 * 86_400_000  # MOCK-CHOICE: and none older than this on the clock
+        self.history_max_queries = 1000
+        self.history_query_age_ms = 86_400_000
+        # reqId -> (stored at, the answer), oldest first
+        self.answers: dict[str, OrderedDict[str, tuple[int, StoredAnswer]]] = {
+            name: OrderedDict() for name in self.contours}
+        self._queries: OrderedDict[str, tuple[int, _Query]] = OrderedDict()
         self._last_create: dict[tuple[str, str], int] = {}
         self._last_receive: dict[tuple[str, str], int] = {}
 
@@ -380,13 +391,37 @@ class TrueApi:
         req_id = pinned_id or req_id
         ts = ts if pinned_ts is None else pinned_ts
         answers = [e.answer(c) if e is not None else unknown_answer(c) for e, c in zip(entries, codes)]
-        self.answers[contour.name][req_id] = StoredAnswer(req_id, ts, tuple(answers))
+        self._remember(self.answers[contour.name], req_id, StoredAnswer(req_id, ts, tuple(answers)), sent_ms,
+                       self.history_max_answers, self.history_max_age_ms)
         return {"code": 0, "description": "ok", "codes": answers, "reqId": req_id, "reqTimestamp": ts}, delay
+
+    @staticmethod
+    def _remember(store: OrderedDict[str, tuple[int, Any]], key: str, value: Any, now_ms: int,
+                  max_items: int, max_age_ms: int) -> None:
+        """Keep ``value`` under ``key`` as the newest; drop what is over ``max_items`` or older than ``max_age_ms``."""
+        store.pop(key, None)
+        store[key] = (now_ms, value)
+        while store and (len(store) > max_items or next(iter(store.values()))[0] < now_ms - max_age_ms):
+            store.popitem(last=False)
+
+    def stored_answer(self, contour: str, req_id: str, now_ms: int) -> StoredAnswer | None:
+        """The answer kept for ``req_id``, if it is still within the history's bounds."""
+        item = self.answers[contour].get(req_id)
+        if item is None or item[0] < now_ms - self.history_max_age_ms:
+            return None
+        return item[1]  # type: ignore[no-any-return]
 
     def _rate_limit(self, last: dict[tuple[str, str], int], contour: Contour, token: str, now_ms: int) -> None:
         prev = last.get((contour.name, token))
         if prev is not None and now_ms - prev < self.history_interval_ms:
             raise TooManyRequests("Не более 1 запроса в минуту")
+
+    def _forget_stamps(self, now_ms: int) -> None:
+        """Rate-limit stamps older than the interval are of no use: drop them (one per token ever, else)."""
+        for last in (self._last_create, self._last_receive):
+            if len(last) > 1000:
+                for key in [k for k, t in last.items() if now_ms - t >= self.history_interval_ms]:
+                    del last[key]
 
     def history_create(self, contour: Contour, token: str, doc: Any, now_ms: int) -> dict[str, Any]:
         """Start a history query for the ``requests`` of ``doc`` (answered with 202)."""
@@ -402,8 +437,11 @@ class TrueApi:
                 raise BadRequest(_BAD + "ожидаются reqId (строка) и reqTimestamp (число)")
             items.append((r["reqId"], r["reqTimestamp"]))
         self._last_create[(contour.name, token)] = now_ms
+        self._forget_stamps(now_ms)
         qid = self.new_uuid()
-        self._queries[qid] = _Query(qid, contour.name, token, now_ms + self.history_delay_ms, tuple(items))
+        self._remember(self._queries, qid, _Query(qid, contour.name, token, now_ms + self.history_delay_ms,
+                                                  tuple(items)), now_ms,
+                       self.history_max_queries, self.history_query_age_ms)
         return {"queryId": qid}
 
     def history_receive(self, contour: Contour, token: str, query_id: str, now_ms: int) -> dict[str, Any]:
@@ -411,16 +449,17 @@ class TrueApi:
         self._rate_limit(self._last_receive, contour, token, now_ms)
         if not query_id:
             raise BadRequest(_BAD + "нет параметра queryId")
-        q = self._queries.get(query_id)
+        item = self._queries.get(query_id)
+        q = item[1] if item is not None and item[0] >= now_ms - self.history_query_age_ms else None
         if q is None or q.contour != contour.name or q.token != token:
             raise NotFound("Запрос не найден")
         self._last_receive[(contour.name, token)] = now_ms
+        self._forget_stamps(now_ms)
         if now_ms < q.ready_at_ms:
             return {"queryId": query_id, "queryStatus": "IN_PROGRESS"}
-        store = self.answers[q.contour]
         result = []
         for req_id, ts in q.requests:
-            stored = store.get(req_id)
+            stored = self.stored_answer(q.contour, req_id, now_ms)
             if stored is not None and stored.req_timestamp == ts:
                 result.append({"codes": list(stored.codes), "reqId": req_id, "reqTimestamp": ts,
                                "searchStatus": "FOUND"})

@@ -89,6 +89,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ctypes
 import logging
 import socket
 import ssl
@@ -102,8 +103,8 @@ from typing import Any, TypeVar
 from emulator.net.faults import CERT_FAULTS
 from emulator.net.seam import NetRequest
 from emulator.servers.trueapi.asgi import TrueApiApp
-from emulator.servers.trueapi.http11 import ConnectionGroup, Http11Connection, reset_connection
-from emulator.servers.trueapi.routes import TrueApiBackend
+from emulator.servers.trueapi.http11 import DEFAULT_LIMITS, ConnectionGroup, Http11Connection, Limits, reset_connection
+from emulator.servers.trueapi.routes import TrueApiBackend, error_body
 from tls_store.lab_ca import LabCA
 
 WRONG_HOST_NAME = "wrong-host.invalid"
@@ -162,8 +163,9 @@ class TrueApiServers:
                  now_ms: Callable[[], int] = wall_clock_ms, port: int | Mapping[str, int] = 0,
                  first_ip: int = 2, idle_timeout_s: float = DEFAULT_IDLE_TIMEOUT_S, stall_s: float = 60.0,
                  watch_interval_s: float = 0.05, require_sni: bool = True,
-                 lock: threading.RLock | None = None) -> None:
+                 lock: threading.RLock | None = None, limits: Limits = DEFAULT_LIMITS) -> None:
         self.backend = backend
+        self.limits = limits
         self.ca = ca
         self.now_ms = now_ms
         self.idle_timeout_s = float(idle_timeout_s)
@@ -469,12 +471,19 @@ class TrueApiServers:
             await self._close(h)
 
     async def _watch(self) -> None:
+        peak = 0
         while True:
             await asyncio.sleep(self.watch_interval_s)
             try:
                 await self._sync()
             except Exception:                       # keep watching whatever happens
                 log.exception("applying the backend's down and TLS faults failed")
+            # A crowd of clients gone: give their buffers (256 KiB of TLS buffer each) back to the system.
+            now = sum(len(h.group.connections) + len(h.setups) for h in self._hosts.values())
+            peak = max(peak, now)
+            if now == 0 and peak >= RELEASE_AFTER_CONNECTIONS:
+                peak = 0
+                release_free_memory()
 
     def _take_faults(self, h: _Host) -> bool:
         """Copy the backend's down flag and TLS fault of ``h``; True when they changed."""
@@ -538,7 +547,8 @@ class TrueApiServers:
 
     def _http_protocol(self, h: _Host) -> Callable[[], asyncio.Protocol]:
         def protocol() -> asyncio.Protocol:
-            return Http11Connection(h.app, h.group, self.now_ms, keep_alive_s=self.idle_timeout_s)
+            return Http11Connection(h.app, h.group, self.now_ms, keep_alive_s=self.idle_timeout_s,
+                                    limits=self.limits, error_body=error_body)
         return protocol
 
     def _accept(self, h: _Host, listener: socket.socket, protocol: Callable[[], asyncio.Protocol],
@@ -555,23 +565,28 @@ class TrueApiServers:
             except OSError as exc:              # e.g. out of file descriptors: try again on the next wake-up
                 log.warning("accept on %s failed: %s", h.name, exc)
                 return
+            if len(h.group.connections) + len(h.setups) >= self.limits.max_connections:
+                reset_connection(conn)          # full: refused at once, nothing kept for it
+                conn.close()
+                continue
             conn.setblocking(False)
             if len(h.accepted) >= 64:
                 h.accepted = {s for s in h.accepted if s.fileno() != -1}
             h.accepted.add(conn)
-            task = loop.create_task(self._setup(h, conn, protocol, ctx))
+            task = loop.create_task(self._setup(h, conn, protocol, ctx, self.limits.handshake_timeout_s))
             h.setups.add(task)
             task.add_done_callback(h.setups.discard)
 
     @staticmethod
     async def _setup(h: _Host, conn: socket.socket, protocol: Callable[[], asyncio.Protocol],
-                     ctx: ssl.SSLContext | None) -> None:
+                     ctx: ssl.SSLContext | None, handshake_timeout_s: float) -> None:
         loop = asyncio.get_running_loop()
         try:
             if ctx is None:
                 await loop.connect_accepted_socket(protocol, conn)
             else:
                 await loop.connect_accepted_socket(protocol, conn, ssl=ctx,
+                                                   ssl_handshake_timeout=handshake_timeout_s,
                                                    ssl_shutdown_timeout=TLS_SHUTDOWN_TIMEOUT_S)
         except asyncio.CancelledError:
             conn.close()
@@ -614,6 +629,27 @@ class TrueApiServers:
                 break
             await asyncio.sleep(0.005)
         h.accepted = {s for s in h.accepted if s.fileno() != -1}
+
+
+RELEASE_AFTER_CONNECTIONS = 64
+
+
+def release_free_memory() -> None:
+    """Hand memory Python has freed back to the system (glibc's ``malloc_trim``; elsewhere nothing).
+
+    glibc keeps freed heap for reuse, so without this the process stays as large as its
+    largest crowd of connections."""
+    global _trim
+    if _trim is None:
+        try:
+            _trim = ctypes.CDLL(None).malloc_trim
+        except (OSError, AttributeError):
+            _trim = False
+    if _trim:
+        _trim(0)
+
+
+_trim: Any = None
 
 
 def _sni_check(name: str, require_sni: bool) -> Callable[[ssl.SSLObject, str | None, ssl.SSLContext], int | None]:

@@ -109,9 +109,10 @@ def test_a_damaged_state_file_is_set_aside_and_the_device_starts(tmp_path):
         (w.dir / "state.json").write_text(damage, "utf-8")
         w.dev = w.power_on()
         assert (w.dir / "state.json.bad").read_text("utf-8") == damage
-        assert any("state.json unreadable" in e.text for e in w.dev.events)
+        assert any("state.json is damaged" in e.text for e in w.dev.events)
         assert w.dev.shift_open is False and w.dev.book.hosts == []
         w.dev.power_off()
+        (w.dir / "state.json.bad").unlink()
 
 
 def test_status_check_from_the_main_menus_own_context_menu(tmp_path):

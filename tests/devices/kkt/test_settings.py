@@ -35,7 +35,7 @@ def test_unreadable_file_is_kept_aside_not_lost(tmp_path):
     (tmp_path / "settings.json").write_text("{broken")
     store = SettingsStore(tmp_path)
     assert store.load() == Settings()
-    assert store.load_problem and (tmp_path / "settings.json.bad").read_text() == "{broken"
+    assert store.set_aside and (tmp_path / "settings.json.bad").read_text() == "{broken"
 
 
 def test_permit_problem_and_masking():
