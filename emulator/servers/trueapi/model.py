@@ -183,7 +183,7 @@ class TrueApi:
     def __init__(self, seed: int = 0, catalogue: Catalogue | None = None) -> None:
         self.seed = seed
         self.rng = random.Random(seed)
-        self.catalogue = catalogue if catalogue is not None else Catalogue.sandbox()
+        self.catalogue = catalogue if catalogue is not None else Catalogue.default()
         self.contours: dict[str, Contour] = {
             PROD: Contour(PROD, "cdn.crpt.ru", ["cdn01.crpt.ru", "cdn02.crpt.ru", "cdn03.crpt.ru"]),
             SANDBOX: Contour(SANDBOX, "markirovka.sandbox.crptech.ru",
