@@ -61,6 +61,11 @@ BAD_REQUEST = 765
 CROSS_BORDER_DOWN = 766
 ATTEMPTS_EXHAUSTED = 768
 
+# MODELLED, not a vendor code: the vendor's list has none for a marking code scanned a second time into
+# the same receipt (the operator's extra checks forbid it). The device refuses the scan before any request
+# and shows this number with the message ``duplicate_code`` of ``firmware_menu/menu.yaml``.
+DUPLICATE_IN_RECEIPT = 790
+
 TLS_NO_ROOM = 650
 TLS_SETTINGS = 651
 TLS_CERT_LOAD = 652

@@ -291,6 +291,8 @@ def _summary(code: int, f: dict[str, Any], text: str | None) -> tuple[str, list[
         765: "ГИС МТ отклонил запрос как неверный.",
         766: "Сервис трансграничной проверки кодов недоступен.",
         768: f"Исчерпаны попытки соединения с площадкой ГИС МТ{waited}.",
+        # MODELLED code of the emulator (not in the vendor's list): a duplicate КМ refused at the scan.
+        790: "Этот код маркировки уже есть в чеке: повторное сканирование отклонено, запросов не было.",
     }
     if code in generic:
         return generic[code], []

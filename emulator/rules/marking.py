@@ -71,6 +71,11 @@ class MarkingCode:
     def print_view(self) -> str:
         return self.ki
 
+    @property
+    def unit(self) -> tuple[str, str]:
+        """The unit of goods the code identifies: GTIN and serial, whatever the code's shape or tail."""
+        return self.gtin, self.serial
+
 
 def normalise_scan(text: str) -> str:
     for spelling in _GS_SPELLINGS:

@@ -2,7 +2,9 @@
 
 ``make_backend(seed, world)`` builds the True API model configured as the
 section says (tokens, blocked tokens, token validity, CDN lists, per-host
-latencies, fault plans and TLS faults, emergency, codes); ``apply_world`` and
+latencies, fault plans and TLS faults, emergency, codes; the catalogue starts
+with the sandbox codes and a sellable code of every product group unless
+``sandbox_codes`` / ``shop_codes`` is false); ``apply_world`` and
 ``apply_host`` change a running world the same way (the scenario steps
 ``world`` and ``host``). A bad value is a ``ValueError`` naming the key.
 ``tokens_named`` finds every token a spec names, so that what is printed can
@@ -29,13 +31,16 @@ def exc_text(exc: BaseException) -> str:
 def make_backend(seed: int, world: Mapping[str, Any]) -> TrueApiBackend:
     """The True API backend model configured as ``world`` says."""
     catalogue = Catalogue.sandbox() if world.get("sandbox_codes", True) else Catalogue()
+    if world.get("shop_codes", True):
+        for entry in Catalogue.shop():
+            catalogue.add(entry)
     backend = TrueApiBackend(seed=seed, catalogue=catalogue)
     apply_world(backend, world)
     return backend
 
 
 def apply_world(backend: TrueApiBackend, world: Mapping[str, Any]) -> None:
-    """Apply world keys (all but ``sandbox_codes``) to a backend; ValueError naming the key on bad data."""
+    """Apply world keys (all but ``sandbox_codes`` and ``shop_codes``) to a backend; ValueError naming the key on bad data."""
     for key in ("tokens", "blocked_tokens", "token_valid_until", "cdn_hosts", "hosts", "emergency",
                 "empty_cdn_list", "codes"):
         value = world.get(key)

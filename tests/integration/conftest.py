@@ -53,6 +53,9 @@ CDN_HOSTS = (CDN1, CDN2, CDN3)
 HOSTS = (BASE, *CDN_HOSTS)
 LATENCY_MS = {BASE: 0, CDN1: 20, CDN2: 200, CDN3: 400}
 GOOD_CODE = "0104600000000017215Good1\x1d93abcd"
+# Sellable codes for `World.sell()` without a code: each call scans the next one, since one code
+# twice in a receipt is refused at the scan (790) before any request.
+GOOD_CODES = (GOOD_CODE, *(f"0104600000000017215Good{i}\x1d93abcd" for i in range(2, 41)))
 START_MS = 1_767_225_600_000     # 2026-01-01 00:00 UTC
 SETTLE_MAX_MS = 30_000
 
@@ -69,6 +72,7 @@ class World:
     directory: Path
     device: KktDevice = field(init=False)
     raw_servers: list[RawServer] = field(default_factory=list)
+    sold: int = 0                       # scans made by sell() without a code
 
     # -- the world -----------------------------------------------------------
     def change(self, fn: Callable[[TrueApiBackend], Any]) -> None:
@@ -129,8 +133,12 @@ class World:
         self.dismiss()
         assert d.mode == "cash_ready", f"cash mode did not open: {d.mode!r} {d.display.text!r}"
 
-    def sell(self, code: str = GOOD_CODE, price_keys: str = "100") -> None:
-        """Scan a marked code at ``price_keys`` roubles in cash mode and wait for the outcome."""
+    def sell(self, code: str | None = None, price_keys: str = "100") -> None:
+        """Scan a marked code (by default the next of ``GOOD_CODES``) at ``price_keys`` roubles in cash mode
+        and wait for the outcome."""
+        if code is None:
+            code = GOOD_CODES[self.sold % len(GOOD_CODES)]
+            self.sold += 1
         self.enter_cash()
         d = self.device
         for ch in price_keys:
@@ -203,7 +211,8 @@ def make_world(tmp_path: Path) -> Iterator[Callable[..., World]]:
         backend = TrueApiBackend(seed=1)
         if register_token:
             backend.add_token("prod", TOKEN)
-        backend.add_code({"code": GOOD_CODE, "groupIds": [8]})
+        for good in GOOD_CODES:
+            backend.add_code({"code": good, "groupIds": [8]})
         for name, ms in {**LATENCY_MS, **(latency or {})}.items():
             backend.host(name).faults.latency_ms = ms
         ca = LabCA.create(common_name="integration lab CA")

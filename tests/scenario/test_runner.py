@@ -280,14 +280,18 @@ def test_cash_steps_receipts_and_positions() -> None:
 
 
 def test_sale_answer_sell_refuse_and_none() -> None:
-    warn = {"device": {"settings": {"token": TOKEN, "sale_ban": "ПРЕДУПРЕЖДЕНИЕ"}}}
+    # Three withdrawn codes: one code twice in a receipt would be refused at the scan (790).
+    w2, w3 = "0104670540176099215NN*c2\x1d93dGVz", "0104670540176099215NN*c3\x1d93dGVz"
+    world = copy.deepcopy(BASE["world"])
+    world["codes"] += [{"code": c, "groupIds": [8], "sold": True, "realizable": False} for c in (w2, w3)]
+    warn = {"device": {"settings": {"token": TOKEN, "sale_ban": "ПРЕДУПРЕЖДЕНИЕ"}}, "world": world}
     passes([
         {"status_check": {}}, {"open_shift": {}},
         {"sale": {"code": WITHDRAWN, "price": 10000, "answer": "sell"}},
         {"expect": {"mode": "cash_ready", "positions": [{"gismt": "warned", "error": 754}]}},
-        {"sale": {"code": WITHDRAWN, "price": 10000, "answer": "refuse"}},
+        {"sale": {"code": w2, "price": 10000, "answer": "refuse"}},
         {"expect": {"mode": "cash_ready", "positions": [{"gismt": "warned"}]}},
-        {"sale": {"code": WITHDRAWN, "price": 10000}},
+        {"sale": {"code": w3, "price": 10000}},
         {"expect": {"mode": "cash_confirm", "last_error": 754, "display_contains": "ПРОДАТЬ? [3]-ДА"}},
         {"press": "3"},
         {"sale_free": {"price": 100}},

@@ -13,16 +13,24 @@ rule  condition                                                     error
 3     ``verified`` is false                                         753
 4     ``sold`` is true                                              754
 5     ``isBlocked`` is true (any ``ogvs``, RD and VETRF included)   755
-6     ``realizable`` false and ``sold`` false, not ``grayZone``     756
+6     ``realizable`` false and ``sold`` false, unless tobacco with  756
+      ``grayZone`` true
 7     local time at or past ``expireDate`` (no zone conversion)     757
-8     price != МРЦ (code or ``mrp`` for group 3); price < ``smp`` x  758
-      ``packageQuantity``; price < ``mrp`` for groups 12 and 16
+8     tobacco: price != МРЦ (the code's, or ``mrp``), price <       758
+      ``smp`` x ``packageQuantity``; groups 12 and 16: price <
+      ``mrp`` (their minimum price)
 9     ``errorCode`` != 0 left unexplained by the flags              760
 ====  ===========================================================  =====
 
 The order follows the vendor's log example for 754: ``sold`` wins over
 ``realizable`` (756 needs "not sold"). Which device code each rule gives is the
 emulator's model; the operator's rules only say "prohibit".
+
+"Tobacco" is an answer whose ``groupIds`` holds 3 or, when the answer names no
+group at all, a code that carries an МРЦ (a pack's characters 22-25, a block's
+AI 8005: only tobacco codes do). The МРЦ in the code, ``smp`` and the grey
+zone concern tobacco only: a nicotine product's pack code whose characters
+22-25 happen to decode is not held to them, nor a group-12 code with AI 8005.
 """
 
 from __future__ import annotations
@@ -221,7 +229,7 @@ def decide(answer: CodeAnswer, code: MarkingCode, price: int, local_now: datetim
         return PermitDecision(False, E.WITHDRAWN)
     if answer.is_blocked:
         return PermitDecision(False, E.BLOCKED_BY_OGV)
-    if not answer.realizable and not answer.gray_zone:
+    if not answer.realizable and not (answer.gray_zone and is_tobacco(answer, code)):
         return PermitDecision(False, E.NOT_IN_CIRCULATION)
     if answer.expire_naive is not None and local_now >= answer.expire_naive:
         return PermitDecision(False, E.EXPIRED)
@@ -232,14 +240,20 @@ def decide(answer: CodeAnswer, code: MarkingCode, price: int, local_now: datetim
     return PermitDecision(True)
 
 
+def is_tobacco(answer: CodeAnswer, code: MarkingCode) -> bool:
+    """Group 3 in the answer; with no group named, a code that carries an МРЦ (only tobacco codes do)."""
+    if answer.group_ids:
+        return TOBACCO in answer.group_ids
+    return code.mrp_kopecks is not None
+
+
 def _price_violated(answer: CodeAnswer, code: MarkingCode, price: int) -> bool:
-    tobacco = TOBACCO in answer.group_ids or (not answer.group_ids and code.mrp_kopecks is not None)
-    if code.mrp_kopecks is not None and price != code.mrp_kopecks:
-        return True
-    if tobacco and answer.mrp is not None and price != answer.mrp:
-        return True
-    if answer.smp is not None and price < answer.smp * answer.package_quantity:
-        return True
-    if answer.mrp is not None and any(g in MIN_PRICE_GROUPS for g in answer.group_ids) and price < answer.mrp:
-        return True
+    if is_tobacco(answer, code):
+        if code.mrp_kopecks is not None and price != code.mrp_kopecks:
+            return True     # rule 7: the МРЦ of the pack (characters 22-25) or of the block (AI 8005)
+        if answer.mrp is not None and price != answer.mrp:
+            return True     # the answer's МРЦ (``mrp`` is the МРЦ for group 3)
+        return answer.smp is not None and price < answer.smp * answer.package_quantity   # rule 8: ЕМЦ
+    if any(g in MIN_PRICE_GROUPS for g in answer.group_ids):
+        return answer.mrp is not None and price < answer.mrp    # rules 9, 10: the МЦ of groups 16 and 12
     return False

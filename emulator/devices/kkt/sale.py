@@ -114,6 +114,9 @@ class MarkedSales(TechGlue):
             return
         price = parse_amount(self.buffer)
         self.buffer = ""
+        if self._in_receipt(code):
+            self._refuse_duplicate(code, price or code.mrp_kopecks or 0)
+            return
         if price is None or price <= 0:
             if code.mrp_kopecks:
                 price = code.mrp_kopecks
@@ -122,6 +125,29 @@ class MarkedSales(TechGlue):
                 self.mode = Mode.CASH_NEED_PRICE
                 return
         self._start_marked(code, price)
+
+    def _in_receipt(self, code: MarkingCode) -> bool:
+        """Whether the unit of goods ``code`` names is already a position of the open receipt."""
+        if self.receipt is None:
+            return False
+        return any(p.marking is not None and parse_marking(p.marking).unit == code.unit
+                   for p in self.receipt.positions)
+
+    def _refuse_duplicate(self, code: MarkingCode, price: int) -> None:
+        """A КМ scanned into a receipt that holds it already: refused at once, no ОИСМ or GIS MT request.
+
+        The operator's extra checks forbid a duplicate КМ in one receipt except for goods sold in
+        parts, which this device does not sell. The code 790 and its message are MODELLED.
+        """
+        err = E.DUPLICATE_IN_RECEIPT
+        self.pending_code = None
+        self.mode = Mode.CASH_READY
+        self.write_record(err, CheckContext(code.raw, price, 0, code.mrp_kopecks), 0,
+                          "duplicate КМ in the receipt: refused before any request")
+        self._error(err)
+        self._beep(f"refused: {err} duplicate КМ")
+        self.emit(SaleRefused(self.clock.now_ms, err, "(КМ already in the receipt)"))
+        self._message(f"{err} {self.msgs['duplicate_code']}", Mode.CASH_READY)
 
     def _start_marked(self, code: MarkingCode, price: int) -> None:
         self._ensure_receipt()

@@ -11,7 +11,9 @@ mock's own knobs:
   answer, to reproduce documented log examples byte for byte.
 
 ``Catalogue.sandbox()`` holds the 21 official sandbox codes from the bundled
-``data/sandbox_codes.yaml``; user entries override by code. A code is matched
+``data/sandbox_codes.yaml``; ``Catalogue.shop()`` one sellable code for every
+product group (``data/shop_codes.yaml``, MOCK-CHOICE); ``Catalogue.default()``
+both, the default world's catalogue. User entries override by code. A code is matched
 exactly (GS included): sandbox cases 6 and 10 differ only in the case of one
 letter of the tail.
 
@@ -304,10 +306,20 @@ class Catalogue:
     @classmethod
     def sandbox(cls) -> Catalogue:
         """The operator's 21 sandbox test codes (bundled ``data/sandbox_codes.yaml``)."""
-        return cls(_sandbox_entries())
+        return cls(_bundled_entries("sandbox_codes.yaml"))
+
+    @classmethod
+    def shop(cls) -> Catalogue:
+        """One sellable code for every product group (bundled ``data/shop_codes.yaml``, MOCK-CHOICE)."""
+        return cls(_bundled_entries("shop_codes.yaml"))
+
+    @classmethod
+    def default(cls) -> Catalogue:
+        """The default world's codes: the sandbox codes and the sellable code of every product group."""
+        return cls((*_bundled_entries("sandbox_codes.yaml"), *_bundled_entries("shop_codes.yaml")))
 
 
-@functools.lru_cache(maxsize=1)
-def _sandbox_entries() -> tuple[CatalogueEntry, ...]:
-    text = resources.files("emulator").joinpath("data/sandbox_codes.yaml").read_text("utf-8")
+@functools.lru_cache(maxsize=2)
+def _bundled_entries(name: str) -> tuple[CatalogueEntry, ...]:
+    text = resources.files("emulator").joinpath(f"data/{name}").read_text("utf-8")
     return tuple(Catalogue.from_yaml_data(yaml.safe_load(text)))

@@ -40,7 +40,9 @@ def test_each_prohibition_rule_gives_its_code(over, code):
 
 
 def test_grey_zone_tobacco_is_allowed_and_future_expiry_is_fine():
-    assert decide(ans(realizable=False, grayZone=True), PLAIN, 10000, NOW).allowed
+    assert decide(ans(realizable=False, grayZone=True, groupIds=[3]), PLAIN, 10000, NOW).allowed
+    # No group named: a code carrying an МРЦ is a tobacco code.
+    assert decide(ans(realizable=False, grayZone=True), BLOCK_199000, 199000, NOW).allowed
     assert decide(ans(expireDate="2026-01-15T12:00:01.000Z"), PLAIN, 1, NOW).allowed
     # Expiry compares local wall time with the date as written: no zone conversion.
     assert decide(ans(expireDate="2026-01-15T12:00:00.000Z"), PLAIN, 1, NOW).error == E.EXPIRED
@@ -57,6 +59,33 @@ def test_price_rules_758():
     # nicotine products / alternative tobacco: below МЦ only
     assert decide(ans(groupIds=[16], mrp=20000), PLAIN, 19999, NOW).error == 758
     assert decide(ans(groupIds=[16], mrp=20000), PLAIN, 25000, NOW).allowed
+
+
+@pytest.mark.parametrize("groups", [[8], [16], [12], [13], []])
+def test_the_grey_zone_exempts_tobacco_only(groups):
+    # Rule 5: «not for tobacco with grayZone = true»; any other group (or none) out of circulation is 756.
+    d = decide(ans(realizable=False, grayZone=True, groupIds=groups), PLAIN, 10000, NOW)
+    assert d.error == E.NOT_IN_CIRCULATION
+
+
+# A pack code of 29 characters whose characters 22-25 decode (ACVU = 145.00), and a GS1 code with AI 8005.
+NCP_PACK = parse("00840147505712Zz;ZnRbACVUdGVz")
+OTP_8005 = parse("010085060000025821WbUN7If" + GS + "8005014500" + GS + "93dGVz")
+
+
+@pytest.mark.parametrize("code", [NCP_PACK, OTP_8005])
+@pytest.mark.parametrize("group", [16, 12])
+def test_the_mrp_in_the_code_binds_tobacco_only(code, group):
+    assert code.mrp_kopecks == 14500
+    # Above the group's minimum price (МЦ 200.00) the code's «МРЦ» is no limit: the sale is allowed.
+    assert decide(ans(groupIds=[group], mrp=20000), code, 25000, NOW).allowed
+    # Below the minimum price it is refused (rules 9, 10), at the МРЦ of the code too.
+    assert decide(ans(groupIds=[group], mrp=20000), code, 14500, NOW).error == E.PRICE_VS_MRP
+    # Other groups are not held to a price at all; tobacco is held to the МРЦ of its code.
+    assert decide(ans(groupIds=[8]), code, 25000, NOW).allowed
+    assert decide(ans(groupIds=[3]), code, 25000, NOW).error == E.PRICE_VS_MRP
+    # ЕМЦ (smp) is a tobacco limit.
+    assert decide(ans(groupIds=[group], mrp=20000, smp=30000), code, 25000, NOW).allowed
 
 
 def test_unexplained_error_code_is_an_unusable_answer():
