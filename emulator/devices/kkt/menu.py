@@ -96,7 +96,12 @@ class MenuKeys(TechGlue):
                 self.mode = Mode.Z_CONFIRM
         elif node.kind == "action" and node.id == "x_report":
             state = self.msgs["shift_opened"] if self.shift_open else self.msgs["shift_closed"]
-            self._message(f"{state}\nЧЕКОВ: {self.shift_receipts}", self.mode)
+            signs = ""
+            if self.fiscal is not None and self.fiscal.drive.state == "fiscal":
+                signed = self.fiscal.status_report()   # «Отчет о текущем состоянии расчетов» (21)
+                if not isinstance(signed, Exception):
+                    signs = f"ФД {signed.fd_number} ФП {signed.fiscal_sign}\n"
+            self._message(f"{signs}{state}\nЧЕКОВ: {self.shift_receipts}", self.mode)
 
     def _key_edit(self, k: Key) -> None:
         node = self.edit_node
