@@ -50,7 +50,7 @@ from typing import Any
 from construct import Construct, Int16ul, SizeofError, Struct, stream_read_entire, stream_write
 
 from emulator.rules.ffdtags import TAGS, TagSpec
-from emulator.wire.ffd.values import FfdError, decode_value, encode_value
+from emulator.wire.ffd.values import DECODERS, ENCODERS, FfdError
 
 __all__ = [
     "MAX_DEPTH", "MAX_INPUT", "MAX_VALUE", "TLV_RECORDS", "Field", "FfdError", "TlvHeader", "TlvRecords",
@@ -121,6 +121,11 @@ class TlvRecords(Construct):  # type: ignore[misc]
 
 TLV_RECORDS = TlvRecords()
 
+# The table by tag, with each scalar tag's value codec looked up once.
+_SPECS: dict[int, TagSpec] = dict(TAGS)
+_DECODE = {t: (s, DECODERS[s.type]) for t, s in _SPECS.items() if s.type != "stlv"}
+_ENCODE = {t: (s, ENCODERS[s.type]) for t, s in _SPECS.items() if s.type != "stlv"}
+
 
 # --- decoding --------------------------------------------------------------------
 
@@ -132,20 +137,22 @@ def _level(data: bytes, base: int, depth: int) -> tuple[Field, ...]:
         raise exc.shifted(base) from None
     fields: list[Field] = []
     for tag, at, value in records:
-        s: TagSpec | None = TAGS.get(tag)
-        if s is None:
-            fields.append((tag, value))
-        elif s.type == "stlv":
-            if s.max_len is not None and len(value) > s.max_len:
-                raise FfdError(base + at, f"tag {tag}: an STLV of {len(value)} bytes, at most {s.max_len}")
-            if depth >= MAX_DEPTH:
-                raise FfdError(base + at, f"tag {tag}: STLVs nested deeper than {MAX_DEPTH} levels")
-            fields.append((tag, _level(value, base + at + HEADER, depth + 1)))
-        else:
+        codec = _DECODE.get(tag)
+        if codec is not None:
             try:
-                fields.append((tag, decode_value(s, value)))
+                fields.append((tag, codec[1](codec[0], value)))
             except FfdError as exc:
                 raise exc.shifted(base + at + HEADER) from None
+            continue
+        s = _SPECS.get(tag)
+        if s is None:
+            fields.append((tag, value))
+            continue
+        if s.max_len is not None and len(value) > s.max_len:
+            raise FfdError(base + at, f"tag {tag}: an STLV of {len(value)} bytes, at most {s.max_len}")
+        if depth >= MAX_DEPTH:
+            raise FfdError(base + at, f"tag {tag}: STLVs nested deeper than {MAX_DEPTH} levels")
+        fields.append((tag, _level(value, base + at + HEADER, depth + 1)))
     return tuple(fields)
 
 
@@ -175,12 +182,18 @@ def _encode_level(fields: Iterable[Field], base: int, depth: int) -> bytes:
         tag, value = pair
         if isinstance(tag, bool) or not isinstance(tag, int) or not 0 <= tag <= 0xFFFF:
             raise FfdError(at, f"tag {tag!r}: not a number 0..65535")
-        s = TAGS.get(tag)
-        if s is None:
+        codec = _ENCODE.get(tag)
+        s = None if codec is not None else _SPECS.get(tag)
+        if codec is not None:
+            try:
+                raw = codec[1](codec[0], value)
+            except FfdError as exc:
+                raise exc.shifted(at) from None
+        elif s is None:
             if not isinstance(value, (bytes, bytearray, memoryview)):
                 raise FfdError(at, f"tag {tag} is not in the tag table: its value must be bytes")
             raw = bytes(value)
-        elif s.type == "stlv":
+        else:
             if depth >= MAX_DEPTH:
                 raise FfdError(at, f"tag {tag}: STLVs nested deeper than {MAX_DEPTH} levels")
             if not isinstance(value, (tuple, list)):
@@ -188,11 +201,6 @@ def _encode_level(fields: Iterable[Field], base: int, depth: int) -> bytes:
             raw = _encode_level(value, at + HEADER, depth + 1)
             if s.max_len is not None and len(raw) > s.max_len:
                 raise FfdError(at, f"tag {tag} ({s.name}): an STLV of {len(raw)} bytes, at most {s.max_len}")
-        else:
-            try:
-                raw = encode_value(s, value)
-            except FfdError as exc:
-                raise exc.shifted(at) from None
         if len(raw) > MAX_VALUE:
             raise FfdError(at, f"tag {tag}: a value of {len(raw)} bytes, at most {MAX_VALUE}")
         records.append((tag, raw))
