@@ -22,7 +22,7 @@ codes of 1022 are the emulator's own.
 
 **The operator's fiscal sign is this model's own**: HMAC-SHA256 under the
 model's key over the ФН number, the ФД number and the document bytes, cut to
-18 bytes. It is not and cannot be a real OFD's sign: that comes from the
+16 bytes (the size of 1078 in the tag table). It is not and cannot be a real OFD's sign: that comes from the
 OFD's cryptographic module, and a real fiscal drive refuses anything else
 («неверный фискальный признак», reference §5.3). An emulated OFD works with
 the emulated ФН only; ``verify_ack`` checks a sign against the key.
@@ -57,7 +57,7 @@ from emulator.wire.ffd.values import FfdError
 ACCEPTED, BAD_FORMAT, REJECTED, CONFLICT = 0, 1, 2, 3
 RESPONSE_TEXTS = {ACCEPTED: "принят", BAD_FORMAT: "ошибка формата сообщения", REJECTED: "документ отклонён",
                   CONFLICT: "другой документ с этим номером ФД"}
-SIGN_SIZE = 18
+SIGN_SIZE = 16                  # tag 1078 «ФПО» of the tag table
 DEFAULT_INN = "7704358518"
 MAX_DOCUMENTS = 100_000
 
