@@ -37,6 +37,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from emulator.base.clock import VirtualClock
+from emulator.net.faults import OK, FaultPlan
 from emulator.net.workers import LinkWorkers, Post
 from emulator.wire.ffd.session import HEADER_SIZE, MAX_BODY, SIGNATURES, FramingError, SessionFramer
 
@@ -78,6 +79,73 @@ class ServerAnswer:
 
 class FiscalServer(Protocol):
     def exchange(self, message: bytes, now_ms: int) -> ServerAnswer: ...
+
+
+# ------------------------------------------------------------------ the servers' faults
+SERVER_WORDS = frozenset({"garbage", "reject"})
+OUTAGE_ITEMS = frozenset({"down", "slow", "refuse", "close", "stall", "garbage", "reject"})
+GARBAGE_REPLY = b"\xffnot a session message\x00" * 4
+
+
+@dataclass(frozen=True)
+class Outage:
+    """A fault of a mock fiscal server for a span of virtual time: ``start_ms <= now < end_ms``."""
+
+    start_ms: int
+    end_ms: int
+    item: str                  # one of OUTAGE_ITEMS; "down" refuses, "slow" adds latency_ms
+    latency_ms: int = 0
+
+
+class FiscalFaults:
+    """What goes wrong at a mock OFD / ОИСМ, message by message and over virtual time.
+
+    ``plan`` is the shared ``FaultPlan`` (latency, items consumed one per
+    message, ``down``) with the words ``garbage`` (the answer is bytes that are
+    no session message) and ``reject`` (the server answers, refusing the
+    document); an HTTP status in the plan counts as ``reject``. ``outages``
+    hold faults for spans of the virtual clock (``schedule``), checked first;
+    while one is active nothing of the plan's items is consumed.
+    """
+
+    def __init__(self) -> None:
+        self.plan = FaultPlan(words=SERVER_WORDS)
+        self.outages: list[Outage] = []
+
+    def schedule(self, start_ms: int, end_ms: int, item: str, latency_ms: int = 0) -> Outage:
+        if item not in OUTAGE_ITEMS:
+            raise ValueError(f"bad outage {item!r}: one of {sorted(OUTAGE_ITEMS)}")
+        if end_ms <= start_ms or latency_ms < 0:
+            raise ValueError("an outage ends after it starts, with a latency of 0 ms or more")
+        outage = Outage(start_ms, end_ms, item, latency_ms)
+        self.outages.append(outage)
+        return outage
+
+    def decide(self, now_ms: int) -> tuple[str, int]:
+        """(item, latency_ms) for a message arriving at ``now_ms``; item ``"ok"`` answers normally."""
+        latency = self.plan.next_latency()
+        active = None
+        for o in self.outages:
+            if o.start_ms <= now_ms < o.end_ms:
+                if o.item == "slow":
+                    latency += o.latency_ms
+                elif active is None:
+                    active = "refuse" if o.item == "down" else o.item
+        if self.plan.down:
+            return "refuse", latency
+        if active is not None:
+            return active, latency
+        item = self.plan.next_item()
+        return (item if isinstance(item, str) else OK if item == 200 else "reject"), latency
+
+    def answer(self, now_ms: int, respond: Callable[[bool], bytes | None]) -> ServerAnswer:
+        """The answer to one message: ``respond(reject)`` builds the reply (None: the server closes)."""
+        item, latency = self.decide(now_ms)
+        if item in ("refuse", "close", "stall"):
+            return ServerAnswer(None, item, latency)
+        if item == "garbage":
+            return ServerAnswer(GARBAGE_REPLY, None, latency)
+        return ServerAnswer(respond(item == "reject"), None, latency)
 
 
 class ReplyReader:

@@ -39,9 +39,12 @@ taken in slices of that size), so memory is bounded whatever arrives.
 from __future__ import annotations
 
 import binascii
+import struct
 from dataclasses import dataclass
 
 from construct import Bytes, Int16ul, Struct
+
+from emulator.wire.ffd.values import FfdError
 
 OFD_SIGNATURE = bytes.fromhex("2a08410a")
 OFD_S_VERSION = bytes.fromhex("81a2")
@@ -71,6 +74,12 @@ SessionHeader = Struct(
 )
 
 
+# The same layout for the framer's hot path: every false start in a stream costs one header
+# check, and construct's interpreter is too slow for that (a stream of them must stay linear).
+_HEADER_STRUCT = struct.Struct("<4s2s2s16sHHH")
+assert _HEADER_STRUCT.size == SessionHeader.sizeof() == HEADER_SIZE
+
+
 def crc16_ccitt_false(data: bytes, crc: int = 0xFFFF) -> int:
     """CRC-16/CCITT-FALSE: poly 0x1021, init 0xFFFF, no reflection, no final XOR (``123456789`` → 0x29B1)."""
     return binascii.crc_hqx(data, crc)
@@ -95,14 +104,13 @@ class SessionMessage:
         return {OFD_SIGNATURE: "ofd", OISM_SIGNATURE: "oism"}.get(self.signature, "unknown")
 
 
-class SessionError(ValueError):
+class SessionError(FfdError):
     """A message that cannot be built (bad field) or a whole-message decode that failed."""
 
     def __init__(self, kind: str, detail: str, offset: int = 0) -> None:
-        super().__init__(f"{kind} at byte {offset}: {detail}")
+        super().__init__(offset, f"session {kind}: {detail}")
         self.kind = kind
         self.detail = detail
-        self.offset = offset
 
 
 @dataclass(frozen=True)
@@ -147,16 +155,14 @@ def encode_message(m: SessionMessage) -> bytes:
 
 def _parse_header(raw: bytes, max_body: int) -> tuple[SessionMessage | None, str, str]:
     """(message without body, "", "") or (None, kind, detail) for a header that is no header."""
-    h = SessionHeader.parse(raw)
-    fn = h.fn_number
+    signature, s_version, pa_version, fn, body_length, flags, crc = _HEADER_STRUCT.unpack_from(raw)
     if not (fn.isascii() and fn.isdigit()):
         return None, "header", "ФН number is not 16 ASCII digits"
-    if h.flags & 0x3 == 3:
-        return None, "header", f"unknown CRC mode in flags 0x{h.flags:04x}"
-    if h.body_length > max_body:
-        return None, "length", f"body length {h.body_length} over the limit {max_body}"
-    return SessionMessage(bytes(h.signature), bytes(h.s_version), bytes(h.pa_version), fn.decode("ascii"),
-                          h.flags, b"", h.crc), "", ""
+    if flags & 0x3 == 3:
+        return None, "header", f"unknown CRC mode in flags 0x{flags:04x}"
+    if body_length > max_body:
+        return None, "length", f"body length {body_length} over the limit {max_body}"
+    return SessionMessage(signature, s_version, pa_version, fn.decode("ascii"), flags, b"", crc), "", ""
 
 
 def decode_message(data: bytes, max_body: int = 0xFFFF) -> SessionMessage:
