@@ -20,10 +20,12 @@ Each signed document is printed (``devices/printer``): its lines are kept in
 device to show; nothing is printed or sent.
 
 OFD delivery: one document at a time, oldest first, in a session message
-(OFD signature, FFD 1.2 P/A version) holding a container with the archived
-document STLV byte for byte and an 8-byte ФПС trailer of zeros (MODELLED: the
-message fiscal sign needs the drive's crypto module). The answer must be a
-container of type 7 (the operator's acknowledgement) for the same ФН and ФД;
+(``wire/ffd/envelope``: OFD signature, FFD 1.2 P/A version) holding a
+container with the archived document STLV byte for byte and an 8-byte ФПС
+trailer of zeros (MODELLED: the message fiscal sign needs the drive's crypto
+module). The answer must be a type-7 document (the operator's
+acknowledgement) for the same ФН and ФД with 1022 = 0; the whole answer
+message is what the drive keeps as the acknowledgement;
 then the drive marks the document acknowledged and the next one goes. A new
 document starts a delivery at once; after a failure (no answer, refused,
 closed, garbage, an answer that is not the acknowledgement) the unit tries
@@ -32,7 +34,8 @@ Meanwhile the queue grows; the drive itself refuses new documents once the
 oldest unsent one is 30 days old (its code 15), which the device shows.
 
 ОИСМ (``request(code, deliver)``, the ``OismLink`` shape): a «Запрос о коде
-маркировки» (81) in a session message with the ОИСМ signature; the «Ответ на
+маркировки» (81: 2000 the КМ, 2001 the request number, 2003 = 1 «sold») in
+a session message with the ОИСМ signature; the «Ответ на
 запрос» (83) gives tag 2106 (its 2106, else 2005 with the ФН bits, else
 ``FULLY_POSITIVE`` / ``FN_ONLY`` from 2109). A failure of the link (no
 answer, refused, closed, garbage) or an answer that is not an 83 is MODELLED
@@ -60,23 +63,13 @@ from emulator.devices.kkt.state import Receipt
 from emulator.devices.printer.form import PrintOut, print_form
 from emulator.net.ofdlink import FiscalLink, LinkResult
 from emulator.rules.tag2106 import FN_CHECKED, FN_POSITIVE, FULLY_POSITIVE
-from emulator.wire.ffd.container import Container, decode_container, encode_container, split_payload
 from emulator.wire.ffd.document import Document
-from emulator.wire.ffd.session import (
-    DEFAULT_FLAGS,
-    FFD12_PA_VERSION,
-    OFD_S_VERSION,
-    OFD_SIGNATURE,
-    OISM_S_VERSION,
-    OISM_SIGNATURE,
-    SessionMessage,
-    decode_message,
-    encode_message,
-)
+from emulator.wire.ffd.envelope import Opened, int_field, num, open_message, wrap_document
 from emulator.wire.ffd.tlv import FfdError
 
 FN_ONLY = FN_CHECKED | FN_POSITIVE       # 3: the ФН's check positive, no ОИСМ answer
 ACK_TYPE = 7
+SOLD = 1                                 # tag 2003: «штучный товар реализован»
 OISM_REQUEST, OISM_ANSWER = 81, 83
 FPS_TRAILER = bytes(8)
 RETRY_FIRST_MS = 60_000
@@ -94,27 +87,19 @@ def fn_message(code: int) -> str:
     return FN_MESSAGES.get(code, "ОШИБКА ФН")
 
 
-def session_message(signature: bytes, s_version: bytes, fn: str, doc_type: int, fd: int, document: bytes) -> bytes:
-    """A session message holding one container: ``document`` (an STLV) and the ФПС trailer."""
-    body = encode_container(Container(doc_type=doc_type, fn_number=fn, fd_number=fd,
-                                      payload=document + FPS_TRAILER))
-    return encode_message(SessionMessage(signature, s_version, FFD12_PA_VERSION, fn, DEFAULT_FLAGS, body))
-
-
-def reply_document(reply: bytes) -> tuple[Container, Document]:
-    """The container and the document of a reply message; ``FfdError`` for anything else."""
-    c = decode_container(decode_message(reply).body)
-    stlv, _trailer = split_payload(c.payload)
-    return c, Document.decode(stlv)
+def reply_document(reply: bytes) -> tuple[Opened, Document]:
+    """The envelope and the document of a reply message; ``FfdError`` for anything else."""
+    opened = open_message(reply)
+    return opened, Document.decode(opened.document)
 
 
 def tag2106_of(answer: Document) -> int:
     """Tag 2106 from an «Ответ на запрос» (83)."""
-    v = answer.get(2106)
-    if v is None and answer.get(2005) is not None:
-        v = int(answer.get(2005)) | FN_ONLY
+    v = num(answer.get(2106))
+    if v is None and num(answer.get(2005)) is not None:
+        v = (num(answer.get(2005)) or 0) | FN_ONLY
     if v is None:
-        v = FULLY_POSITIVE if answer.get(2109, 1) == 1 else FN_ONLY | 4
+        v = FULLY_POSITIVE if num(answer.get(2109), 1) == 1 else FN_ONLY | 4
     return int(v)
 
 
@@ -210,8 +195,8 @@ class FiscalUnit:
             self._retry = None
         doc = pending[0]
         self.sending = doc.fd_number
-        message = session_message(OFD_SIGNATURE, OFD_S_VERSION, self.fn_number, doc.document.doc_type,
-                                  doc.fd_number, self.drive.document_bytes(doc.fd_number))
+        message = wrap_document(self.drive.document_bytes(doc.fd_number), fn_number=self.fn_number,
+                                fd_number=doc.fd_number, peer="ofd", trailer=FPS_TRAILER)
         self.ofd.send(message, lambda result: self._delivered(doc.fd_number, result))
 
     def _delivered(self, fd: int, result: LinkResult) -> None:
@@ -239,15 +224,19 @@ class FiscalUnit:
         if result.reply is None:
             return f"{result.failure} {result.detail}".strip()
         try:
-            c, doc = reply_document(result.reply)
+            opened, doc = reply_document(result.reply)
         except FfdError as exc:
             return f"garbage answer: {exc}"
-        if c.doc_type != ACK_TYPE or doc.doc_type != ACK_TYPE:
-            return f"answer of type {c.doc_type}, not the acknowledgement (7)"
+        c = opened.container
+        if doc.doc_type != ACK_TYPE:
+            return f"answer of type {doc.doc_type}, not the acknowledgement (7)"
         if c.fn_number != self.fn_number or c.fd_number != fd:
             return f"acknowledgement of ФН {c.fn_number} ФД {c.fd_number}, not of ФД {fd}"
+        code = num(doc.get(1022), 0)
+        if code != 0:
+            return f"the OFD answered 1022 = {code} (not accepted)"
         try:
-            self.drive.acknowledge(fd, decode_message(result.reply).body, self.clock.now_ms)
+            self.drive.acknowledge(fd, result.reply, self.clock.now_ms)
         except FnError as exc:
             return f"the drive refused the acknowledgement: {exc}"
         return None
@@ -265,9 +254,10 @@ class FiscalUnit:
             deliver(FN_ONLY)
             return
         self.oism_requests += 1
-        doc = Document(OISM_REQUEST, ((2000, code),))
-        message = session_message(OISM_SIGNATURE, OISM_S_VERSION, self.fn_number, OISM_REQUEST,
-                                  self.oism_requests, doc.encode())
+        doc = Document(OISM_REQUEST, ((2000, code), int_field(2001, self.oism_requests, 4),
+                                      int_field(2003, SOLD, 1)))
+        message = wrap_document(doc.encode(), fn_number=self.fn_number, fd_number=self.oism_requests,
+                                peer="oism")
         self.oism_link.send(message, lambda result: self._oism_answer(code, result, deliver))
 
     def _oism_answer(self, code: str, result: LinkResult, deliver: Callable[[int], None]) -> None:
@@ -279,7 +269,7 @@ class FiscalUnit:
             problem = f"{result.failure} {result.detail}".strip()
         else:
             try:
-                c, answer = reply_document(result.reply)
+                _opened, answer = reply_document(result.reply)
                 if answer.doc_type != OISM_ANSWER:
                     problem = f"answer of type {answer.doc_type}, not 83"
                 else:
