@@ -230,6 +230,9 @@ class ScenarioRun:
         if isinstance(value, str):
             value = {"code": value}
         self.op.scan(value["code"], wait=value.get("wait", True))
+        fiscal = self.device.fiscal
+        if fiscal is not None:      # `wait: false` skips the GIS MT check, not the ОИСМ answer before it
+            self.world.settle(lambda: fiscal.oism_waiting > 0, SETTLE_MAX_MS)
 
     def step_set(self, value: Mapping[str, Any]) -> None:
         for name, wanted in value.items():

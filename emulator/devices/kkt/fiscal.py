@@ -124,6 +124,7 @@ class FiscalUnit:
         self.stopped = False
         self.delivered = 0
         self.oism_requests = 0
+        self.oism_waiting = 0                 # ОИСМ requests not yet answered
 
     @property
     def fn_number(self) -> str:
@@ -254,6 +255,7 @@ class FiscalUnit:
             deliver(FN_ONLY)
             return
         self.oism_requests += 1
+        self.oism_waiting += 1
         doc = Document(OISM_REQUEST, ((2000, code), int_field(2001, self.oism_requests, 4),
                                       int_field(2003, SOLD, 1)))
         message = wrap_document(doc.encode(), fn_number=self.fn_number, fd_number=self.oism_requests,
@@ -263,6 +265,7 @@ class FiscalUnit:
     def _oism_answer(self, code: str, result: LinkResult, deliver: Callable[[int], None]) -> None:
         if self.stopped:
             return
+        self.oism_waiting -= 1
         problem: str | None = None
         value = FN_ONLY
         if result.reply is None:
