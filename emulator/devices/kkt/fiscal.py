@@ -125,6 +125,7 @@ class FiscalUnit:
         self.delivered = 0
         self.oism_requests = 0
         self.oism_waiting = 0                 # ОИСМ requests not yet answered
+        self._cursor = 1                      # no ФД before it is waiting for the OFD
 
     @property
     def fn_number(self) -> str:
@@ -188,17 +189,24 @@ class FiscalUnit:
         """Send the oldest unacknowledged document, unless one is in flight or there is no link."""
         if self.ofd is None or self.sending is not None or self.stopped:
             return
-        pending = self.drive.pending()
-        if not pending:
+        fd = self._next_pending()
+        if fd is None:
             return
         if self._retry is not None:
             self._retry.cancel()
             self._retry = None
-        doc = pending[0]
+        doc = self.drive.document(fd)
         self.sending = doc.fd_number
         message = wrap_document(self.drive.document_bytes(doc.fd_number), fn_number=self.fn_number,
                                 fd_number=doc.fd_number, peer="ofd", trailer=FPS_TRAILER)
         self.ofd.send(message, lambda result: self._delivered(doc.fd_number, result))
+
+    def _next_pending(self) -> int | None:
+        """The oldest ФД not acknowledged (a cursor over the archive: the queue is in ФД order)."""
+        last = self.drive.last_fd
+        while self._cursor <= last and self.drive.delivered(self._cursor):
+            self._cursor += 1
+        return self._cursor if self._cursor <= last else None
 
     def _delivered(self, fd: int, result: LinkResult) -> None:
         if self.stopped:
