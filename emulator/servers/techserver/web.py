@@ -39,31 +39,29 @@ JSON API (errors: 404 unknown device/task, 400 refused, 403 a write from another
     GET  /api/inn-tokens                              tokens masked
 
 Writes (POST, DELETE) from a browser must come from these pages' own origin
-(``SameOriginWrites``); scripts send JSON with ``Content-Type: application/json``.
+(``emulator.net.webguard``: the Host check and ``SameOrigin``); scripts send JSON with ``Content-Type: application/json``.
 Tokens are never shown unmasked: listings use ``mask_token``, the token inputs
 are ``type=password`` and are never filled back in.
 """
 
 from __future__ import annotations
 
-import html
 import json
 import logging
 import re
 from datetime import date
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, quote, urlencode, urlsplit
+from urllib.parse import parse_qs, quote, urlencode
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from starlette.applications import Starlette
-from starlette.middleware import Middleware
-from starlette.middleware.trustedhost import TrustedHostMiddleware
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
 from emulator.base.errors import error_table
+from emulator.net.webguard import local_guards
 from emulator.rules.explain import explain
 from emulator.servers.techserver.model import (
     TechServer,
@@ -123,57 +121,11 @@ def refusal(exc: BaseException) -> str:
     return f"недопустимые данные ({type(exc).__name__}: {str(exc)[:200]})"
 
 
-class SameOriginWrites:
-    """Refuse state-changing requests that a browser sends on behalf of another site (403).
-
-    The pages run on loopback next to a person's browser; without this check any
-    web page the person opens could post a form here (queue a token, turn off
-    host checking with option 92). A browser names the page's origin in
-    ``Origin`` (and ``Sec-Fetch-Site``) on every cross-site POST; it must be this
-    server's own. Scripts and curl send neither and are let through, but a JSON
-    API write must then say ``Content-Type: application/json`` (a cross-site form
-    cannot send that without a preflight the server never answers).
-    """
-
-    def __init__(self, app: Any) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-        if scope["type"] == "http" and scope["method"] not in ("GET", "HEAD", "OPTIONS"):
-            why = self.refused(scope)
-            if why:
-                log.warning("refused %s %s: %s", scope["method"], scope["path"], why)
-                response = (JSONResponse({"error": why}, status_code=403) if scope["path"].startswith("/api/")
-                            else HTMLResponse(f"<p>{html.escape(why)}</p>", status_code=403))
-                await response(scope, receive, send)
-                return
-        await self.app(scope, receive, send)
-
-    @staticmethod
-    def refused(scope: Any) -> str | None:
-        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
-        host = headers.get("host", "")
-        origin = headers.get("origin")
-        if origin is not None and origin != "null":
-            if urlsplit(origin).netloc != host:
-                return f"запрос с чужой страницы ({origin}) отклонён"
-        elif origin == "null" or headers.get("sec-fetch-site") == "cross-site":
-            return "запрос с чужой страницы отклонён"
-        if scope["path"].startswith("/api/") and scope["method"] in ("POST", "PUT"):
-            ctype = headers.get("content-type", "").split(";")[0].strip().lower()
-            if ctype and ctype != "application/json":
-                return f"API принимает только Content-Type: application/json, не {ctype!r}"
-        return None
-
-
 def records_text(records: list[Any]) -> str:
     """Records as a text file: each exactly as the device wrote it, a blank line between them."""
     if not records:
         return ""
     return "\n\n".join(r.text for r in records) + "\n"
-
-
-LOOPBACK_NAMES = ("127.0.0.1", "localhost", "::1")
 
 
 def make_app(model: TechServer, hosts: tuple[str, ...] = ()) -> Starlette:
@@ -425,9 +377,6 @@ def make_app(model: TechServer, hosts: tuple[str, ...] = ()) -> Starlette:
         Route("/api/token-for-inn", api(api_token_for_inn), methods=["POST"]),
         Route("/api/inn-tokens", api(api_inn_tokens)),
     ]
-    allowed = sorted({*LOOPBACK_NAMES, *(h.strip("[]").lower() for h in hosts if h)})
-    app = Starlette(routes=routes, middleware=[
-        Middleware(TrustedHostMiddleware, allowed_hosts=allowed, www_redirect=False),
-        Middleware(SameOriginWrites)])
+    app = Starlette(routes=routes, middleware=local_guards(hosts, lang="ru", writes_only=True))
     app.state.model = model
     return app
