@@ -222,6 +222,7 @@ class Serve:
         self.control: Any = None
         self.control_thread: threading.Thread | None = None
         self.control_url = ""
+        self.warnings: list[str] = []
         # Console lines and the control API's calls, run one at a time on the device's thread.
         self.commands: queue.SimpleQueue[str | Callable[[], None] | None] = queue.SimpleQueue()
         self.token_contour: str | None = None
@@ -239,6 +240,8 @@ class Serve:
         try:
             self._prepare()
             self._launch()
+            for text in self.warnings:
+                print(text, file=sys.stderr, flush=True)
         except BaseException as exc:
             self._stop_started()
             if isinstance(exc, SETUP_ERRORS):
@@ -426,7 +429,8 @@ class Serve:
         return os.environ.get(TOKEN_ENV, "").strip() or None
 
     def warn(self, text: str) -> None:
-        print(f"kkt-emu serve: warning: {text}", file=sys.stderr, flush=True)
+        """A warning, printed once everything has started (a refusal stays the one line it is)."""
+        self.warnings.append(f"kkt-emu serve: warning: {text}")
 
     def _lab_ca(self) -> tuple[LabCA, bool]:
         """The lab CA of the state directory, made on the first run; True when it was made now."""
