@@ -127,9 +127,12 @@ def refusal(exc: BaseException) -> str:
     """The message a refused request gets: the model's own words, or a plain one for malformed data."""
     if isinstance(exc, TechServerError):
         return str(exc)
-    # Malformed input as a rule, but it might be a bug behind it: the traceback goes to the log.
+    if isinstance(exc, json.JSONDecodeError):
+        return f"недопустимый JSON (строка {exc.lineno}, позиция {exc.colno})"
+    # Malformed input as a rule, but it might be a bug behind it: the traceback goes to the log,
+    # never to the peer (no internal exception text leaves the server).
     log.warning("refused on %s", type(exc).__name__, exc_info=exc)
-    return f"недопустимые данные ({type(exc).__name__}: {str(exc)[:200]})"
+    return "недопустимые данные"
 
 
 def _style_hash() -> str:
