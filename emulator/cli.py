@@ -127,7 +127,8 @@ def _add_bench(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
     p.add_argument("--marked", type=int, default=2, help="marked positions a receipt")
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--no-net", action="store_true",
-                   help="skip the loopback HTTPS benchmarks (device vs bare httpx, mock vs bare starlette)")
+                   help="skip the loopback benchmarks (HTTPS: device vs bare httpx, mock vs bare starlette; "
+                        "TCP: mock OFD vs bare echo)")
     p.add_argument("--quick-net", action="store_true", help="smaller loopback HTTPS benchmarks")
 
 
@@ -145,6 +146,9 @@ def _cmd_bench(args: argparse.Namespace) -> int:
         from emulator.bench.net import run_net
 
         result.update(run_net(quick=args.quick_net))
+        from emulator.bench.ofd import run_ofd
+
+        result.update(run_ofd(quick=args.quick_net))
     if args.json:
         print(json.dumps(result, ensure_ascii=False))
     else:
