@@ -220,6 +220,10 @@ class FiscalTcpServer:
                     deadline = loop.time() + self.message_timeout_s
         except (ConnectionError, asyncio.IncompleteReadError):
             return
+        except asyncio.CancelledError:
+            # stop() cancels open connections; ending quietly here keeps asyncio's stream callback
+            # (which asks a cancelled task for its exception on 3.11) from logging a traceback.
+            return
         finally:
             self._conns.discard(task)
             writer.close()
