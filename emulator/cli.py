@@ -7,6 +7,9 @@ Subcommands::
         exit 0 when all pass, 1 when any fails, 2 when a file cannot be loaded
     kkt-emu errors [--json]
         the device error table: code, text, cause
+    kkt-emu fd show STATE_DIR|ARCHIVE [--json] [--number N]
+        the fiscal drive's documents (ФД, type, date, ФП, delivered or pending),
+        or one decoded; exit 2 for a missing or damaged archive
 
 Each subcommand is a pair ``_add_<name>(subparsers)`` / ``_cmd_<name>(args)``
 registered in ``COMMANDS``; a new one (``bench``) adds its pair there.
@@ -206,6 +209,63 @@ def _cmd_serve(args: argparse.Namespace) -> int:
     return serve_main(args)
 
 
+# ---------------------------------------------------------------- fd (fiscal documents)
+# The group's subcommands are pairs in FD_COMMANDS, one block each (``fd show`` below).
+FD_COMMANDS: dict[str, tuple[Callable[[argparse._SubParsersAction], None],  # type: ignore[type-arg]
+                             Callable[[argparse.Namespace], int]]] = {}
+
+
+def _add_fd(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    p = sub.add_parser("fd", help="fiscal documents: the drive's archive and FFD documents")
+    fd_sub = p.add_subparsers(dest="fd_command", metavar="FD_COMMAND")
+    fd_sub.required = True
+    for add, _ in FD_COMMANDS.values():
+        add(fd_sub)
+
+
+def _cmd_fd(args: argparse.Namespace) -> int:
+    return FD_COMMANDS[args.fd_command][1](args)
+
+
+# fd show
+def _add_fd_show(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    p = sub.add_parser("show", help="list the fiscal drive's documents (number, type, date, ФП, OFD delivery)",
+                       description="List the documents of a fiscal drive's archive, or show one decoded.")
+    p.add_argument("path", metavar="STATE_DIR|ARCHIVE", help="a device state directory or its fn_archive.sqlite")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.add_argument("--number", "-n", type=int, metavar="N", help="show document N decoded")
+
+
+def _cmd_fd_show(args: argparse.Namespace) -> int:
+    from emulator.devices.fn import show
+    from emulator.devices.fn.errors import FnError
+
+    try:
+        drive = show.open_archive(args.path)
+    except FnError as exc:
+        print(f"kkt-emu fd show: {exc.text}", file=sys.stderr)
+        return EXIT_LOAD_ERROR
+    try:
+        if args.number is not None:
+            doc = show.document_json(drive, args.number) if args.json else show.document_text(drive, args.number)
+        else:
+            doc = show.listing_json(drive) if args.json else show.listing_text(drive)
+    except FnError as exc:
+        print(f"kkt-emu fd show: {exc.text}", file=sys.stderr)
+        return EXIT_LOAD_ERROR
+    finally:
+        drive.close_archive()
+    if isinstance(doc, dict):
+        _out(json.dumps(doc, ensure_ascii=False, indent=1))
+    else:
+        for line in doc:
+            _out(line)
+    return EXIT_OK
+
+
+FD_COMMANDS["show"] = (_add_fd_show, _cmd_fd_show)
+
+
 COMMANDS: dict[str, tuple[Callable[[argparse._SubParsersAction], None],  # type: ignore[type-arg]
                           Callable[[argparse.Namespace], int]]] = {
     "run": (_add_run, _cmd_run),
@@ -214,6 +274,7 @@ COMMANDS: dict[str, tuple[Callable[[argparse._SubParsersAction], None],  # type:
     "token-qr": (_add_token_qr, _cmd_token_qr),
     "serve": (_add_serve, _cmd_serve),
     "explain-log": (_add_explain, _cmd_explain),
+    "fd": (_add_fd, _cmd_fd),
 }
 
 
