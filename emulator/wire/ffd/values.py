@@ -32,10 +32,9 @@ Golden vectors (fiscal-wire-formats §2): VLN 0x12345678 ↔ ``78 56 34 12``,
 ``05 56 34 12``; U32 0 ↔ ``00 00 00 00``; UNIXTIME ``98 55 b9 58`` ↔
 2017-03-03 11:38:00.
 
-Each type is a ``construct`` adapter over the value bytes (``VALUE_CONS``);
-``decode_value``/``encode_value`` wrap them with the tag's limits and turn
-every failure into ``FfdError`` (offset relative to the value here; the TLV
-layer adds the position of the value in the outermost input).
+``decode_value``/``encode_value`` dispatch on the tag's type and check the
+tag's limits; every failure is an ``FfdError`` (offset relative to the value
+here; the TLV layer adds the position of the value in the outermost input).
 """
 
 from __future__ import annotations
@@ -45,8 +44,6 @@ import struct
 from collections.abc import Callable
 from decimal import Decimal, InvalidOperation
 from typing import Any
-
-from construct import Adapter, Construct, GreedyBytes, Int32ul
 
 from emulator.rules.ffdtags import TagSpec
 
@@ -75,73 +72,6 @@ class FfdError(ValueError):
     def shifted(self, by: int) -> FfdError:
         """The same error with its offset moved by ``by`` bytes."""
         return FfdError(self.offset + by, self.text)
-
-
-# --- the construct adapters: bytes of one value <-> Python value -----------------
-
-
-class Cp866String(Adapter):  # type: ignore[misc]
-    """CP866 text, every byte kept (a max-length string)."""
-
-    def __init__(self) -> None:
-        super().__init__(GreedyBytes)
-
-    def _decode(self, obj: bytes, context: Any, path: str) -> str:
-        return obj.decode("cp866")
-
-    def _encode(self, obj: str, context: Any, path: str) -> bytes:
-        return obj.encode("cp866")
-
-
-class Vln(Adapter):  # type: ignore[misc]
-    """Variable-length unsigned, little-endian, minimal (0 = no bytes)."""
-
-    def __init__(self) -> None:
-        super().__init__(GreedyBytes)
-
-    def _decode(self, obj: bytes, context: Any, path: str) -> int:
-        return int.from_bytes(obj, "little")
-
-    def _encode(self, obj: int, context: Any, path: str) -> bytes:
-        return obj.to_bytes((obj.bit_length() + 7) // 8, "little")
-
-
-class Fvln(Adapter):  # type: ignore[misc]
-    """Point byte, then the mantissa as a VLN."""
-
-    def __init__(self) -> None:
-        super().__init__(GreedyBytes)
-
-    def _decode(self, obj: bytes, context: Any, path: str) -> Decimal:
-        return Decimal(int.from_bytes(obj[1:], "little")).scaleb(-obj[0])
-
-    def _encode(self, obj: Decimal, context: Any, path: str) -> bytes:
-        point, mantissa = _fvln_parts(obj)
-        return bytes((point,)) + mantissa.to_bytes((mantissa.bit_length() + 7) // 8, "little")
-
-
-class UnixTime(Adapter):  # type: ignore[misc]
-    """u32 seconds since 1970-01-01, local time, as a naive datetime."""
-
-    def __init__(self) -> None:
-        super().__init__(Int32ul)
-
-    def _decode(self, obj: int, context: Any, path: str) -> dt.datetime:
-        return EPOCH + dt.timedelta(seconds=obj)
-
-    def _encode(self, obj: dt.datetime, context: Any, path: str) -> int:
-        return int((obj - EPOCH).total_seconds())
-
-
-VALUE_CONS: dict[str, Construct] = {
-    "string": Cp866String(),
-    "vln": Vln(),
-    "fvln": Fvln(),
-    "unixtime": UnixTime(),
-    "u32": Int32ul,
-    "fpd": GreedyBytes,
-    "bytes": GreedyBytes,
-}
 
 
 def _fvln_parts(value: Decimal) -> tuple[int, int]:
