@@ -120,6 +120,7 @@ class Archive:
         self.lock = threading.RLock()
         self.meta: Meta | None = None
         self.rows: list[Row] = []
+        self._first_pending = 0                 # rows before this index are all delivered
         if self.path is None:
             self.db = sqlite3.connect(":memory:", check_same_thread=False, isolation_level=None)
         elif readonly:
@@ -282,6 +283,15 @@ class Archive:
                                     row.shift_number, row.receipts_in_shift, row.shift_open, row.shift_open_ms,
                                     True, bytes(ack), now_ms)
             return True
+
+    def oldest_pending(self) -> Row | None:
+        """The first document not yet acknowledged (amortised O(1): acknowledgements only move it on)."""
+        with self.lock:
+            rows, i = self.rows, self._first_pending
+            while i < len(rows) and rows[i].delivered:
+                i += 1
+            self._first_pending = i
+            return rows[i] if i < len(rows) else None
 
     def integrity_check(self) -> str:
         with self.lock:
