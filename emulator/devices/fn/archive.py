@@ -140,6 +140,8 @@ class Archive:
                 if comp.exists():
                     os.chmod(comp, 0o600)
             self.db = sqlite3.connect(str(self.path), check_same_thread=False, isolation_level=None)
+        # a damaged TEXT value reads back as a str to be checked, never as a decoding exception
+        self.db.text_factory = lambda b: b.decode("utf-8", "replace")
         try:
             self._load()
         except DamagedArchive:
