@@ -12,7 +12,7 @@ from datetime import datetime
 import pytest
 
 from emulator.devices.fn import errors
-from emulator.devices.fn.archive import ARCHIVE_FILE
+from emulator.devices.fn.archive import ARCHIVE_FILE, set_aside
 from emulator.devices.fn.errors import DamagedArchive
 from emulator.devices.fn.model import (
     DAY_MS,
@@ -332,3 +332,16 @@ def test_in_memory_drive():
     d = FiscalDrive(None, FN)
     d.register(T0, REG)
     assert d.path is None and d.last_fd == 1
+
+
+def test_set_aside_takes_the_wal_along_and_drops_the_shm(tmp_path):
+    """A damaged file's log must never be replayed into the new drive's file of the same name."""
+    path = tmp_path / ARCHIVE_FILE
+    for suffix, data in (("", b"main"), ("-wal", b"log"), ("-shm", b"index")):
+        (tmp_path / (ARCHIVE_FILE + suffix)).write_bytes(data)
+    (tmp_path / (ARCHIVE_FILE + ".bad")).write_bytes(b"an earlier one")
+    bad = set_aside(path)
+    assert bad.name == ARCHIVE_FILE + ".bad.2"
+    assert bad.read_bytes() == b"main" and (tmp_path / (bad.name + "-wal")).read_bytes() == b"log"
+    assert (tmp_path / (ARCHIVE_FILE + ".bad")).read_bytes() == b"an earlier one"
+    assert not any((tmp_path / (ARCHIVE_FILE + s)).exists() for s in ("", "-wal", "-shm"))
