@@ -9,6 +9,9 @@ Subcommands::
         the device error table: code, text, cause
     kkt-emu fd decode FILE|- [--json]
         a TLV document or a whole OFD / ОИСМ session message as a tree; bad input: one line, exit 2
+    kkt-emu fd show STATE_DIR|ARCHIVE [--json] [--number N]
+        the fiscal drive's documents (ФД, type, date, ФП, delivered or pending),
+        or one decoded; exit 2 for a missing or damaged archive
 
 Each subcommand is a pair ``_add_<name>(subparsers)`` / ``_cmd_<name>(args)``
 registered in ``COMMANDS``; a new one (``bench``) adds its pair there.
@@ -271,6 +274,45 @@ def _add_fd(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 
 def _cmd_fd(args: argparse.Namespace) -> int:
     return FD_COMMANDS[args.fd_command][1](args)
+
+
+# fd show
+def _add_fd_show(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    p = sub.add_parser("show", help="list the fiscal drive's documents (number, type, date, ФП, OFD delivery)",
+                       description="List the documents of a fiscal drive's archive, or show one decoded.")
+    p.add_argument("path", metavar="STATE_DIR|ARCHIVE", help="a device state directory or its fn_archive.sqlite")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.add_argument("--number", "-n", type=int, metavar="N", help="show document N decoded")
+
+
+def _cmd_fd_show(args: argparse.Namespace) -> int:
+    from emulator.devices.fn import show
+    from emulator.devices.fn.errors import FnError
+
+    try:
+        drive = show.open_archive(args.path)
+    except FnError as exc:
+        print(f"kkt-emu fd show: {exc.text}", file=sys.stderr)
+        return EXIT_LOAD_ERROR
+    try:
+        if args.number is not None:
+            doc = show.document_json(drive, args.number) if args.json else show.document_text(drive, args.number)
+        else:
+            doc = show.listing_json(drive) if args.json else show.listing_text(drive)
+    except FnError as exc:
+        print(f"kkt-emu fd show: {exc.text}", file=sys.stderr)
+        return EXIT_LOAD_ERROR
+    finally:
+        drive.close_archive()
+    if isinstance(doc, dict):
+        _out(json.dumps(doc, ensure_ascii=False, indent=1))
+    else:
+        for line in doc:
+            _out(line)
+    return EXIT_OK
+
+
+FD_COMMANDS["show"] = (_add_fd_show, _cmd_fd_show)
 
 
 COMMANDS: dict[str, tuple[Callable[[argparse._SubParsersAction], None],  # type: ignore[type-arg]

@@ -17,5 +17,6 @@ archive.py      the SQLite archive (WAL, one transaction per document, the
 signs.py        the modelled fiscal sign (HMAC-SHA256 under the drive's own
                 secret; ФП = bytes 2..5, big-endian) and local time
 errors.py       ``FnError`` and the [3P] answer codes (read as hexadecimal)
+show.py         ``kkt-emu fd show``: the archive's documents listed or one shown
 ==============  =============================================================
 """

@@ -120,6 +120,7 @@ class Archive:
         self.lock = threading.RLock()
         self.meta: Meta | None = None
         self.rows: list[Row] = []
+        self._first_pending = 0                 # rows before this index are all delivered
         if self.path is None:
             self.db = sqlite3.connect(":memory:", check_same_thread=False, isolation_level=None)
         elif readonly:
@@ -139,6 +140,8 @@ class Archive:
                 if comp.exists():
                     os.chmod(comp, 0o600)
             self.db = sqlite3.connect(str(self.path), check_same_thread=False, isolation_level=None)
+        # a damaged TEXT value reads back as a str to be checked, never as a decoding exception
+        self.db.text_factory = lambda b: b.decode("utf-8", "replace")
         try:
             self._load()
         except DamagedArchive:
@@ -282,6 +285,15 @@ class Archive:
                                     row.shift_number, row.receipts_in_shift, row.shift_open, row.shift_open_ms,
                                     True, bytes(ack), now_ms)
             return True
+
+    def oldest_pending(self) -> Row | None:
+        """The first document not yet acknowledged (amortised O(1): acknowledgements only move it on)."""
+        with self.lock:
+            rows, i = self.rows, self._first_pending
+            while i < len(rows) and rows[i].delivered:
+                i += 1
+            self._first_pending = i
+            return rows[i] if i < len(rows) else None
 
     def integrity_check(self) -> str:
         with self.lock:

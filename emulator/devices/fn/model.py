@@ -215,7 +215,7 @@ class FiscalDrive:
         last = self._last()
         if last is None:
             return "setting"
-        if last.state == "closed" and not any(not r.delivered for r in self._archive.rows):
+        if last.state == "closed" and self._archive.oldest_pending() is None:
             return "archive"
         return last.state
 
@@ -346,7 +346,7 @@ class FiscalDrive:
         if not winding_down and self.expires_ms is not None and now_ms >= self.expires_ms:
             raise FnError(EXPIRED, f"the drive expired at {local_datetime(self.expires_ms, self.tz_offset_min)}")
         if not winding_down:
-            oldest = next((r for r in self._archive.rows if not r.delivered), None)
+            oldest = self._archive.oldest_pending()
             if oldest is not None and now_ms - oldest.when_ms >= UNSENT_LIMIT_MS:
                 raise FnError(UNSENT_TOO_OLD, f"document {oldest.fd} unacknowledged by the OFD for 30 days")
         if doc_type in RECEIPT_TYPES:

@@ -12,7 +12,7 @@ from datetime import datetime
 import pytest
 
 from emulator.devices.fn import errors
-from emulator.devices.fn.archive import ARCHIVE_FILE
+from emulator.devices.fn.archive import ARCHIVE_FILE, set_aside
 from emulator.devices.fn.errors import DamagedArchive
 from emulator.devices.fn.model import (
     DAY_MS,
@@ -274,21 +274,8 @@ def test_foreign_sqlite_set_aside(tmp_path):
     assert "not a fiscal drive archive" in str(_damaged(tmp_path, make))
 
 
-def test_tampered_document_set_aside(tmp_path):
-    def make(p):
-        d = FiscalDrive(p, FN)
-        d.register(T0, REG)
-        d.open_shift(T0 + 1, ())
-        d.close_archive()
-        db = sqlite3.connect(p)
-        data = db.execute("SELECT data FROM documents WHERE fd=2").fetchone()[0]
-        db.execute("UPDATE documents SET data=? WHERE fd=2", (data[:-1] + bytes([data[-1] ^ 1]),))
-        db.commit()
-        db.close()
-    assert "document 2" in str(_damaged(tmp_path, make))
-
-
-def test_gap_in_numbers_set_aside(tmp_path):
+def _archive_edited(*sql: str):
+    """A maker for ``_damaged``: a drive with three documents, then ``sql`` run on its file."""
     def make(p):
         d = FiscalDrive(p, FN)
         d.register(T0, REG)
@@ -296,22 +283,29 @@ def test_gap_in_numbers_set_aside(tmp_path):
         d.receipt(T0 + 2, SALE)
         d.close_archive()
         db = sqlite3.connect(p)
-        db.execute("DELETE FROM documents WHERE fd=2")
+        for stmt in sql:
+            db.execute(stmt)
         db.commit()
         db.close()
-    assert "contiguous" in str(_damaged(tmp_path, make))
+    return make
 
 
-def test_truncated_document_set_aside(tmp_path):
-    def make(p):
-        d = FiscalDrive(p, FN)
-        d.register(T0, REG)
-        d.close_archive()
-        db = sqlite3.connect(p)
-        db.execute("UPDATE documents SET data=substr(data, 1, 7) WHERE fd=1")
-        db.commit()
-        db.close()
-    assert "does not decode" in str(_damaged(tmp_path, make))
+@pytest.mark.parametrize(("sql", "said"), [
+    ("UPDATE documents SET data=CAST(substr(data, 1, length(data) - 1) || x'07' AS BLOB) WHERE fd=2",
+     "document 2 fails its"),
+    ("UPDATE documents SET data='text, not bytes' WHERE fd=2", "row damaged"),
+    ("UPDATE documents SET data=x'ff' || 'é' WHERE fd=2", "row damaged"),
+    ("DELETE FROM documents WHERE fd=2", "contiguous"),
+    ("UPDATE documents SET data=substr(data, 1, 7) WHERE fd=1", "does not decode"),
+    ("UPDATE documents SET fiscal_sign=fiscal_sign + 1 WHERE fd=3", "document 3 fails its"),
+    ("UPDATE documents SET doc_type=5 WHERE fd=3", "does not match"),
+    ("UPDATE documents SET delivered=7 WHERE fd=3", "row damaged"),
+    ("UPDATE meta SET value='xyz' WHERE key='secret'", "secret"),
+    ("DELETE FROM meta WHERE key='tz_offset_min'", "meta table"),
+    ("UPDATE meta SET value=2 WHERE key='version'", "version 2"),
+])
+def test_edited_archive_set_aside(tmp_path, sql, said):
+    assert said in str(_damaged(tmp_path, _archive_edited(sql)))
 
 
 def test_readonly_open_changes_nothing(tmp_path):
@@ -338,3 +332,16 @@ def test_in_memory_drive():
     d = FiscalDrive(None, FN)
     d.register(T0, REG)
     assert d.path is None and d.last_fd == 1
+
+
+def test_set_aside_takes_the_wal_along_and_drops_the_shm(tmp_path):
+    """A damaged file's log must never be replayed into the new drive's file of the same name."""
+    path = tmp_path / ARCHIVE_FILE
+    for suffix, data in (("", b"main"), ("-wal", b"log"), ("-shm", b"index")):
+        (tmp_path / (ARCHIVE_FILE + suffix)).write_bytes(data)
+    (tmp_path / (ARCHIVE_FILE + ".bad")).write_bytes(b"an earlier one")
+    bad = set_aside(path)
+    assert bad.name == ARCHIVE_FILE + ".bad.2"
+    assert bad.read_bytes() == b"main" and (tmp_path / (bad.name + "-wal")).read_bytes() == b"log"
+    assert (tmp_path / (ARCHIVE_FILE + ".bad")).read_bytes() == b"an earlier one"
+    assert not any((tmp_path / (ARCHIVE_FILE + s)).exists() for s in ("", "-wal", "-shm"))
