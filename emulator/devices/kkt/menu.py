@@ -16,6 +16,7 @@ from typing import Any
 
 from emulator.base import errors as E
 from emulator.devices.kkt.events import DefaultsRestored, SettingChanged, TlsNote
+from emulator.devices.kkt.fiscal import FiscalUnit
 from emulator.devices.kkt.modes import Mode
 from emulator.devices.kkt.techglue import TechGlue
 from emulator.rules.syntax import HOST_RE, TOKEN_RE, mask_token
@@ -26,6 +27,8 @@ HOST_CHECK_OFF = "host authentication OFF (option 92 = 1)"
 
 
 class MenuKeys(TechGlue):
+    fiscal: FiscalUnit | None    # the fiscal half (``fiscal.py``)
+
     def _key_message(self, k: Key) -> None:
         if k in (Key.C, Key.IT):
             self.mode = self.return_mode

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from emulator.base import errors as E
 from emulator.devices.kkt.events import PositionAdded, ReceiptOpened, SaleRefused
+from emulator.devices.kkt.fiscal import FiscalUnit
 from emulator.devices.kkt.gismt import CheckContext, CheckOutcome
 from emulator.devices.kkt.modes import Mode
 from emulator.devices.kkt.permit import decide
@@ -38,6 +39,8 @@ def parse_amount(buf: str) -> int | None:
 
 
 class MarkedSales(TechGlue):
+    fiscal: FiscalUnit | None    # the fiscal half (drive, printer, OFD); None: a device without one
+
     def _key_cash_need_price(self, k: Key) -> None:
         if k.is_digit or k is Key.POINT:
             if len(self.buffer) < 10:

@@ -22,7 +22,7 @@ from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from emulator.base import errors as E
 from emulator.base.clock import VirtualClock
@@ -41,9 +41,6 @@ from emulator.rules.marking import MarkingCode
 from firmware_menu.display import Display
 from firmware_menu.tree import MenuData, Navigator, Node
 from tls_store import TlsStore
-
-if TYPE_CHECKING:
-    from emulator.devices.kkt.fiscal import FiscalUnit
 
 FOIV = ("030", "21.11.2023", "1944")  # tag 1262, 1263, 1264 of the permit-mode 1260
 STATE_FILE = "state.json"
@@ -116,7 +113,6 @@ class DeviceCore:
     menu: MenuData
     msgs: dict[str, str]
     oism: OismLink
-    fiscal: FiscalUnit | None    # the fiscal half (drive, printer, OFD); None: a device without one
     keep_events: bool
     store: SettingsStore
     settings: Settings

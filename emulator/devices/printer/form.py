@@ -37,7 +37,8 @@ FN_POSITIVE, STATUS_CORRECT = 2, 8     # bits of tag 2106 (emulator.rules.tag210
 
 
 class DocumentLike(Protocol):
-    doc_type: int
+    @property
+    def doc_type(self) -> int: ...
 
     def get(self, tag: int, default: Any = None) -> Any: ...
 
