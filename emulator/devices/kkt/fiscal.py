@@ -152,28 +152,26 @@ class FiscalUnit:
         self.deliver()
         return signed
 
-    def _make(self, what: str, make: Callable[[], Signed]) -> Signed | FnError:
+    def _make(self, what: str, make: Callable[[int, tuple[Any, ...]], Signed],
+              fields: tuple[Any, ...]) -> Signed | FnError:
+        """``make(now_ms, fields)`` of the drive, printed and sent; a refusal is an event and the error."""
         try:
-            return self._made(make())
+            return self._made(make(self.clock.now_ms, fields))
         except FnError as exc:
             self.emit(FiscalRefused(self.clock.now_ms, what, exc.code, exc.text))
             return exc
 
     def register(self) -> Signed | FnError:
-        now = self.clock.now_ms
-        return self._make("registration", lambda: self.drive.register(now, registration_fields(self.ident)))
+        return self._make("registration", self.drive.register, registration_fields(self.ident))
 
     def shift_opened(self) -> Signed | FnError:
-        now = self.clock.now_ms
-        return self._make("shift opening", lambda: self.drive.open_shift(now, report_fields(self.ident)))
+        return self._make("shift opening", self.drive.open_shift, report_fields(self.ident))
 
     def shift_closed(self) -> Signed | FnError:
-        now = self.clock.now_ms
-        return self._make("shift closing", lambda: self.drive.close_shift(now, report_fields(self.ident)))
+        return self._make("shift closing", self.drive.close_shift, report_fields(self.ident))
 
     def status_report(self) -> Signed | FnError:
-        now = self.clock.now_ms
-        return self._make("status report", lambda: self.drive.status_report(now, report_fields(self.ident)))
+        return self._make("status report", self.drive.status_report, report_fields(self.ident))
 
     def receipt(self, r: Receipt) -> Signed | FnError:
         """A closed receipt into the drive (its shift opened first if the drive has none open)."""
@@ -181,8 +179,7 @@ class FiscalUnit:
             opened = self.shift_opened()
             if isinstance(opened, FnError):
                 return opened
-        now = self.clock.now_ms
-        return self._make("receipt", lambda: self.drive.receipt(now, receipt_fields(r, self.ident)))
+        return self._make("receipt", self.drive.receipt, receipt_fields(r, self.ident))
 
     # ------------------------------------------------------------ the OFD
     def deliver(self) -> None:
