@@ -78,6 +78,21 @@ class CashDesk(MarkedSales):
             self.emit(CdnNote(self.clock.now_ms, "refresh at shift opening"))
             self.gismt.refresh(lambda code: self.save_state())
 
+    def sync_shift_with_drive(self) -> None:
+        """The drive's shift is the truth: a power cut between its commit and ``state.json`` is mended.
+
+        Only a drive that has had a shift counts (a fresh one next to a ``state.json`` that says a
+        shift is open gets its own shift opened at the first receipt).
+        """
+        d = self.fiscal.drive if self.fiscal is not None else None
+        if d is None or d.state != "fiscal" or d.shift_number == 0:
+            return
+        if d.shift_open != self.shift_open or d.shift_number != self.shift_number:
+            self.shift_open, self.shift_number = d.shift_open, d.shift_number
+            self.shift_opened_ms = d.shift_open_ms if d.shift_open else None
+            self.shift_receipts = d.receipts_in_shift if d.shift_open else 0
+            self.save_state()
+
     def close_shift(self) -> None:
         if self.fiscal is not None:
             self.fiscal.shift_closed()      # the drive always takes the closing report

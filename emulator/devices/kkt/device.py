@@ -162,6 +162,7 @@ class KktDevice(CashDesk, MenuKeys):
         self.prompt_return = Mode.MAIN
         self.tech: TechExchange | None = TechExchange(self, tech_link) if tech_link is not None else None
         self._load_state()
+        self.sync_shift_with_drive()
         if self.settings.host_check_off:
             self.emit(TlsNote(self.clock.now_ms, HOST_CHECK_OFF))
         for problem in self.tls.load_problems:
