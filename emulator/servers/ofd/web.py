@@ -75,10 +75,14 @@ class Filters:
         except ValueError:
             raise BadFilter(f"{name}: no such day {text!r}") from None
 
-    def select(self, model: OfdModel) -> list[dict[str, Any]]:
+    def select(self, model: OfdModel, cache: dict[int, dict[str, Any]] | None = None) -> list[dict[str, Any]]:
         out = []
         for rec in reversed(model.received(self.fn or None)):
-            row = summary(rec)
+            row = cache.get(rec.seq) if cache is not None else None
+            if row is None:
+                row = summary(rec)
+                if cache is not None:
+                    cache[rec.seq] = row
             day = dt.date.fromisoformat(row["date"][:10])
             if (self.date_from and day < self.date_from) or (self.date_to and day > self.date_to):
                 continue
@@ -151,19 +155,22 @@ def _secure(response: Response) -> Response:
 
 
 def make_app(model: OfdModel, hosts: tuple[str, ...] = ()) -> Starlette:
+    # A received document never changes: each is decoded for the listing once.
+    cache: dict[int, dict[str, Any]] = {}
+
     async def index(request: Request) -> Response:
         try:
             f = Filters(request.query_params)
         except BadFilter as exc:
             return _secure(HTMLResponse(_page([], None, str(exc)), status_code=400))
-        return _secure(HTMLResponse(_page(f.select(model), f, None)))
+        return _secure(HTMLResponse(_page(f.select(model, cache), f, None)))
 
     async def api_list(request: Request) -> Response:
         try:
             f = Filters(request.query_params)
         except BadFilter as exc:
             return _secure(JSONResponse({"error": str(exc)}, status_code=400))
-        return _secure(JSONResponse({"documents": f.select(model)}))
+        return _secure(JSONResponse({"documents": f.select(model, cache)}))
 
     async def api_one(request: Request) -> Response:
         seq = request.path_params["seq"]

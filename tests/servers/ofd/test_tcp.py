@@ -138,3 +138,20 @@ def test_a_peer_that_never_reads_is_cut_off():
 def test_the_front_listens_on_loopback_only():
     with pytest.raises(ValueError, match="loopback"):
         FiscalTcpServer(lambda m, t: None, host="0.0.0.0")   # type: ignore[arg-type,return-value]
+
+
+def test_stopping_with_open_connections_is_quiet(caplog):
+    model = OfdModel()
+    server = OfdTcp(model).start()
+    socks = [socket.create_connection(server.address, timeout=2) for _ in range(3)]
+    socks[0].sendall(message(1)[:10])
+    deadline = time.monotonic() + 2
+    while server.open_connections < 3 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    with caplog.at_level("ERROR", logger="asyncio"):
+        server.stop()
+        time.sleep(0.1)
+    for s in socks:
+        s.close()
+    assert server.open_connections == 0
+    assert not [r for r in caplog.records if r.name == "asyncio"], caplog.text
