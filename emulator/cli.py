@@ -10,6 +10,8 @@ Subcommands::
     kkt-emu fd show STATE_DIR|ARCHIVE [--json] [--number N]
         the fiscal drive's documents (ФД, type, date, ФП, delivered or pending),
         or one decoded; exit 2 for a missing or damaged archive
+    kkt-emu fd decode FILE|- [--json]
+        a TLV document or a whole OFD / ОИСМ session message as a tree; bad input: one line, exit 2
 
 Each subcommand is a pair ``_add_<name>(subparsers)`` / ``_cmd_<name>(args)``
 registered in ``COMMANDS``; a new one (``bench``) adds its pair there.
@@ -128,7 +130,8 @@ def _add_bench(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
     p.add_argument("--marked", type=int, default=2, help="marked positions a receipt")
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--no-net", action="store_true",
-                   help="skip the loopback HTTPS benchmarks (device vs bare httpx, mock vs bare starlette)")
+                   help="skip the loopback benchmarks (HTTPS: device vs bare httpx, mock vs bare starlette; "
+                        "TCP: mock OFD vs bare echo)")
     p.add_argument("--quick-net", action="store_true", help="smaller loopback HTTPS benchmarks")
 
 
@@ -146,6 +149,9 @@ def _cmd_bench(args: argparse.Namespace) -> int:
         from emulator.bench.net import run_net
 
         result.update(run_net(quick=args.quick_net))
+        from emulator.bench.ofd import run_ofd
+
+        result.update(run_ofd(quick=args.quick_net))
     if args.json:
         print(json.dumps(result, ensure_ascii=False))
     else:
@@ -213,14 +219,51 @@ def _cmd_serve(args: argparse.Namespace) -> int:
 
 
 # ---------------------------------------------------------------- fd (fiscal documents)
-# The group's subcommands are pairs in FD_COMMANDS, one block each (``fd show`` below).
+# `kkt-emu fd <subcommand>`: each subcommand is a pair in FD_COMMANDS, as COMMANDS are.
+def _add_fd_decode(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    p = sub.add_parser("decode", help="decode a TLV document, a container or a whole OFD / ОИСМ session message",
+                       description="Decode fiscal bytes (binary, or hex text): session and container headers "
+                                   "with their CRCs, then the document's tags as a tree.")
+    p.add_argument("file", metavar="FILE", help="the bytes to decode; '-' reads standard input")
+    p.add_argument("--json", action="store_true", help="print JSON instead of text")
+
+
+def _cmd_fd_decode(args: argparse.Namespace) -> int:
+    from emulator.wire.ffd.dump import MAX_INPUT, dump, render
+    from emulator.wire.ffd.values import FfdError
+
+    name = "standard input" if args.file == "-" else args.file
+    try:
+        if args.file == "-":
+            data = sys.stdin.buffer.read(MAX_INPUT + 1)
+        else:
+            with open(args.file, "rb") as fh:
+                data = fh.read(MAX_INPUT + 1)
+    except OSError as exc:
+        print(f"kkt-emu fd decode: {name}: cannot read it: {exc.strerror or exc}", file=sys.stderr)
+        return 2
+    try:
+        result = dump(data)
+    except FfdError as exc:
+        print(f"kkt-emu fd decode: {name}: {exc}", file=sys.stderr)
+        return 2
+    if args.json:
+        _out(json.dumps(result, ensure_ascii=False, indent=2))
+    else:
+        for line in render(result):
+            _out(line)
+    return 0
+
+
 FD_COMMANDS: dict[str, tuple[Callable[[argparse._SubParsersAction], None],  # type: ignore[type-arg]
-                             Callable[[argparse.Namespace], int]]] = {}
+                             Callable[[argparse.Namespace], int]]] = {
+    "decode": (_add_fd_decode, _cmd_fd_decode),
+}
 
 
 def _add_fd(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    p = sub.add_parser("fd", help="fiscal documents: the drive's archive and FFD documents")
-    fd_sub = p.add_subparsers(dest="fd_command", metavar="FD_COMMAND")
+    p = sub.add_parser("fd", help="fiscal documents: decode bytes, list the drive's documents")
+    fd_sub = p.add_subparsers(dest="fd_command", metavar="SUBCOMMAND")
     fd_sub.required = True
     for add, _ in FD_COMMANDS.values():
         add(fd_sub)
