@@ -171,9 +171,14 @@ class World:
     @classmethod
     def on_real_servers(cls, clock: VirtualClock, backend: TrueApiBackend, net: RealNetwork,
                         driver: RealTimeDriver, servers: TrueApiServers | None, *,
-                        oism: OismModel | None = None) -> World:
-        """A real-network world around servers and a network made by the caller (``serve``)."""
-        return cls(clock, backend, "real", net, oism or OismModel(), driver, servers)
+                        oism: OismModel | None = None, fiscal: bool = False) -> World:
+        """A real-network world around servers and a network made by the caller (``serve``).
+
+        ``fiscal``: with the mock OFD and ОИСМ on 127.0.0.1 (port 0) and a drive for each device.
+        """
+        oism = oism or OismModel()
+        return cls(clock, backend, "real", net, oism, driver, servers,
+                   fiscal=FiscalWorld.real(driver, oism) if fiscal else None)
 
     @property
     def roots_pem(self) -> bytes:
