@@ -120,12 +120,15 @@ def _cmd_errors(args: argparse.Namespace) -> int:
 # ------------------------------------------------------------ registry
 # name -> (add the subparser, run it). Add `bench` here: ("bench": (_add_bench, _cmd_bench)).
 def _add_bench(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    p = sub.add_parser("bench", help="simulate a store for N days on virtual time and report the speed")
+    p = sub.add_parser("bench", help="simulate a store for N days on virtual time and report the speed",
+                       description="Simulate a shop for N days on virtual time (one shift a day, driven key by key) "
+                                   "and measure the loopback HTTPS ratios; prints the figures.")
     p.add_argument("--json", action="store_true", help="print one JSON object")
-    p.add_argument("--days", type=int, default=30)
-    p.add_argument("--receipts", type=int, default=300, help="receipts a shift")
-    p.add_argument("--marked", type=int, default=2, help="marked positions a receipt")
-    p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--days", type=int, default=30, metavar="N", help="days to simulate, one shift each (default 30)")
+    p.add_argument("--receipts", type=int, default=300, metavar="N", help="receipts a shift (default 300)")
+    p.add_argument("--marked", type=int, default=2, metavar="N", help="marked positions a receipt (default 2)")
+    p.add_argument("--seed", type=int, default=1, metavar="N",
+                   help="seed of the mock backend (its reqId generator; default 1)")
     p.add_argument("--no-net", action="store_true",
                    help="skip the loopback benchmarks (HTTPS: device vs bare httpx, mock vs bare starlette; "
                         "TCP: mock OFD vs bare echo)")

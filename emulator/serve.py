@@ -42,6 +42,8 @@ starts where it can be known then.
 from __future__ import annotations
 
 import argparse
+import errno
+import os
 import queue
 import signal
 import socket
@@ -49,6 +51,8 @@ import sqlite3
 import sys
 import threading
 import time
+from collections.abc import Callable
+from concurrent.futures import Future
 from pathlib import Path
 from typing import Any, NoReturn, TextIO
 
@@ -56,7 +60,7 @@ import yaml
 from cryptography import x509
 
 from emulator.base.clock import VirtualClock
-from emulator.base.storage import private_dir
+from emulator.base.storage import private_dir, write_atomic
 from emulator.devices.kkt.events import StateFileSetAside
 from emulator.devices.kkt.settings import SETTINGS_FILE, Settings, SettingsStore
 from emulator.fronts.console import Console
@@ -64,26 +68,52 @@ from emulator.net.real import RealNetwork, RealTimeDriver
 from emulator.rules.syntax import mask_token
 from emulator.scenario.model import ScenarioError, load_data, load_yaml, read_problem, read_yaml_text, yaml_message
 from emulator.servers.trueapi import TrueApiBackend
+from emulator.world.live import LiveWorld
 from emulator.world.root import TechWorld, World
 from emulator.world.spec import make_backend, tokens_named
 from tls_store import TlsError, TlsStore
 from tls_store.lab_ca import CA_CERT_FILE, CA_KEY_FILE, LabCA
 
 CDN_INFO = "/api/v4/true-api/cdn/info"
+TOKEN_ENV = "KKT_EMU_TOKEN"
+
+
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--config", help="YAML file: world (as in scenarios), device settings, state_dir")
-    p.add_argument("--state-dir", help="where the lab CA and the device directory live (default .kkt-emu)")
-    p.add_argument("--token", help="the device's token; '-' reads it from standard input")
-    p.add_argument("--host", dest="gismt_host", help="GIS MT host name the device uses (default cdn.crpt.ru)")
+    p.description = ("The device, the mock True API hosts (HTTPS on loopback, a lab CA) and the technological "
+                     "server in real time, with a console on standard input and a JSON control API on loopback.")
+    p.add_argument("--config", metavar="FILE",
+                   help="YAML file: world (as in scenarios), device settings, state_dir")
+    p.add_argument("--state-dir", metavar="DIR",
+                   help="where the lab CA, the device directory and the technological server's database live "
+                        "(default .kkt-emu)")
+    p.add_argument("--token-file", metavar="FILE",
+                   help=f"read the device's token from FILE (the documented way; also the {TOKEN_ENV} "
+                        "environment variable, or --token - for standard input)")
+    p.add_argument("--token", metavar="TOKEN",
+                   help="the device's token; '-' reads it from standard input. A token given here is seen "
+                        "by every local user in ps: prefer --token-file")
+    p.add_argument("--host", dest="gismt_host", metavar="NAME",
+                   help="GIS MT host name the device uses (default cdn.crpt.ru)")
     p.add_argument("--real", action="store_true",
                    help="no mock servers: connect to the real hosts by DNS, port 443")
-    p.add_argument("--ca", action="append", default=[],
+    p.add_argument("--ca", action="append", default=[], metavar="FILE",
                    help="PEM/DER root certificate(s): with --real, the device trusts these and no others")
     p.add_argument("--no-console", action="store_true", help="do not read commands from standard input")
-    p.add_argument("--first-ip", type=int, default=2, help="first loopback address 127.0.0.N for the mock hosts")
-    p.add_argument("--web-bind", default="127.0.0.1",
+    p.add_argument("--first-ip", type=int, default=2, metavar="N",
+                   help="first loopback address 127.0.0.N for the mock hosts (default 2)")
+    p.add_argument("--https-port", type=int, default=0, metavar="PORT",
+                   help="every mock host listens on its own loopback address at this port (443: the conventional "
+                        "port, so clients need only the names; binding it needs root or CAP_NET_BIND_SERVICE). "
+                        "Default 0: each host on a free port of its own, for parallel runs")
+    p.add_argument("--hosts-file", metavar="FILE",
+                   help="write /etc/hosts lines for the mock host names to FILE (the system file is never edited)")
+    p.add_argument("--control-port", type=int, default=0, metavar="PORT",
+                   help="port of the JSON control API on 127.0.0.1 (default: any free port)")
+    p.add_argument("--no-control", action="store_true", help="do not start the JSON control API")
+    p.add_argument("--web-bind", default="127.0.0.1", metavar="ADDRESS",
                    help="address of the technological server's pages (default loopback only)")
-    p.add_argument("--web-port", type=int, default=0, help="port of the pages (default: any free port)")
+    p.add_argument("--web-port", type=int, default=0, metavar="PORT",
+                   help="port of the pages (default: any free port)")
     p.add_argument("--web-name", action="append", default=[], metavar="NAME",
                    help="a host name people reach the pages by (with --web-bind); other names are refused")
     p.add_argument("--no-techserver", action="store_true", help="do not start the technological server")
@@ -189,6 +219,13 @@ class Serve:
         self.web_thread: threading.Thread | None = None
         self.world: World | None = None
         self.console: Console | None = None
+        self.live: LiveWorld | None = None
+        self.control: Any = None
+        self.control_thread: threading.Thread | None = None
+        self.control_url = ""
+        self.warnings: list[str] = []
+        # Console lines and the control API's calls, run one at a time on the device's thread.
+        self.commands: queue.SimpleQueue[str | Callable[[], None] | None] = queue.SimpleQueue()
         self.token_contour: str | None = None
         self.settings_set_aside: tuple[str, str] | None = None
         self.token_note = ""
@@ -205,6 +242,8 @@ class Serve:
         try:
             self._prepare()
             self._launch()
+            for text in self.warnings:
+                print(text, file=sys.stderr, flush=True)
         except BaseException as exc:
             self._stop_started()
             if isinstance(exc, SETUP_ERRORS):
@@ -239,7 +278,7 @@ class Serve:
 
     def _launch(self) -> None:
         if self.servers is not None:
-            self.servers.start()
+            self._start_servers()
             resolve: Any = self.servers.resolver()
         else:
             resolve = _dns_resolver
@@ -250,15 +289,19 @@ class Serve:
         if not self.args.no_techserver:
             self.world.attach_techserver(self._start_techserver())
         self.device = self.world.new_device(self.device_dir)
+        if self.servers is not None:
+            self.live = LiveWorld(self.world, self.say)
         self.console = Console(self.device, self.say, lambda: self.driver.run_while(lambda: self.device.waiting,
                                                                                      15_000),
-                               self.stop.set)
+                               self.stop.set, live=self.live)
         self.device.on_event = self.console.show_event
         if self.settings_set_aside is not None and self.device.store.set_aside is None:
             self.device.report_set_aside(SETTINGS_FILE, *self.settings_set_aside)   # found by _write_settings
         for ev in self.device.events:      # said while the device started, before the console listened
             if isinstance(ev, StateFileSetAside):
                 self.console.show_event(ev)
+        if self.live is not None and not self.args.no_control:
+            self._start_control()
         self._print_banner()
         tech = self.device.tech
         if tech is not None:
@@ -268,14 +311,81 @@ class Serve:
                 tech.start("start")
             self.driver.post(first_session)
 
+    def _start_servers(self) -> None:
+        assert self.servers is not None
+        port = self.args.https_port
+        try:
+            self.servers.start()
+        except OSError as exc:
+            if port and exc.errno in (errno.EACCES, errno.EPERM):
+                _fail(f"--https-port {port}: binding a port below 1024 needs privileges: run as root, or grant "
+                      "them once (sudo sysctl net.ipv4.ip_unprivileged_port_start=443, or sudo setcap "
+                      "cap_net_bind_service=+ep on the Python binary), or run serve and the client in a "
+                      "namespace of your own (unshare -r -n), or take --https-port 8443 and give clients "
+                      "the port (README: kkt-emu serve)")
+            if port and exc.errno == errno.EADDRINUSE:
+                _fail(f"--https-port {port}: an address 127.0.0.{self.args.first_ip}.. is already in use at "
+                      "that port (another serve?): stop it, or move with --first-ip")
+            raise
+        if self.args.hosts_file:
+            path = Path(self.args.hosts_file)
+            try:
+                write_atomic(path, self._hosts_lines().encode("utf-8"))
+            except OSError as exc:
+                _fail(f"--hosts-file {path}: cannot write it: {_reason(exc)}")
+
+    def _hosts_lines(self) -> str:
+        """The /etc/hosts lines for the mock host names (one address each)."""
+        assert self.servers is not None
+        lines = ["# kkt-emu serve: the mock True API hosts (each on its own loopback address)"]
+        width = max(len(ip) for ip, _ in self.servers.resolver().values())
+        for host, (ip, _) in self.servers.resolver().items():
+            lines.append(f"{ip:<{width}}  {host}")
+        return "\n".join(lines) + "\n"
+
+    def run_on_device_thread(self, fn: Callable[[], Any]) -> Future[Any]:
+        """Thread-safe: run ``fn`` on the device's thread between console commands; its Future."""
+        future: Future[Any] = Future()
+
+        def job() -> None:
+            if not future.set_running_or_notify_cancel():
+                return
+            try:
+                future.set_result(fn())
+            except BaseException as exc:  # handed to the waiting caller
+                future.set_exception(exc)
+        self.commands.put(job)
+        return future
+
+    def _start_control(self) -> None:
+        import uvicorn
+
+        from emulator.fronts.control import make_control_app
+
+        assert self.live is not None
+        live = self.live
+        app = make_control_app(live, lambda: self.device, self.run_on_device_thread, live.world_state)
+        config = uvicorn.Config(app, host="127.0.0.1", port=self.args.control_port, log_level="warning",
+                                lifespan="off")
+        self.control = uvicorn.Server(config)
+        self.control_thread = threading.Thread(target=self.control.run, name="kkt-control-api", daemon=True)
+        self.control_thread.start()
+        for _ in range(200):
+            if self.control.started or not self.control_thread.is_alive():
+                break
+            time.sleep(0.02)
+        if not self.control.started:
+            _fail(f"the control API did not start on 127.0.0.1 port {self.args.control_port}"
+                  + (" (is the port in use?)" if self.args.control_port else ""))
+        sock = self.control.servers[0].sockets[0].getsockname()
+        self.control_url = f"http://{sock[0]}:{sock[1]}/api/"
+
     def _write_settings(self, device_dir: Path) -> Settings:
         store = SettingsStore(device_dir)
         settings = store.load()
         self.settings_set_aside = store.set_aside
         wanted = dict(self.config.get("device", {}).get("settings", {}))
-        token = self.args.token
-        if token == "-":
-            token = sys.stdin.readline().strip()
+        token = self._token()
         if token:
             wanted["token"] = token
         if self.args.gismt_host:
@@ -291,6 +401,44 @@ class Serve:
                 _fail(f"device settings: {exc}")
             store.save(settings)
         return settings
+
+    def _token(self) -> str | None:
+        """The device's token: --token-file, --token - (standard input), --token (warned), KKT_EMU_TOKEN."""
+        args = self.args
+        if args.token_file and args.token:
+            _fail("--token-file and --token: give the token one way")
+        if args.token_file:
+            path = Path(args.token_file)
+            try:
+                if not path.is_file():
+                    _fail(f"--token-file {path}: no such file" if not path.exists() else
+                          f"--token-file {path}: not a file")
+                with path.open("rb") as f:
+                    data = f.read(65_537)
+                text = data.decode("utf-8")
+            except OSError as exc:
+                _fail(f"--token-file {path}: cannot read it: {_reason(exc)}")
+            except UnicodeDecodeError:
+                _fail(f"--token-file {path}: not UTF-8 text")
+            if len(data) > 65_536:
+                _fail(f"--token-file {path}: larger than 64 KiB, not a token")
+            lines = [line.strip() for line in text.splitlines() if line.strip()]
+            if len(lines) != 1:
+                _fail(f"--token-file {path}: one line with the token expected, found {len(lines)}")
+            if path.stat().st_mode & 0o004:
+                self.warn(f"--token-file {path} is readable by every local user (chmod 600 {path})")
+            return lines[0]
+        if args.token == "-":
+            return sys.stdin.readline().strip()
+        if args.token:
+            self.warn("--token shows the token to every local user (ps, /proc); use --token-file FILE, "
+                      f"the {TOKEN_ENV} environment variable or --token - (standard input)")
+            return str(args.token)
+        return os.environ.get(TOKEN_ENV, "").strip() or None
+
+    def warn(self, text: str) -> None:
+        """A warning, printed once everything has started (a refusal stays the one line it is)."""
+        self.warnings.append(f"kkt-emu serve: warning: {text}")
 
     def _lab_ca(self) -> tuple[LabCA, bool]:
         """The lab CA of the state directory, made on the first run; True when it was made now."""
@@ -361,7 +509,7 @@ class Serve:
                                    "as the host it is set up for")
         try:
             self.servers = TrueApiServers(self.backend, ca, now_ms=lambda: self.clock.now_ms,
-                                          first_ip=self.args.first_ip)
+                                          first_ip=self.args.first_ip, port=self.args.https_port)
         except ValueError as exc:
             _fail(f"--first-ip {self.args.first_ip}: " + str(exc).removeprefix(f"first_ip {self.args.first_ip}: "))
 
@@ -395,18 +543,35 @@ class Serve:
         s = self.device.settings
         if self.servers is not None:
             self.say("kkt-emu serve: mock True API (modelled), lab CA " + str(self.ca_path))
+            fixed = self.args.https_port == 443
             for host, (ip, port) in sorted(self.servers.resolver().items()):
-                self.say(f"  https://{host}:{port}  ->  {ip}:{port}")
+                url = f"https://{host}" if fixed else f"https://{host}:{port}"
+                self.say(f"  {url}  ->  {ip}:{port}")
             if self.token_note:
                 self.say(self.token_note)
             # curl asks the base host of the token's contour: the other one refuses the token.
             base = self.backend.base_host(self.token_contour or "prod")
             ip, port = self.servers.resolver()[base]
+            where = f"{base}" if fixed else f"{base}:{port}"
             self.say("try:")
             self.say(f"  curl --cacert {self.ca_path} --resolve {base}:{port}:{ip} "
-                     f"-H 'X-API-KEY: <token>' https://{base}:{port}{CDN_INFO}")
+                     f"-H 'X-API-KEY: <token>' https://{where}{CDN_INFO}")
+            self.say("/etc/hosts lines for the names"
+                     + (f" (written to {self.args.hosts_file})" if self.args.hosts_file else " (--hosts-file FILE writes them)")
+                     + ":")
+            for line in self._hosts_lines().splitlines()[1:]:
+                self.say(f"  {line}")
+            if fixed:
+                self.say("  with them in /etc/hosts a client needs only the names, the lab CA and a token "
+                         "(curl without --resolve)")
+            else:
+                self.say("  the hosts listen on ports of their own: a client needs the ports too "
+                         "(--https-port 443 puts every host on port 443)")
         else:
             self.say("kkt-emu serve: real hosts by DNS (port 443)")
+        if self.control_url:
+            self.say(f"control API (JSON, loopback only): {self.control_url}  e.g. "
+                     f"curl --json '{{\"down\": true}}' {self.control_url}hosts/cdn01.crpt.ru")
         if not self.args.no_techserver:
             host, port = self.tech_tcp.address
             self.say(f"technological server (modelled): pages {self.web_url}  exchange tcp://{host}:{port}")
@@ -434,7 +599,6 @@ class Serve:
         self.commands.put(None)
 
     def run(self) -> int:
-        self.commands: queue.SimpleQueue[str | None] = queue.SimpleQueue()
         # Ctrl-C is ours before start(): one that comes while it runs stops the servers once they are up,
         # instead of breaking start() half-way.
         previous = signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM)
@@ -453,6 +617,9 @@ class Serve:
                         continue
                     if line is None:  # end of standard input: keep serving until Ctrl-C
                         continue
+                    if callable(line):   # a call of the control API
+                        line()
+                        continue
                     self.command(line)
             finally:
                 self.shutdown()
@@ -467,6 +634,9 @@ class Serve:
 
     def _stop_started(self) -> None:
         """Stop whatever has started (all of it after start(), part of it when start() failed)."""
+        if self.control is not None and self.control_thread is not None:
+            self.control.should_exit = True
+            self.control_thread.join(timeout=5)
         if self.device is not None:
             self.device.power_off()
         if self.net is not None:

@@ -42,7 +42,7 @@ JSON API (errors: 404 unknown device/task, 400 refused, 403 a write from another
     GET  /api/inn-tokens                              tokens masked
 
 Writes (POST, DELETE) from a browser must come from these pages' own origin
-(``SameOriginWrites``); scripts send JSON with ``Content-Type: application/json``.
+(``emulator.net.webguard``: the Host check and ``SameOrigin``); scripts send JSON with ``Content-Type: application/json``.
 Tokens are never shown unmasked: listings use ``mask_token``, the token inputs
 are ``type=password`` and are never filled back in. Every response says it may
 not be framed (``X-Frame-Options: DENY``, CSP ``frame-ancestors 'none'``) and
@@ -56,25 +56,23 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import html
 import json
 import logging
 import re
 from datetime import date
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, quote, urlencode, urlsplit
+from urllib.parse import parse_qs, quote, urlencode
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
-from starlette.middleware import Middleware
-from starlette.middleware.trustedhost import TrustedHostMiddleware
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
 from emulator.base.errors import error_table
+from emulator.net.webguard import local_guards
 from emulator.rules.explain import MAX_RECORD_CHARS, explain
 from emulator.servers.techserver.model import (
     TechServer,
@@ -129,52 +127,12 @@ def refusal(exc: BaseException) -> str:
     """The message a refused request gets: the model's own words, or a plain one for malformed data."""
     if isinstance(exc, TechServerError):
         return str(exc)
-    # Malformed input as a rule, but it might be a bug behind it: the traceback goes to the log.
+    if isinstance(exc, json.JSONDecodeError):
+        return f"недопустимый JSON (строка {exc.lineno}, позиция {exc.colno})"
+    # Malformed input as a rule, but it might be a bug behind it: the traceback goes to the log,
+    # never to the peer (no internal exception text leaves the server).
     log.warning("refused on %s", type(exc).__name__, exc_info=exc)
-    return f"недопустимые данные ({type(exc).__name__}: {str(exc)[:200]})"
-
-
-class SameOriginWrites:
-    """Refuse state-changing requests that a browser sends on behalf of another site (403).
-
-    The pages run on loopback next to a person's browser; without this check any
-    web page the person opens could post a form here (queue a token, turn off
-    host checking with option 92). A browser names the page's origin in
-    ``Origin`` (and ``Sec-Fetch-Site``) on every cross-site POST; it must be this
-    server's own. Scripts and curl send neither and are let through, but a JSON
-    API write must then say ``Content-Type: application/json`` (a cross-site form
-    cannot send that without a preflight the server never answers).
-    """
-
-    def __init__(self, app: Any) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-        if scope["type"] == "http" and scope["method"] not in ("GET", "HEAD", "OPTIONS"):
-            why = self.refused(scope)
-            if why:
-                log.warning("refused %s %s: %s", scope["method"], scope["path"], why)
-                response = (JSONResponse({"error": why}, status_code=403) if scope["path"].startswith("/api/")
-                            else HTMLResponse(f"<p>{html.escape(why)}</p>", status_code=403))
-                await response(scope, receive, send)
-                return
-        await self.app(scope, receive, send)
-
-    @staticmethod
-    def refused(scope: Any) -> str | None:
-        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
-        host = headers.get("host", "")
-        origin = headers.get("origin")
-        if origin is not None and origin != "null":
-            if urlsplit(origin).netloc != host:
-                return f"запрос с чужой страницы ({origin}) отклонён"
-        elif origin == "null" or headers.get("sec-fetch-site") == "cross-site":
-            return "запрос с чужой страницы отклонён"
-        if scope["path"].startswith("/api/") and scope["method"] in ("POST", "PUT"):
-            ctype = headers.get("content-type", "").split(";")[0].strip().lower()
-            if ctype and ctype != "application/json":
-                return f"API принимает только Content-Type: application/json, не {ctype!r}"
-        return None
+    return "недопустимые данные"
 
 
 def _style_hash() -> str:
@@ -184,32 +142,10 @@ def _style_hash() -> str:
     return "'sha256-" + base64.b64encode(hashlib.sha256(block.encode("utf-8")).digest()).decode("ascii") + "'"
 
 
-class SecurityHeaders:
-    """Every response: never in a frame of another site, a content security policy, no MIME sniffing."""
-
-    def __init__(self, app: Any) -> None:
-        self.app = app
-        self.headers = [
-            (b"x-frame-options", b"DENY"),
-            (b"content-security-policy", (
-                f"default-src 'none'; style-src {_style_hash()}; img-src 'self'; form-action 'self'; "
-                "frame-ancestors 'none'; base-uri 'none'").encode("ascii")),
-            (b"x-content-type-options", b"nosniff"),
-        ]
-
-    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-
-        async def send_with_headers(message: Any) -> None:
-            if message["type"] == "http.response.start":
-                names = {k.lower() for k, _ in message.get("headers", [])}
-                message = {**message, "headers": [*message.get("headers", []),
-                                                  *(h for h in self.headers if h[0] not in names)]}
-            await send(message)
-
-        await self.app(scope, receive, send_with_headers)
+def page_csp() -> str:
+    """The pages' policy: nothing loads but the page's own style block, images and forms of this origin."""
+    return (f"default-src 'none'; style-src {_style_hash()}; img-src 'self'; form-action 'self'; "
+            "frame-ancestors 'none'; base-uri 'none'")
 
 
 def explained_rows(records: list[Any]) -> list[dict[str, Any]]:
@@ -226,9 +162,6 @@ def records_text(records: list[Any]) -> str:
     if not records:
         return ""
     return "\n\n".join(r.text for r in records) + "\n"
-
-
-LOOPBACK_NAMES = ("127.0.0.1", "localhost", "::1")
 
 
 def make_app(model: TechServer, hosts: tuple[str, ...] = ()) -> Starlette:
@@ -491,10 +424,6 @@ def make_app(model: TechServer, hosts: tuple[str, ...] = ()) -> Starlette:
         Route("/api/token-for-inn", api(api_token_for_inn), methods=["POST"]),
         Route("/api/inn-tokens", api(api_inn_tokens)),
     ]
-    allowed = sorted({*LOOPBACK_NAMES, *(h.strip("[]").lower() for h in hosts if h)})
-    app = Starlette(routes=routes, middleware=[
-        Middleware(SecurityHeaders),
-        Middleware(TrustedHostMiddleware, allowed_hosts=allowed, www_redirect=False),
-        Middleware(SameOriginWrites)])
+    app = Starlette(routes=routes, middleware=local_guards(hosts, lang="ru", writes_only=True, csp=page_csp()))
     app.state.model = model
     return app

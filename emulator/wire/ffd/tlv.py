@@ -33,7 +33,7 @@ schema.
 Why ``TlvRecords`` is its own ``Construct`` class rather than
 ``GreedyRange(Struct(tag, length, Bytes(this.length)))``: measured on a
 typical receipt (``emulator/bench/ffd.py``), the declarative schema frames
-TLVs about 90 times slower than a ``struct`` loop (some 20 µs a TLV), and
+TLVs about 100 times slower than a ``struct`` loop (some 20 µs a TLV), and
 compiling it does not help; a receipt has some 150 TLVs, and the device, the
 drive and the OFD each handle every document. ``TlvRecords`` is a ``construct``
 subclass (it composes with ``Struct``, ``Prefixed`` … as any construct)

@@ -304,3 +304,13 @@ def test_a_host_name_the_server_is_not_known_by_is_refused(model):
         assert c.get("/").status_code == 200
     with TestClient(make_app(model), base_url="http://localhost:8080") as c:
         assert c.get("/").status_code == 200
+
+
+@pytest.mark.parametrize("raw", [b"{not json", b"[" * 100000, b"\xff\xfe"])
+def test_refusals_never_carry_internal_exception_texts(client, model, raw):
+    r = client.post(f"/api/devices/{SERIAL}/settings", content=raw, headers={"Content-Type": "application/json"})
+    assert r.status_code == 400
+    error = r.json()["error"]
+    for internal in ("Error", "Exception", "Traceback", "char ", "codec", "recursion"):
+        assert internal not in error, error
+    assert model.draft(SERIAL) == []
