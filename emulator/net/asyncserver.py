@@ -5,7 +5,8 @@ once bound; a bind error is raised in the caller's thread), serves each
 connection with the subclass's ``_serve(reader, writer)``, and on ``stop()``
 closes the listener, cancels open connections and waits for them.
 ``_starting`` / ``_stopped`` are hooks around the thread (an executor, say).
-``write_all`` sends bytes with a deadline and aborts a peer that does not read.
+``write_all`` sends bytes with a deadline and aborts a peer that does not read;
+``stats`` counts connections and write timeouts (a subclass adds its own counters).
 Used by the technological server (``servers/techserver/tcp.py``) and the OFD /
 ОИСМ front (``net/fiscaltcp.py``).
 """
@@ -32,6 +33,7 @@ class BackgroundServer:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stop: asyncio.Event | None = None
         self._conns: set[asyncio.Task[Any]] = set()
+        self.stats: dict[str, int] = {"connections": 0, "write_timeouts": 0}
 
     @property
     def address(self) -> tuple[str, int]:
@@ -103,6 +105,7 @@ class BackgroundServer:
         task = asyncio.current_task()
         assert task is not None
         self._conns.add(task)
+        self.stats["connections"] += 1
         try:
             await self._serve(reader, writer)
         except (ConnectionError, ssl.SSLError, asyncio.IncompleteReadError):
@@ -120,14 +123,15 @@ class BackgroundServer:
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         raise NotImplementedError
 
-    @staticmethod
-    async def write_all(writer: asyncio.StreamWriter, data: bytes, timeout_s: float) -> bool:
-        """Send ``data``; False (and the connection aborted) when it is not taken within ``timeout_s``."""
+    async def write_all(self, writer: asyncio.StreamWriter, data: bytes, timeout_s: float) -> bool:
+        """Send ``data``; False (the connection aborted, ``write_timeouts`` counted) when it is not taken
+        within ``timeout_s``."""
         writer.write(data)
         try:
             async with asyncio.timeout(timeout_s):
                 await writer.drain()
         except TimeoutError:
+            self.stats["write_timeouts"] += 1
             writer.transport.abort()
             return False
         return True

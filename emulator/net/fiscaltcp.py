@@ -81,8 +81,8 @@ class FiscalTcpServer(BackgroundServer):
         self.message_timeout_s = message_timeout_s
         self.write_timeout_s = write_timeout_s
         self.max_messages = max_messages
-        self.stats = {"connections": 0, "messages": 0, "framing_errors": 0, "timeouts": 0, "write_timeouts": 0,
-                      "faults": 0, "too_many": 0, "failed": 0}
+        self.stats.update({"messages": 0, "framing_errors": 0, "timeouts": 0, "faults": 0, "too_many": 0,
+                           "failed": 0})
         self.framing_errors: list[FramingError] = []
 
     async def _answer(self, writer: asyncio.StreamWriter, reader: asyncio.StreamReader,
@@ -102,13 +102,9 @@ class FiscalTcpServer(BackgroundServer):
             return False
         if answer.reply is None:
             return False
-        if not await self.write_all(writer, answer.reply, self.write_timeout_s):
-            self.stats["write_timeouts"] += 1
-            return False
-        return True
+        return await self.write_all(writer, answer.reply, self.write_timeout_s)
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        self.stats["connections"] += 1
         loop = asyncio.get_running_loop()
         framer = SessionFramer(self.signatures, self.max_body)
         with contextlib.suppress(Exception):
