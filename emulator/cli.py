@@ -139,6 +139,9 @@ def _cmd_bench(args: argparse.Namespace) -> int:
         print("kkt-emu bench: --days and --receipts must be at least 1, --marked at least 0", file=sys.stderr)
         return 2
     result = run(BenchConfig(days=args.days, receipts=args.receipts, marked=args.marked, seed=args.seed))
+    from emulator.bench.ffd import run_ffd
+
+    result.update(run_ffd())
     if not args.no_net:
         from emulator.bench.net import run_net
 
