@@ -7,6 +7,11 @@ Subcommands::
         exit 0 when all pass, 1 when any fails, 2 when a file cannot be loaded
     kkt-emu errors [--json]
         the device error table: code, text, cause
+    kkt-emu fd show STATE_DIR|ARCHIVE [--json] [--number N]
+        the fiscal drive's documents (ФД, type, date, ФП, delivered or pending),
+        or one decoded; exit 2 for a missing or damaged archive
+    kkt-emu fd decode FILE|- [--json]
+        a TLV document or a whole OFD / ОИСМ session message as a tree; bad input: one line, exit 2
 
 Each subcommand is a pair ``_add_<name>(subparsers)`` / ``_cmd_<name>(args)``
 registered in ``COMMANDS``; a new one (``bench``) adds its pair there.
@@ -128,7 +133,8 @@ def _add_bench(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
     p.add_argument("--seed", type=int, default=1, metavar="N",
                    help="seed of the mock backend (its reqId generator; default 1)")
     p.add_argument("--no-net", action="store_true",
-                   help="skip the loopback HTTPS benchmarks (device vs bare httpx, mock vs bare starlette)")
+                   help="skip the loopback benchmarks (HTTPS: device vs bare httpx, mock vs bare starlette; "
+                        "TCP: mock OFD vs bare echo)")
     p.add_argument("--quick-net", action="store_true", help="smaller loopback HTTPS benchmarks")
 
 
@@ -146,6 +152,9 @@ def _cmd_bench(args: argparse.Namespace) -> int:
         from emulator.bench.net import run_net
 
         result.update(run_net(quick=args.quick_net))
+        from emulator.bench.ofd import run_ofd
+
+        result.update(run_ofd(quick=args.quick_net))
     if args.json:
         print(json.dumps(result, ensure_ascii=False))
     else:
@@ -212,6 +221,100 @@ def _cmd_serve(args: argparse.Namespace) -> int:
     return serve_main(args)
 
 
+# ---------------------------------------------------------------- fd (fiscal documents)
+# `kkt-emu fd <subcommand>`: each subcommand is a pair in FD_COMMANDS, as COMMANDS are.
+def _add_fd_decode(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    p = sub.add_parser("decode", help="decode a TLV document, a container or a whole OFD / ОИСМ session message",
+                       description="Decode fiscal bytes (binary, or hex text): session and container headers "
+                                   "with their CRCs, then the document's tags as a tree.")
+    p.add_argument("file", metavar="FILE", help="the bytes to decode; '-' reads standard input")
+    p.add_argument("--json", action="store_true", help="print JSON instead of text")
+
+
+def _cmd_fd_decode(args: argparse.Namespace) -> int:
+    from emulator.wire.ffd.dump import MAX_INPUT, dump, render
+    from emulator.wire.ffd.values import FfdError
+
+    name = "standard input" if args.file == "-" else args.file
+    try:
+        if args.file == "-":
+            data = sys.stdin.buffer.read(MAX_INPUT + 1)
+        else:
+            with open(args.file, "rb") as fh:
+                data = fh.read(MAX_INPUT + 1)
+    except OSError as exc:
+        print(f"kkt-emu fd decode: {name}: cannot read it: {exc.strerror or exc}", file=sys.stderr)
+        return 2
+    try:
+        result = dump(data)
+    except FfdError as exc:
+        print(f"kkt-emu fd decode: {name}: {exc}", file=sys.stderr)
+        return 2
+    if args.json:
+        _out(json.dumps(result, ensure_ascii=False, indent=2))
+    else:
+        for line in render(result):
+            _out(line)
+    return 0
+
+
+FD_COMMANDS: dict[str, tuple[Callable[[argparse._SubParsersAction], None],  # type: ignore[type-arg]
+                             Callable[[argparse.Namespace], int]]] = {
+    "decode": (_add_fd_decode, _cmd_fd_decode),
+}
+
+
+def _add_fd(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    p = sub.add_parser("fd", help="fiscal documents: decode bytes, list the drive's documents")
+    fd_sub = p.add_subparsers(dest="fd_command", metavar="SUBCOMMAND")
+    fd_sub.required = True
+    for add, _ in FD_COMMANDS.values():
+        add(fd_sub)
+
+
+def _cmd_fd(args: argparse.Namespace) -> int:
+    return FD_COMMANDS[args.fd_command][1](args)
+
+
+# fd show
+def _add_fd_show(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    p = sub.add_parser("show", help="list the fiscal drive's documents (number, type, date, ФП, OFD delivery)",
+                       description="List the documents of a fiscal drive's archive, or show one decoded.")
+    p.add_argument("path", metavar="STATE_DIR|ARCHIVE", help="a device state directory or its fn_archive.sqlite")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.add_argument("--number", "-n", type=int, metavar="N", help="show document N decoded")
+
+
+def _cmd_fd_show(args: argparse.Namespace) -> int:
+    from emulator.devices.fn import show
+    from emulator.devices.fn.errors import FnError
+
+    try:
+        drive = show.open_archive(args.path)
+    except FnError as exc:
+        print(f"kkt-emu fd show: {exc.text}", file=sys.stderr)
+        return EXIT_LOAD_ERROR
+    try:
+        if args.number is not None:
+            doc = show.document_json(drive, args.number) if args.json else show.document_text(drive, args.number)
+        else:
+            doc = show.listing_json(drive) if args.json else show.listing_text(drive)
+    except FnError as exc:
+        print(f"kkt-emu fd show: {exc.text}", file=sys.stderr)
+        return EXIT_LOAD_ERROR
+    finally:
+        drive.close_archive()
+    if isinstance(doc, dict):
+        _out(json.dumps(doc, ensure_ascii=False, indent=1))
+    else:
+        for line in doc:
+            _out(line)
+    return EXIT_OK
+
+
+FD_COMMANDS["show"] = (_add_fd_show, _cmd_fd_show)
+
+
 COMMANDS: dict[str, tuple[Callable[[argparse._SubParsersAction], None],  # type: ignore[type-arg]
                           Callable[[argparse.Namespace], int]]] = {
     "run": (_add_run, _cmd_run),
@@ -220,6 +323,7 @@ COMMANDS: dict[str, tuple[Callable[[argparse._SubParsersAction], None],  # type:
     "token-qr": (_add_token_qr, _cmd_token_qr),
     "serve": (_add_serve, _cmd_serve),
     "explain-log": (_add_explain, _cmd_explain),
+    "fd": (_add_fd, _cmd_fd),
 }
 
 
