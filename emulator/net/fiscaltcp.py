@@ -36,11 +36,10 @@ import contextlib
 import ipaddress
 import logging
 import socket
-import threading
 import time
 from collections.abc import Callable
-from typing import Any
 
+from emulator.net.asyncserver import BackgroundServer
 from emulator.net.ofdlink import ServerAnswer
 from emulator.wire.ffd.session import MAX_BODY, SIGNATURES, FramingError, SessionFramer, SessionMessage
 
@@ -63,7 +62,7 @@ def _wall_ms() -> int:
     return int(time.time() * 1000)
 
 
-class FiscalTcpServer:
+class FiscalTcpServer(BackgroundServer):
     """The session-message server in a background thread; ``start()`` binds and returns self."""
 
     def __init__(self, respond: Respond, host: str = "127.0.0.1", port: int = 0, *, name: str = "fiscal",
@@ -72,9 +71,9 @@ class FiscalTcpServer:
                  max_messages: int = MAX_MESSAGES) -> None:
         if not _is_loopback(host):
             raise ValueError(f"the mock {name} server listens on loopback only, not {host!r}")
+        super().__init__(host, port)
+        self.thread_name = f"{name}-tcp"
         self.respond = respond
-        self.host = host
-        self.port = port
         self.name = name
         self.now_ms = now_ms
         self.signatures = signatures
@@ -82,69 +81,9 @@ class FiscalTcpServer:
         self.message_timeout_s = message_timeout_s
         self.write_timeout_s = write_timeout_s
         self.max_messages = max_messages
-        self.stats = {"connections": 0, "messages": 0, "framing_errors": 0, "timeouts": 0, "write_timeouts": 0,
-                      "faults": 0, "too_many": 0, "failed": 0}
+        self.stats.update({"messages": 0, "framing_errors": 0, "timeouts": 0, "faults": 0, "too_many": 0,
+                           "failed": 0})
         self.framing_errors: list[FramingError] = []
-        self._thread: threading.Thread | None = None
-        self._ready = threading.Event()
-        self._start_error: BaseException | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._stop: asyncio.Event | None = None
-        self._conns: set[asyncio.Task[Any]] = set()
-
-    @property
-    def address(self) -> tuple[str, int]:
-        return self.host, self.port
-
-    @property
-    def open_connections(self) -> int:
-        return len(self._conns)
-
-    def start(self) -> FiscalTcpServer:
-        if self._thread is not None:
-            raise RuntimeError("already started")
-        self._thread = threading.Thread(target=lambda: asyncio.run(self._main()), name=f"{self.name}-tcp",
-                                        daemon=True)
-        self._thread.start()
-        self._ready.wait(10)
-        if self._start_error is not None:
-            self._thread.join()
-            self._thread = None
-            raise self._start_error
-        return self
-
-    def stop(self) -> None:
-        if self._thread is None:
-            return
-        if self._loop is not None and self._stop is not None:
-            self._loop.call_soon_threadsafe(self._stop.set)
-        self._thread.join(10)
-        self._thread = None
-
-    def __enter__(self) -> FiscalTcpServer:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
-    async def _main(self) -> None:
-        self._loop = asyncio.get_running_loop()
-        self._stop = asyncio.Event()
-        try:
-            server = await asyncio.start_server(self._handle, self.host, self.port)
-        except BaseException as exc:
-            self._start_error = exc
-            self._ready.set()
-            return
-        self.port = server.sockets[0].getsockname()[1]
-        self._ready.set()
-        await self._stop.wait()
-        server.close()
-        for t in list(self._conns):
-            t.cancel()
-        await asyncio.gather(*self._conns, return_exceptions=True)
-        with contextlib.suppress(Exception):
-            await asyncio.wait_for(server.wait_closed(), 2)
 
     async def _answer(self, writer: asyncio.StreamWriter, reader: asyncio.StreamReader,
                       answer: ServerAnswer) -> bool:
@@ -163,21 +102,9 @@ class FiscalTcpServer:
             return False
         if answer.reply is None:
             return False
-        writer.write(answer.reply)
-        try:
-            async with asyncio.timeout(self.write_timeout_s):
-                await writer.drain()
-        except TimeoutError:
-            self.stats["write_timeouts"] += 1
-            writer.transport.abort()
-            return False
-        return True
+        return await self.write_all(writer, answer.reply, self.write_timeout_s)
 
-    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        task = asyncio.current_task()
-        assert task is not None
-        self._conns.add(task)
-        self.stats["connections"] += 1
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         loop = asyncio.get_running_loop()
         framer = SessionFramer(self.signatures, self.max_body)
         with contextlib.suppress(Exception):
@@ -186,46 +113,34 @@ class FiscalTcpServer:
             writer.get_extra_info("socket").setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, WRITE_BUFFER)
         deadline = loop.time() + self.message_timeout_s       # the next whole message is due by then
         handled = 0
-        try:
-            while True:
+        while True:
+            try:
+                async with asyncio.timeout_at(deadline):
+                    data = await reader.read(65536)
+            except TimeoutError:
+                self.stats["timeouts"] += 1
+                return
+            if not data:
+                return
+            for event in framer.feed(data):
+                if isinstance(event, FramingError):
+                    self.stats["framing_errors"] += 1
+                    if len(self.framing_errors) < 100:
+                        self.framing_errors.append(event)
+                    return
+                if self.stopping:
+                    return
+                handled += 1
+                if handled > self.max_messages:
+                    self.stats["too_many"] += 1
+                    return
+                self.stats["messages"] += 1
                 try:
-                    async with asyncio.timeout_at(deadline):
-                        data = await reader.read(65536)
-                except TimeoutError:
-                    self.stats["timeouts"] += 1
+                    answer = self.respond(event, self.now_ms())
+                except Exception:      # the model failed: the traceback to the log, the peer is closed
+                    self.stats["failed"] += 1
+                    log.exception("mock %s: a message could not be answered", self.name)
                     return
-                if not data:
+                if not await self._answer(writer, reader, answer):
                     return
-                for event in framer.feed(data):
-                    if isinstance(event, FramingError):
-                        self.stats["framing_errors"] += 1
-                        if len(self.framing_errors) < 100:
-                            self.framing_errors.append(event)
-                        return
-                    if self._stop is not None and self._stop.is_set():
-                        return
-                    handled += 1
-                    if handled > self.max_messages:
-                        self.stats["too_many"] += 1
-                        return
-                    self.stats["messages"] += 1
-                    try:
-                        answer = self.respond(event, self.now_ms())
-                    except Exception:      # the model failed: the traceback to the log, the peer is closed
-                        self.stats["failed"] += 1
-                        log.exception("mock %s: a message could not be answered", self.name)
-                        return
-                    if not await self._answer(writer, reader, answer):
-                        return
-                    deadline = loop.time() + self.message_timeout_s
-        except (ConnectionError, asyncio.IncompleteReadError):
-            return
-        except asyncio.CancelledError:
-            # stop() cancels open connections; ending quietly here keeps asyncio's stream callback
-            # (which asks a cancelled task for its exception on 3.11) from logging a traceback.
-            return
-        finally:
-            self._conns.discard(task)
-            writer.close()
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(writer.wait_closed(), 1)
+                deadline = loop.time() + self.message_timeout_s

@@ -14,9 +14,10 @@ item (1059) the name (1030), the marking code (2000), the 1260 values with
 FNS names (``idFoiv``, ``foundationDocDateTime``, ``foundationDocNumber``,
 ``industryPropValue``) and 2106.
 
-The app is read-only. Requests must name this server in ``Host`` (a loopback
-name or one of ``hosts``); every response forbids framing and carries a
-content security policy that allows nothing but the page itself.
+The app is read-only and guarded as the other local fronts are
+(``emulator.net.webguard``): ``Host`` must be a loopback name or one of
+``hosts``, requests from other sites are refused, every response forbids
+framing and carries a content security policy that loads nothing.
 """
 
 from __future__ import annotations
@@ -27,24 +28,18 @@ import re
 from typing import Any
 
 from starlette.applications import Starlette
-from starlette.middleware import Middleware
-from starlette.middleware.trustedhost import TrustedHostMiddleware
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 
+from emulator.net.webguard import DEFAULT_CSP, local_guards
 from emulator.servers.ofd.model import RESPONSE_TEXTS, OfdModel, Received
 from emulator.wire.ffd.document import Document, fields_to_json
 from emulator.wire.ffd.envelope import num, open_message
 from emulator.wire.ffd.values import FfdError
 
-LOOPBACK_NAMES = ("127.0.0.1", "localhost", "::1")
 MAX_LIMIT = 5000
-SECURITY_HEADERS = {
-    "x-frame-options": "DENY",
-    "content-security-policy": "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'",
-    "x-content-type-options": "nosniff",
-}
+CSP = DEFAULT_CSP + "; form-action 'self'"       # the filter form submits to the page itself
 
 
 class BadFilter(ValueError):
@@ -149,11 +144,6 @@ def _page(rows: list[dict[str, Any]], f: Filters | None, error: str | None) -> s
     return "".join(parts)
 
 
-def _secure(response: Response) -> Response:
-    response.headers.update(SECURITY_HEADERS)
-    return response
-
-
 def make_app(model: OfdModel, hosts: tuple[str, ...] = ()) -> Starlette:
     # A received document never changes: each is decoded for the listing once.
     cache: dict[int, dict[str, Any]] = {}
@@ -162,27 +152,26 @@ def make_app(model: OfdModel, hosts: tuple[str, ...] = ()) -> Starlette:
         try:
             f = Filters(request.query_params)
         except BadFilter as exc:
-            return _secure(HTMLResponse(_page([], None, str(exc)), status_code=400))
-        return _secure(HTMLResponse(_page(f.select(model, cache), f, None)))
+            return HTMLResponse(_page([], None, str(exc)), status_code=400)
+        return HTMLResponse(_page(f.select(model, cache), f, None))
 
     async def api_list(request: Request) -> Response:
         try:
             f = Filters(request.query_params)
         except BadFilter as exc:
-            return _secure(JSONResponse({"error": str(exc)}, status_code=400))
-        return _secure(JSONResponse({"documents": f.select(model, cache)}))
+            return JSONResponse({"error": str(exc)}, status_code=400)
+        return JSONResponse({"documents": f.select(model, cache)})
 
     async def api_one(request: Request) -> Response:
         seq = request.path_params["seq"]
         docs = model.received()
         if not re.fullmatch(r"[0-9]{1,9}", seq) or not 1 <= int(seq) <= len(docs):
-            return _secure(JSONResponse({"error": f"no document {seq[:20]!r}"}, status_code=404))
+            return JSONResponse({"error": f"no document {seq[:20]!r}"}, status_code=404)
         rec = docs[int(seq) - 1]
         ack = Document.decode(open_message(rec.ack).document)
-        return _secure(JSONResponse({**summary(rec), "document": rec.decoded().to_json(),
-                                     "acknowledgement": ack.to_json(), "trailer": rec.trailer.hex()}))
+        return JSONResponse({**summary(rec), "document": rec.decoded().to_json(),
+                             "acknowledgement": ack.to_json(), "trailer": rec.trailer.hex()})
 
-    allowed = [*LOOPBACK_NAMES, *hosts]
     return Starlette(routes=[Route("/", index), Route("/api/documents", api_list),
                              Route("/api/documents/{seq}", api_one)],
-                     middleware=[Middleware(TrustedHostMiddleware, allowed_hosts=allowed, www_redirect=False)])
+                     middleware=local_guards(hosts, csp=CSP))

@@ -40,11 +40,10 @@ import asyncio
 import contextlib
 import logging
 import ssl
-import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
 
+from emulator.net.asyncserver import BackgroundServer
 from emulator.servers.techserver.model import TechServer
 from emulator.servers.techserver.session import MAX_SESSION_FRAMES, Session
 from emulator.wire.techframes import (
@@ -61,91 +60,35 @@ WRITE_BUFFER = 64 * 1024
 log = logging.getLogger("kkt_emu.techserver.tcp")
 
 
-class TechServerTcp:
+class TechServerTcp(BackgroundServer):
     """The exchange server in a background thread. ``start()`` binds and returns self; ``port`` is then set."""
+
+    thread_name = "techserver-tcp"
 
     def __init__(self, model: TechServer, host: str = "127.0.0.1", port: int = 0,
                  ssl_context: ssl.SSLContext | None = None, now_ms: Callable[[], int] | None = None,
                  idle_timeout_s: float = 30.0, write_timeout_s: float = 10.0,
                  max_frames: int = MAX_SESSION_FRAMES) -> None:
+        super().__init__(host, port, ssl_context)
         self.model = model
-        self.host = host
-        self.port = port
-        self.ssl_context = ssl_context
         self.now_ms = now_ms or model.clock
         self.idle_timeout_s = idle_timeout_s
         self.write_timeout_s = write_timeout_s
         self.max_frames = max_frames
-        self.stats = {"connections": 0, "frames": 0, "frame_errors": 0, "sessions": 0, "timeouts": 0,
-                      "write_timeouts": 0}
+        self.stats.update({"frames": 0, "frame_errors": 0, "sessions": 0, "timeouts": 0})
         self.frame_errors: list[FrameError] = []
-        self._thread: threading.Thread | None = None
-        self._ready = threading.Event()
-        self._start_error: BaseException | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._stop: asyncio.Event | None = None
-        self._conns: set[asyncio.Task[Any]] = set()
         # The model's work runs here, not in asyncio's default executor: asyncio.run() would wait
         # for that one at stop(), however long a call takes.
         self._executor: ThreadPoolExecutor | None = None
 
-    @property
-    def address(self) -> tuple[str, int]:
-        return self.host, self.port
-
-    @property
-    def open_connections(self) -> int:
-        return len(self._conns)
-
-    def start(self) -> TechServerTcp:
-        if self._thread is not None:
-            raise RuntimeError("already started")
+    def _starting(self) -> None:
         self._executor = ThreadPoolExecutor(max_workers=4, thread_name_prefix="techserver-model")
-        self._thread = threading.Thread(target=lambda: asyncio.run(self._main()), name="techserver-tcp", daemon=True)
-        self._thread.start()
-        self._ready.wait(10)
-        if self._start_error is not None:
-            self._thread.join()
-            self._thread = None
-            raise self._start_error
-        return self
 
-    def stop(self) -> None:
-        if self._thread is None:
-            return
-        if self._loop is not None and self._stop is not None:
-            self._loop.call_soon_threadsafe(self._stop.set)
-        self._thread.join(10)
-        self._thread = None
+    def _stopped(self) -> None:
         if self._executor is not None:
             # A call still running finishes on its own (the model's lock keeps close() after it).
             self._executor.shutdown(wait=False, cancel_futures=True)
             self._executor = None
-
-    def __enter__(self) -> TechServerTcp:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
-    async def _main(self) -> None:
-        self._loop = asyncio.get_running_loop()
-        self._stop = asyncio.Event()
-        try:
-            server = await asyncio.start_server(self._handle, self.host, self.port, ssl=self.ssl_context)
-        except BaseException as exc:
-            self._start_error = exc
-            self._ready.set()
-            return
-        self.port = server.sockets[0].getsockname()[1]
-        self._ready.set()
-        await self._stop.wait()
-        server.close()
-        for t in list(self._conns):
-            t.cancel()
-        await asyncio.gather(*self._conns, return_exceptions=True)
-        with contextlib.suppress(Exception):
-            await asyncio.wait_for(server.wait_closed(), 2)
 
     async def _write(self, writer: asyncio.StreamWriter, frames: list[Frame]) -> bool:
         """Send ``frames``; False (and the connection aborted) when they are not taken in time."""
@@ -155,67 +98,47 @@ class TechServerTcp:
             log.exception("technological server: a reply could not be built")
             data = Frame("ERROR", frames[0].seq if frames else 0,
                          {"code": ERR_INTERNAL, "text": "internal error"}).to_bytes()
-        writer.write(data)
-        try:
-            async with asyncio.timeout(self.write_timeout_s):
-                await writer.drain()
-        except TimeoutError:
-            self.stats["write_timeouts"] += 1
-            writer.transport.abort()
-            return False
-        return True
+        return await self.write_all(writer, data, self.write_timeout_s)
 
-    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        task = asyncio.current_task()
-        assert task is not None
-        self._conns.add(task)
-        self.stats["connections"] += 1
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         loop = asyncio.get_running_loop()
         session = Session(self.model, self.now_ms, self.max_frames)
         frames = FrameReader(max_buffer=2 * MAX_FRAME)
         with contextlib.suppress(Exception):
             writer.transport.set_write_buffer_limits(high=WRITE_BUFFER)
         deadline = loop.time() + self.idle_timeout_s        # the next whole frame is due by then
-        try:
-            while True:
-                try:
-                    # asyncio.timeout, not wait_for: on 3.11 wait_for can swallow the cancellation
-                    # that stop() sends when the read completes at the same moment.
-                    async with asyncio.timeout_at(deadline):
-                        data = await reader.read(65536)
-                except TimeoutError:
-                    self.stats["timeouts"] += 1
-                    text = "frame not complete in time" if frames.buffered else "idle timeout"
-                    await self._write(writer, [Frame("ERROR", 0, {"code": ERR_IDLE, "text": text})])
+        while True:
+            try:
+                # asyncio.timeout, not wait_for: on 3.11 wait_for can swallow the cancellation
+                # that stop() sends when the read completes at the same moment.
+                async with asyncio.timeout_at(deadline):
+                    data = await reader.read(65536)
+            except TimeoutError:
+                self.stats["timeouts"] += 1
+                text = "frame not complete in time" if frames.buffered else "idle timeout"
+                await self._write(writer, [Frame("ERROR", 0, {"code": ERR_IDLE, "text": text})])
+                return
+            if not data:
+                return
+            for event in frames.feed_events(data):
+                if isinstance(event, FrameError):
+                    self.stats["frame_errors"] += 1
+                    self.frame_errors.append(event)
+                    text = f"bad frame: {event.kind}: {event.detail}"
+                    await self._write(writer, [Frame("ERROR", event.seq or 0,
+                                                     {"code": ERR_BAD_FRAME, "text": text})])
                     return
-                if not data:
+                self.stats["frames"] += 1
+                if self.stopping:
+                    return                      # stopping: no new work, the session ends here
+                was_new = session.serial is None
+                # The model's SQLite work runs off the event loop, so that stop() and other
+                # connections are served while a large batch is being stored.
+                replies, close = await loop.run_in_executor(self._executor, session.handle, event)
+                if was_new and session.serial is not None:
+                    self.stats["sessions"] += 1
+                if not await self._write(writer, replies):
                     return
-                for event in frames.feed_events(data):
-                    if isinstance(event, FrameError):
-                        self.stats["frame_errors"] += 1
-                        self.frame_errors.append(event)
-                        text = f"bad frame: {event.kind}: {event.detail}"
-                        await self._write(writer, [Frame("ERROR", event.seq or 0,
-                                                         {"code": ERR_BAD_FRAME, "text": text})])
-                        return
-                    self.stats["frames"] += 1
-                    if self._stop is not None and self._stop.is_set():
-                        return                      # stopping: no new work, the session ends here
-                    was_new = session.serial is None
-                    # The model's SQLite work runs off the event loop, so that stop() and other
-                    # connections are served while a large batch is being stored.
-                    replies, close = await loop.run_in_executor(self._executor, session.handle, event)
-                    if was_new and session.serial is not None:
-                        self.stats["sessions"] += 1
-                    if not await self._write(writer, replies):
-                        return
-                    deadline = loop.time() + self.idle_timeout_s
-                    if close:
-                        return
-        except (ConnectionError, ssl.SSLError, asyncio.IncompleteReadError):
-            return
-        finally:
-            self._conns.discard(task)
-            writer.close()
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(writer.wait_closed(), 1)
+                deadline = loop.time() + self.idle_timeout_s
+                if close:
+                    return

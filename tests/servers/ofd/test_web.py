@@ -63,3 +63,9 @@ def test_the_page_shows_the_documents_and_is_guarded(client):
     assert client.get("/api/documents/99").status_code == 404
     assert client.get("/api/documents/x").status_code == 404
     assert client.get("/", headers={"host": "evil.example"}).status_code == 400
+
+
+def test_a_cross_site_write_is_refused_and_the_app_is_read_only(client):
+    r = client.post("/api/documents", headers={"origin": "http://evil.example", "sec-fetch-site": "cross-site"})
+    assert r.status_code == 403
+    assert client.post("/api/documents", json={}).status_code == 405
