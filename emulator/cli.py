@@ -7,11 +7,11 @@ Subcommands::
         exit 0 when all pass, 1 when any fails, 2 when a file cannot be loaded
     kkt-emu errors [--json]
         the device error table: code, text, cause
+    kkt-emu fd decode FILE|- [--json]
+        a TLV document or a whole OFD / ОИСМ session message as a tree; bad input: one line, exit 2
     kkt-emu fd show STATE_DIR|ARCHIVE [--json] [--number N]
         the fiscal drive's documents (ФД, type, date, ФП, delivered or pending),
         or one decoded; exit 2 for a missing or damaged archive
-    kkt-emu fd decode FILE|- [--json]
-        a TLV document or a whole OFD / ОИСМ session message as a tree; bad input: one line, exit 2
 
 Each subcommand is a pair ``_add_<name>(subparsers)`` / ``_cmd_<name>(args)``
 registered in ``COMMANDS``; a new one (``bench``) adds its pair there.

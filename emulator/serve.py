@@ -285,7 +285,7 @@ class Serve:
         route = self.servers.route if self.servers is not None else None   # `refuse` plan items: real refusals
         self.net = RealNetwork(self.driver, resolve, lambda: self.device.tls_context(), route=route)
         self.world = World.on_real_servers(self.clock, self.backend or TrueApiBackend(), self.net, self.driver,
-                                           self.servers)
+                                           self.servers, fiscal=True)
         if not self.args.no_techserver:
             self.world.attach_techserver(self._start_techserver())
         self.device = self.world.new_device(self.device_dir)
@@ -639,6 +639,8 @@ class Serve:
             self.control_thread.join(timeout=5)
         if self.device is not None:
             self.device.power_off()
+        if self.world is not None and self.world.fiscal is not None:
+            self.world.fiscal.close()
         if self.net is not None:
             self.net.close()
         if self.tech_link is not None:

@@ -3,7 +3,10 @@
 One shift a day (09:00-21:00 Moscow time), ``receipts`` receipts a shift spread
 evenly over it, each with ``marked`` marked positions (every fifth receipt
 also has an unmarked one), driven through the keypad and the scanner as a
-cashier would. The CDN list is refreshed at each shift opening (more than 6 h
+cashier would. Every receipt and shift report is a fiscal document in an
+in-memory fiscal drive, printed (text form; no QR image without a device
+directory) and delivered to the in-process mock OFD, and every marked
+position is an ОИСМ exchange (81 → 83) before its GIS MT check. The CDN list is refreshed at each shift opening (more than 6 h
 have passed), block probes run on the clock, and a few host faults are
 injected: a host answering 500 twice (blocked, failover), a host turning slow
 (three late answers, blocked), a 5000 answer, an emergency day.
@@ -111,16 +114,22 @@ def run(cfg: BenchConfig = BenchConfig()) -> dict[str, object]:
         op.close_shift()
         if dev.emergency:
             dev.set_emergency(False)
+    if dev.fiscal is not None:
+        clock.run_while(lambda: dev.fiscal is not None and dev.fiscal.busy, 60_000)  # the last documents' acks
     wall = time.perf_counter() - t0
     virtual_s = (clock.now_ms - start) / 1000
     closed = sum(1 for r in dev.receipts if r.state == "closed")
     marked_positions = sum(1 for r in dev.receipts for p in r.positions if p.marking)
     checks = dev.gismt.stats.checks
+    fiscal = dev.fiscal
+    fiscal_figures = {} if fiscal is None else {
+        "fiscal_documents": fiscal.drive.last_fd, "ofd_acknowledged": fiscal.delivered,
+        "ofd_pending": len(fiscal.drive.pending()), "oism_requests": fiscal.oism_requests}
     return {
         "days": cfg.days, "receipts": receipts, "receipts_closed": closed, "marked_positions": marked_positions,
         "gismt_checks": checks, "gismt_requests": dev.gismt.stats.requests,
         "cdn_refreshes": dev.gismt.stats.refreshes, "probes": dev.gismt.stats.probes,
-        "log_records": len(dev.logbook.records), "clock_timers": clock.fired,
+        "log_records": len(dev.logbook.records), "clock_timers": clock.fired, **fiscal_figures,
         "wall_s": round(wall, 3), "virtual_s": round(virtual_s, 1),
         "speedup": round(virtual_s / wall, 1), "receipts_per_s": round(receipts / wall, 1),
         "positions_per_s": round(positions / wall, 1),

@@ -51,7 +51,7 @@ CONTOURS = ("prod", "sandbox")
 EMPTY_STEPS = ("open_shift", "enter_cash", "return_receipt", "close_receipt", "cancel_receipt", "leave_cash",
                "close_shift", "status_check", "settle", "restart")
 STEP_KINDS = ("press", "keys", "goto", "type", "scan", "set", "sale", "sale_free", "doc_type", "emergency",
-              "advance", "host", "world", "expect", "note", "tech") + EMPTY_STEPS
+              "advance", "host", "world", "expect", "note", "tech", "fiscal_server") + EMPTY_STEPS
 
 
 MAX_YAML_BYTES = 4 << 20          # a scenario file (the bundled ones are a few kB)

@@ -17,11 +17,13 @@ message. The first failed step or expectation stops the scenario.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import re
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -29,14 +31,17 @@ from emulator.base.instants import parse_duration
 from emulator.base.storage import write_json_atomic
 from emulator.devices.kkt.device import KktDevice, Receipt
 from emulator.devices.kkt.events import DeviceEvent
+from emulator.devices.kkt.fiscal import PRINTS_DIR, FiscalUnit
 from emulator.devices.kkt.logbook import LogRecord
 from emulator.devices.kkt.settings import Settings, SettingsStore
+from emulator.devices.printer.form import qr_text
 from emulator.fronts.operator import Operator, OperatorError
 from emulator.net.seam import NetRequest, NetResult
 from emulator.net.techlink import SimTechLink
 from emulator.rules.marking import is_marking
 from emulator.rules.syntax import TOKEN_RE, mask_token
 from emulator.scenario.model import Scenario, ScenarioError, Step, load_all, load_data, load_file, setting_node
+from emulator.servers.ofd.model import OfdModel
 from emulator.servers.oism.model import OismModel
 from emulator.servers.techserver.model import TechServer
 from emulator.world.root import World, WorldError
@@ -78,8 +83,10 @@ class ScenarioRun:
         self.verbose = verbose
         self.network = network or ("simulated" if scenario.network == "both" else scenario.network)
         spec = scenario.device
+        # The drive's secret is derived from the seed: the same scenario gives the same fiscal signs.
+        secret = hashlib.sha256(f"kkt-emu scenario drive {scenario.seed}".encode()).digest()
         self.world = World.build(self.network, scenario.start_ms, make_backend(scenario.seed, scenario.world),
-                                 oism=OismModel(dict(spec.oism_codes), spec.oism_default))
+                                 oism=OismModel(dict(spec.oism_codes), spec.oism_default), drive_secret=secret)
         self.clock = self.world.clock
         self.backend = self.world.backend
         self.net = self.world.net
@@ -128,7 +135,7 @@ class ScenarioRun:
             self.tokens.add(d.settings.token)
 
     def _tz(self) -> int:
-        return self.device.settings.tz_offset_min if self.world.devices else 180
+        return self.world.device.settings.tz_offset_min if self.world.devices else 180
 
     def _trace_event(self, ev: DeviceEvent) -> None:
         assert self.trace is not None
@@ -223,6 +230,9 @@ class ScenarioRun:
         if isinstance(value, str):
             value = {"code": value}
         self.op.scan(value["code"], wait=value.get("wait", True))
+        fiscal = self.device.fiscal
+        if fiscal is not None:      # `wait: false` skips the GIS MT check, not the ОИСМ answer before it
+            self.world.settle(lambda: fiscal.oism_waiting > 0, SETTLE_MAX_MS)
 
     def step_set(self, value: Mapping[str, Any]) -> None:
         for name, wanted in value.items():
@@ -278,7 +288,22 @@ class ScenarioRun:
             raise StepFailed(str(exc)) from None
 
     def step_settle(self, _: Any) -> None:
+        """Let the clock run while the device waits, and while a document is on its way to the OFD."""
         self._settle()
+        fiscal = self.device.fiscal
+        if fiscal is not None and not self.world.settle(lambda: fiscal.busy, SETTLE_MAX_MS):
+            raise StepFailed(f"a document is still on its way to the OFD after {SETTLE_MAX_MS // 1000} s")
+
+    def step_fiscal_server(self, value: Mapping[str, Any]) -> None:
+        """The mock OFD's or ОИСМ's faults: ``down``, a ``plan`` of per-message items, ``repeat``."""
+        if self.world.fiscal is None:
+            raise StepFailed("this world has no fiscal servers")
+        server = self.world.fiscal.ofd if value["name"] == "ofd" else self.world.fiscal.oism
+        plan = server.faults.plan
+        if "down" in value:
+            plan.down = bool(value["down"])
+        if "plan" in value:
+            plan.plan(list(value["plan"]), bool(value.get("repeat", False)))
 
     def step_host(self, value: Mapping[str, Any]) -> None:
         self._change(lambda: apply_host(self.backend, value["name"],
@@ -497,6 +522,74 @@ class ScenarioRun:
                     bad.append(f"position {i + 1} {key}: expected {value!r}, got {actual!r}")
         return f"{what} (#{receipt.number}): " + "; ".join(bad) if bad else None
 
+    # ------------------------------------------------------------ the fiscal half
+    def _fiscal_unit(self) -> FiscalUnit:
+        if self.device.fiscal is None:
+            raise StepFailed("this device has no fiscal drive")
+        return self.device.fiscal
+
+    def _exp_printed(self, want: list[str]) -> str | None:
+        printed = self._fiscal_unit().printed
+        if not printed:
+            return "nothing has been printed"
+        lines = printed[-1].lines
+        i = 0
+        for n, w in enumerate(want):
+            while i < len(lines) and w not in lines[i]:
+                i += 1
+            if i >= len(lines):
+                return f"entry {n + 1} {w!r} not found in order in the last print:\n" + "\n".join(lines)
+            i += 1
+        return None
+
+    def _plain(self, value: Any) -> Any:
+        if isinstance(value, Decimal):
+            return int(value) if value == value.to_integral_value() else str(value)
+        if isinstance(value, datetime):
+            return value.isoformat()
+        if isinstance(value, (bytes, bytearray)):
+            return value.hex()
+        if isinstance(value, str) and self.network == "real":
+            return comparable_log(value)
+        return value
+
+    def _exp_document(self, want: Mapping[str, Any]) -> str | None:
+        docs = self._fiscal_unit().drive.documents()
+        if not docs:
+            return "the drive holds no document"
+        last = docs[-1]
+        doc = last.document
+        got: dict[str, Any] = {}
+        w = dict(want)
+        if "doc_type" in w:
+            got["doc_type"] = doc.doc_type
+        if "fd" in w:
+            got["fd"] = last.fd_number
+        if "tags" in w:
+            w["tags"] = {k: self._plain(v) for k, v in w["tags"].items()}
+            got["tags"] = {k: self._plain(doc.get(int(k))) for k in w["tags"]}
+        items = [item_view(i) for i in doc.all(1059)]
+        if "items" in w:
+            w["items"] = [{k: self._plain(v) for k, v in i.items()} for i in w["items"]]
+            got["items"] = [{k: self._plain(it.get(int(k))) for k in wi} for wi, it in zip(w["items"], items)]
+            got["items"] += [dict(it) for it in items[len(w["items"]):]]
+        if "absent" in w:
+            got["absent"] = [t for t in w["absent"] if all(t not in it for it in items)]
+        return self._differ(w, got)
+
+    def _exp_ofd(self, want: Mapping[str, int]) -> str | None:
+        unit = self._fiscal_unit()
+        assert self.world.fiscal is not None
+        got = {"received": len(self.world.fiscal.ofd.received(unit.fn_number)),
+               "pending": len(unit.drive.pending()), "last_fd": unit.drive.last_fd}
+        return self._differ(dict(want), {k: got[k] for k in want})
+
+    def _exp_fiscal_agrees(self, _: bool) -> str | None:
+        unit = self._fiscal_unit()
+        assert self.world.fiscal is not None
+        problems = fiscal_disagreements(unit, self.world.fiscal.ofd, self._pick_receipt("last")[0])
+        return "; ".join(problems) or None
+
     def _exp_connections(self, want: Mapping[str, int]) -> str | None:
         opened = self.net.stats.opened
         return self._differ(dict(want), {h: opened.get(h, 0) for h in want})
@@ -515,6 +608,64 @@ class ScenarioRun:
         if "blocked" in w:
             w["blocked"] = sorted(w["blocked"])
         return self._differ(w, {k: got[k] for k in w})
+
+
+def item_view(item: tuple[tuple[int, Any], ...]) -> dict[int, Any]:
+    """An item's fields by tag, the permit-mode 1260's 1262-1265 read as the item's own."""
+    view: dict[int, Any] = {}
+    for tag, value in item:
+        if tag == 1260 and isinstance(value, tuple):
+            view[1260] = True
+            view.update({t: v for t, v in value})
+        else:
+            view.setdefault(tag, value)
+    return view
+
+
+def fiscal_disagreements(unit: FiscalUnit, ofd: OfdModel, receipt: Receipt | None) -> list[str]:
+    """What does not agree between the last receipt, its document, the OFD's copies and the print."""
+    out: list[str] = []
+    drive = unit.drive
+    signed = next((d for d in reversed(drive.documents()) if d.document.doc_type == 3), None)
+    if signed is None or receipt is None:
+        return ["no receipt in the drive" if signed is None else "no closed receipt"]
+    items = [item_view(i) for i in signed.document.all(1059)]
+    if len(items) != len(receipt.positions):
+        out.append(f"{len(items)} items in ФД {signed.fd_number}, {len(receipt.positions)} positions in the receipt")
+    for n, (p, it) in enumerate(zip(receipt.positions, items), 1):
+        if p.marking is None:
+            continue
+        if it.get(2000) != p.marking or it.get(2106) != p.tag2106 or it.get(1265) != p.tag1265:
+            out.append(f"item {n}: 2000/2106/1265 {it.get(2000)!r}/{it.get(2106)!r}/{it.get(1265)!r}, "
+                       f"the check gave {p.marking!r}/{p.tag2106!r}/{p.tag1265!r}")
+    if drive.pending():
+        out.append(f"{len(drive.pending())} documents not acknowledged")
+    held = [(r.fd_number, r.document) for r in ofd.received(drive.fn_number)]
+    mine = [(d.fd_number, drive.document_bytes(d.fd_number)) for d in drive.documents()]
+    if held != mine:
+        out.append(f"the OFD holds ФД {[fd for fd, _ in held]}, the drive {[fd for fd, _ in mine]} "
+                   "(or their bytes differ)")
+    printed = next((p for p in reversed(unit.printed) if p.fd_number == signed.fd_number), None)
+    want_qr = qr_text(signed.document, signed.fiscal_sign)
+    if printed is None or printed.qr != want_qr:
+        out.append(f"the print of ФД {signed.fd_number} has QR {printed.qr if printed else None!r}, "
+                   f"the document {want_qr!r}")
+    if unit.directory is not None:
+        png = unit.directory / PRINTS_DIR / f"{signed.fd_number}.png"
+        decoded = read_qr(png) if png.exists() else None
+        if decoded != want_qr:
+            out.append(f"the QR image {png.name} reads {decoded!r}, the document {want_qr!r}")
+    return out
+
+
+def read_qr(png: Path) -> str | None:
+    """The text of the first QR code in a PNG (pyzbar)."""
+    from PIL import Image
+    from pyzbar.pyzbar import decode
+
+    with Image.open(png) as image:
+        found = decode(image)
+    return found[0].data.decode("ascii") if found else None
 
 
 def _pos_summary(p: Any) -> str:

@@ -36,22 +36,33 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from emulator.base.clock import VirtualClock
+from emulator.devices.fn.errors import DamagedArchive
+from emulator.devices.fn.model import FiscalDrive, archive_path
 from emulator.devices.kkt.device import KktDevice
+from emulator.devices.kkt.fiscal import FiscalUnit
+from emulator.devices.kkt.fiscaldocs import Identity
+from emulator.net.ofdlink import FiscalLink, SimFiscalLink, TcpFiscalLink
 from emulator.net.oism import SimOismLink
 from emulator.net.real import RealNetwork, RealTimeDriver
 from emulator.net.simulated import SimulatedNetwork
 from emulator.net.techlink import SimTechLink, TcpTechLink
+from emulator.servers.ofd.model import OfdModel
 from emulator.servers.oism.model import OismModel
+from emulator.servers.oism.routes import OismServer
 from emulator.servers.techserver.model import TechServer
 from emulator.servers.techserver.session import Session
 from emulator.servers.trueapi import TrueApiBackend
 from tls_store.lab_ca import LabCA
 
 if TYPE_CHECKING:
+    from emulator.servers.ofd.tcp import OfdTcp
+    from emulator.servers.oism.tcp import OismTcp
     from emulator.servers.techserver.tcp import TechServerTcp
     from emulator.servers.trueapi.servers import TrueApiServers
 
 NETWORKS = ("simulated", "real")
+OFD_TIMEOUT_MS = 10_000          # the device's deadline for an OFD acknowledgement (MODELLED)
+OISM_TIMEOUT_MS = 1_000          # ... for the ОИСМ answer, before GIS MT is asked (MODELLED)
 
 
 class WorldError(Exception):
@@ -75,6 +86,49 @@ class TechWorld:
 
 
 @dataclass
+class FiscalWorld:
+    """The mock OFD and ОИСМ of a world, the device's links to them, and (real network) their TCP fronts.
+
+    On the simulated network the links reach the models in-process with no latency of their own
+    (``latency_ms`` 0, so that the fiscal half adds no virtual time to a sale and the GIS MT log of
+    a scenario stays what it was); on the real one they are TCP connections to 127.0.0.1.
+    """
+
+    ofd: OfdModel
+    oism: OismServer
+    ofd_link: FiscalLink
+    oism_link: FiscalLink
+    fronts: tuple[OfdTcp, OismTcp] | None = None
+
+    @classmethod
+    def simulated(cls, clock: VirtualClock, oism: OismModel) -> FiscalWorld:
+        ofd, server = OfdModel(), OismServer(oism)
+        return cls(ofd, server, SimFiscalLink(clock, ofd, 0, OFD_TIMEOUT_MS),
+                   SimFiscalLink(clock, server, 0, OISM_TIMEOUT_MS))
+
+    @classmethod
+    def real(cls, driver: RealTimeDriver, oism: OismModel) -> FiscalWorld:
+        from emulator.servers.ofd.tcp import OfdTcp
+        from emulator.servers.oism.tcp import OismTcp
+
+        ofd, server = OfdModel(), OismServer(oism)
+        now = driver.now_ms
+        ofd_tcp = OfdTcp(ofd, "127.0.0.1", 0, now_ms=now)
+        oism_tcp = OismTcp(server, "127.0.0.1", 0, now_ms=now)
+        ofd_tcp.start()
+        oism_tcp.start()
+        return cls(ofd, server, TcpFiscalLink(*ofd_tcp.address, OFD_TIMEOUT_MS, post=driver.post),
+                   TcpFiscalLink(*oism_tcp.address, OISM_TIMEOUT_MS, post=driver.post), (ofd_tcp, oism_tcp))
+
+    def close(self) -> None:
+        for link in (self.ofd_link, self.oism_link):
+            if isinstance(link, TcpFiscalLink):
+                link.shutdown()
+        for front in self.fronts or ():
+            front.stop()
+
+
+@dataclass
 class World:
     clock: VirtualClock
     backend: TrueApiBackend
@@ -84,35 +138,47 @@ class World:
     driver: RealTimeDriver | None = None
     servers: TrueApiServers | None = None
     tech: TechWorld | None = None
+    fiscal: FiscalWorld | None = None
     devices: list[KktDevice] = field(default_factory=list)
+    drive_secret: bytes | None = None    # a new drive's secret (random when None; scenarios derive one)
     _cleanup: list[Callable[[], None]] = field(default_factory=list)
 
     # ------------------------------------------------------------ building
     @classmethod
     def build(cls, network: str, start_ms: int, backend: TrueApiBackend, *,
-              oism: OismModel | None = None) -> World:
+              oism: OismModel | None = None, fiscal: bool = True, drive_secret: bytes | None = None) -> World:
         """A world on the ``simulated`` or the ``real`` network (mock hosts on loopback, a fresh lab CA)."""
         if network not in NETWORKS:
             raise ValueError(f"network {network!r} is not one of {', '.join(NETWORKS)}")
         clock = VirtualClock(start_ms)
         oism = oism or OismModel()
         if network == "simulated":
-            return cls(clock, backend, network, SimulatedNetwork(clock, backend), oism)
+            world = cls(clock, backend, network, SimulatedNetwork(clock, backend), oism,
+                        fiscal=FiscalWorld.simulated(clock, oism) if fiscal else None)
+            world.drive_secret = drive_secret
+            return world
         from emulator.servers.trueapi.servers import TrueApiServers
 
         driver = RealTimeDriver(clock)
         servers = TrueApiServers(backend, LabCA.create(), now_ms=lambda: clock.now_ms).start()
         built: list[World] = []      # the device's TLS context comes from the world's current device
         net = RealNetwork(driver, servers.resolver(), lambda: built[0].device.tls_context(), route=servers.route)
-        built.append(cls(clock, backend, network, net, oism, driver, servers))
+        built.append(cls(clock, backend, network, net, oism, driver, servers,
+                         fiscal=FiscalWorld.real(driver, oism) if fiscal else None))
+        built[0].drive_secret = drive_secret
         return built[0]
 
     @classmethod
     def on_real_servers(cls, clock: VirtualClock, backend: TrueApiBackend, net: RealNetwork,
                         driver: RealTimeDriver, servers: TrueApiServers | None, *,
-                        oism: OismModel | None = None) -> World:
-        """A real-network world around servers and a network made by the caller (``serve``)."""
-        return cls(clock, backend, "real", net, oism or OismModel(), driver, servers)
+                        oism: OismModel | None = None, fiscal: bool = False) -> World:
+        """A real-network world around servers and a network made by the caller (``serve``).
+
+        ``fiscal``: with the mock OFD and ОИСМ on 127.0.0.1 (port 0) and a drive for each device.
+        """
+        oism = oism or OismModel()
+        return cls(clock, backend, "real", net, oism, driver, servers,
+                   fiscal=FiscalWorld.real(driver, oism) if fiscal else None)
 
     @property
     def roots_pem(self) -> bytes:
@@ -146,12 +212,33 @@ class World:
         self.tech = tech
 
     # ------------------------------------------------------------ devices
-    def new_device(self, directory: Path | None, **options: Any) -> KktDevice:
-        """A ``KktDevice`` on this world's network, ОИСМ and technological link (options: serial, inn, ...)."""
-        device = KktDevice(self.clock, self.net, directory, oism=SimOismLink(self.oism),
-                           tech_link=self.tech.link if self.tech is not None else None, **options)
+    def new_device(self, directory: Path | None, *, images: bool = True, **options: Any) -> KktDevice:
+        """A ``KktDevice`` on this world's network, ОИСМ, OFD and technological link (options: serial, inn, ...).
+
+        With the fiscal half (``fiscal``), the device gets a fiscal drive whose archive is in its
+        directory (in memory without one), registered when new, and its queue is sent at once.
+        """
+        unit = self._fiscal_unit(directory, options, images) if self.fiscal is not None else None
+        device = KktDevice(self.clock, self.net, directory, oism=unit or SimOismLink(self.oism),
+                           tech_link=self.tech.link if self.tech is not None else None, fiscal=unit, **options)
         self.devices.append(device)
+        if unit is not None:
+            if unit.drive.state == "setting":
+                unit.register()
+            unit.deliver()
         return device
+
+    def _fiscal_unit(self, directory: Path | None, options: dict[str, Any], images: bool) -> FiscalUnit:
+        assert self.fiscal is not None
+        fn = options.get("fn_number", "9999078900000001")
+        path = archive_path(directory) if directory is not None else None
+        try:
+            drive = FiscalDrive(path, fn, self.drive_secret)
+        except DamagedArchive:
+            drive = FiscalDrive(path, fn, self.drive_secret)   # the damaged file was set aside: a new drive
+        ident = Identity(inn=options.get("inn", "7700000000"), serial=options.get("serial", "00000000000001"))
+        return FiscalUnit(self.clock, drive, ident, ofd=self.fiscal.ofd_link, oism=self.fiscal.oism_link,
+                          directory=directory, images=images)
 
     @property
     def device(self) -> KktDevice:
@@ -225,6 +312,8 @@ class World:
     def close(self) -> None:
         if self.tech is not None:
             self.tech.close()
+        if self.fiscal is not None:
+            self.fiscal.close()
         if self.servers is not None:
             assert isinstance(self.net, RealNetwork)
             self.net.close()
@@ -232,6 +321,9 @@ class World:
         for device in self.devices:
             try:
                 device.logbook.close()
+                if device.fiscal is not None:
+                    device.fiscal.stop()
+                    device.fiscal.drive.close_archive()
             except Exception:  # noqa: BLE001 - best effort on the way out
                 pass
         for clean in reversed(self._cleanup):

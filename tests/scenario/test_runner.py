@@ -255,7 +255,7 @@ def test_cash_steps_receipts_and_positions() -> None:
                                   {"gismt": "none", "price": 4900, "marking": None}],
                     "display": ["Приход 2", "ИТОГ 169.50"]}},
         {"close_receipt": {}},
-        {"expect": {"receipts": {"closed": 1, "cancelled": 0, "open": False}, "display_text": "ЧЕК ЗАКРЫТ\nИТОГ 169.50",
+        {"expect": {"receipts": {"closed": 1, "cancelled": 0, "open": False}, "display_contains": "ЧЕК ЗАКРЫТ\nИТОГ 169.50\nФД 3 ФП",
                     "receipt": "last", "positions": [{"price": 12050}, {"price": 4900}],
                     "connections": {"cdn01.crpt.ru": 2}, "requests": {"cdn01.crpt.ru": 2, "cdn.crpt.ru": 1}}},
         {"sale_free": {"price": 100}},

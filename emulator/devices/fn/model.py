@@ -74,7 +74,7 @@ from emulator.devices.fn.errors import (
     FnError,
 )
 from emulator.devices.fn.signs import fiscal_sign_of, fpd_of, local_datetime, unsigned_bytes
-from emulator.wire.ffd.document import DOC_MAX_LEN, Document
+from emulator.wire.ffd.document import DOC_MAX_LEN, Document, document_stlv
 from emulator.wire.ffd.tlv import FfdError, Field, encode_fields
 
 __all__ = ["ARCHIVE_FILE", "DamagedArchive", "FiscalDrive", "FnError", "Signed", "add_months", "fiscal_sign_of"]
@@ -373,17 +373,15 @@ class FiscalDrive:
                 own_tail.append((1038, shift_number))
             if doc_type in RECEIPT_TYPES:
                 own_tail.append((1042, receipts))
-            unsigned = Document(doc_type, (*own, *own_tail, *caller))
-            try:
-                body = encode_fields(unsigned.fields)        # the fields alone: a size over the limit is 10
+            try:    # each part encoded once; a document is the concatenation of its fields' TLVs
+                own_b, tail_b, caller_b = encode_fields(own), encode_fields(own_tail), encode_fields(caller)
             except (FfdError, ValueError, TypeError) as exc:    # FfdError is the codec's; the rest, belt and braces
                 raise FnError(BAD_PARAMETERS, f"fields do not encode: {exc}") from None
-            size, limit = len(body) + SIGN_TLV_LEN, DOC_MAX_LEN[doc_type]
+            size, limit = len(own_b) + len(tail_b) + len(caller_b) + SIGN_TLV_LEN, DOC_MAX_LEN[doc_type]
             if size > limit:
                 raise FnError(TLV_TOO_LARGE, f"document type {doc_type} of {size} bytes, at most {limit}")
-            fpd = fpd_of(self.secret, unsigned.encode())
-            doc = Document(doc_type, (*own, (1077, fpd), *own_tail, *caller))
-            data = doc.encode()
+            fpd = fpd_of(self.secret, document_stlv(doc_type, own_b + tail_b + caller_b))
+            data = document_stlv(doc_type, own_b + encode_fields(((1077, fpd),)) + tail_b + caller_b)
             state = {1: "fiscal", 6: "closed"}.get(doc_type, "fiscal")
             expiry = None
             if doc_type == 1 and self.expires_ms is None:

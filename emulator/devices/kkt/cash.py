@@ -7,10 +7,16 @@ asks to cancel it, ВЗ chooses the document type of an empty receipt, РЕЖ
 leaves cash mode (not with positions in the receipt). Settings pushed by the
 technological server while the cashier was selling are offered on leaving.
 Opening a shift refreshes a CDN list older than six hours.
+
+With a fiscal drive (``fiscal.FiscalUnit``) opening and closing the shift and
+closing a receipt make their documents first; a document the drive refuses
+(``FnError``) is shown as «ОШИБКА ФН <code>» and changes nothing (a receipt
+stays open). A closed receipt's message shows its ФД and ФП.
 """
 
 from __future__ import annotations
 
+from emulator.devices.fn.model import FnError
 from emulator.devices.kkt.events import (
     CdnNote,
     LeftCashMode,
@@ -21,6 +27,7 @@ from emulator.devices.kkt.events import (
     ShiftOpened,
     price_text,
 )
+from emulator.devices.kkt.fiscal import fn_message
 from emulator.devices.kkt.modes import Mode
 from emulator.devices.kkt.sale import MarkedSales, parse_amount
 from emulator.devices.kkt.screen import DOC_KINDS
@@ -52,6 +59,11 @@ class CashDesk(MarkedSales):
             self.mode = Mode.MAIN
 
     def open_shift(self) -> None:
+        if self.fiscal is not None:
+            signed = self.fiscal.shift_opened()
+            if isinstance(signed, FnError):
+                self._fn_error(signed, Mode.CASH_OPEN_SHIFT)
+                return
         self.shift_open = True
         self.shift_number += 1
         self.shift_opened_ms = self.clock.now_ms
@@ -66,7 +78,24 @@ class CashDesk(MarkedSales):
             self.emit(CdnNote(self.clock.now_ms, "refresh at shift opening"))
             self.gismt.refresh(lambda code: self.save_state())
 
+    def sync_shift_with_drive(self) -> None:
+        """The drive's shift is the truth: a power cut between its commit and ``state.json`` is mended.
+
+        Only a drive that has had a shift counts (a fresh one next to a ``state.json`` that says a
+        shift is open gets its own shift opened at the first receipt).
+        """
+        d = self.fiscal.drive if self.fiscal is not None else None
+        if d is None or d.state != "fiscal" or d.shift_number == 0:
+            return
+        if d.shift_open != self.shift_open or d.shift_number != self.shift_number:
+            self.shift_open, self.shift_number = d.shift_open, d.shift_number
+            self.shift_opened_ms = d.shift_open_ms if d.shift_open else None
+            self.shift_receipts = d.receipts_in_shift if d.shift_open else 0
+            self.save_state()
+
     def close_shift(self) -> None:
+        if self.fiscal is not None:
+            self.fiscal.shift_closed()      # the drive always takes the closing report
         self.shift_open = False
         self.shift_opened_ms = None
         self.emit(ShiftClosed(self.clock.now_ms, self.shift_number))
@@ -159,6 +188,13 @@ class CashDesk(MarkedSales):
     def _close_receipt(self) -> None:
         r = self.receipt
         assert r is not None
+        signs = ""
+        if self.fiscal is not None:
+            signed = self.fiscal.receipt(r)
+            if isinstance(signed, FnError):   # the receipt stays open: the cashier may cancel it
+                self._fn_error(signed, Mode.CASH_READY)
+                return
+            signs = f"\nФД {signed.fd_number} ФП {signed.fiscal_sign}"
         r.state = "closed"
         r.closed_ms = self.clock.now_ms
         self.receipts.append(r)
@@ -168,4 +204,9 @@ class CashDesk(MarkedSales):
         self.shift_receipts += 1
         self.save_state()          # the receipt number and the shift's count survive a power cut
         self.emit(ReceiptClosed(self.clock.now_ms, r.number, r.total))
-        self._message(f"{self.msgs['receipt_closed']}\nИТОГ {price_text(r.total)}", Mode.CASH_READY)
+        self._message(f"{self.msgs['receipt_closed']}\nИТОГ {price_text(r.total)}{signs}", Mode.CASH_READY)
+
+    def _fn_error(self, err: FnError, then: Mode) -> None:
+        """The drive refused a document: its code and the device's message for it, with a beep."""
+        self._beep(f"ФН {err.code:02x}: {err.text}")
+        self._message(f"ОШИБКА ФН {err.code:02x}\n{fn_message(err.code)}", then)

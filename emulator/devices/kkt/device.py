@@ -55,6 +55,7 @@ from emulator.devices.kkt.events import (
     TlsNote,
     Typed,
 )
+from emulator.devices.kkt.fiscal import FiscalUnit
 from emulator.devices.kkt.gismt import GisMtClient
 from emulator.devices.kkt.logbook import Logbook
 from emulator.devices.kkt.menu import HOST_CHECK_OFF, MenuKeys
@@ -107,7 +108,8 @@ class KktDevice(CashDesk, MenuKeys):
                  oism: OismLink, serial: str = "00000000000001",
                  fn_number: str = "9999078900000001", first_log_seq: int = 1,
                  menu: MenuData | None = None, keep_events: bool = True, tech_link: Any = None,
-                 inn: str = "7700000000", model_name: str = "Меркурий-185Ф") -> None:
+                 inn: str = "7700000000", model_name: str = "Меркурий-185Ф",
+                 fiscal: FiscalUnit | None = None) -> None:
         self.clock = clock
         self.inn = inn
         self.model_name = model_name
@@ -118,6 +120,9 @@ class KktDevice(CashDesk, MenuKeys):
         self.menu = menu or menu_data()
         self.msgs = self.menu.messages
         self.oism = oism
+        self.fiscal = fiscal
+        if fiscal is not None:
+            fiscal.emit = self.emit
         self.keep_events = keep_events
         self.store = SettingsStore(directory)
         self.settings = self.store.load()
@@ -157,6 +162,7 @@ class KktDevice(CashDesk, MenuKeys):
         self.prompt_return = Mode.MAIN
         self.tech: TechExchange | None = TechExchange(self, tech_link) if tech_link is not None else None
         self._load_state()
+        self.sync_shift_with_drive()
         if self.settings.host_check_off:
             self.emit(TlsNote(self.clock.now_ms, HOST_CHECK_OFF))
         for problem in self.tls.load_problems:
@@ -223,6 +229,9 @@ class KktDevice(CashDesk, MenuKeys):
         self.gismt.shutdown()
         if self.tech is not None:
             self.tech.stop()
+        if self.fiscal is not None:
+            self.fiscal.stop()
+            self.fiscal.drive.close_archive()
         self.powered = False
         self.logbook.close()
 

@@ -285,3 +285,49 @@ class PositionAdded(DeviceEvent):
     def text(self) -> str:
         marked = f" marked, GIS MT: {self.gismt}" if self.gismt is not None else ""
         return f"#{self.number} {price_text(self.price)}{marked}"
+
+
+@dataclass(frozen=True)
+class FiscalDocumentMade(DeviceEvent):
+    doc_type: int
+    fd_number: int
+    fiscal_sign: int
+    kind: ClassVar[str] = "fd"
+
+    @property
+    def text(self) -> str:
+        return f"document {self.doc_type} ФД {self.fd_number} ФП {self.fiscal_sign}"
+
+
+@dataclass(frozen=True)
+class FiscalRefused(DeviceEvent):
+    what: str
+    code: int
+    reason: str
+    kind: ClassVar[str] = "fd"
+
+    @property
+    def text(self) -> str:
+        return f"the drive refused the {self.what}: {self.code:02x} {self.reason}"
+
+
+@dataclass(frozen=True)
+class OfdNote(DeviceEvent):
+    note: str
+    kind: ClassVar[str] = "ofd"
+
+    @property
+    def text(self) -> str:
+        return self.note
+
+
+@dataclass(frozen=True)
+class OismFailed(DeviceEvent):
+    code: str
+    problem: str
+    tag2106: int
+    kind: ClassVar[str] = "oism"
+
+    @property
+    def text(self) -> str:
+        return f"no ОИСМ answer for {self.code}: {self.problem}; 2106 = {self.tag2106}"

@@ -16,6 +16,7 @@ from typing import Any
 
 from emulator.base import errors as E
 from emulator.devices.kkt.events import DefaultsRestored, SettingChanged, TlsNote
+from emulator.devices.kkt.fiscal import FiscalUnit
 from emulator.devices.kkt.modes import Mode
 from emulator.devices.kkt.techglue import TechGlue
 from emulator.rules.syntax import HOST_RE, TOKEN_RE, mask_token
@@ -26,6 +27,8 @@ HOST_CHECK_OFF = "host authentication OFF (option 92 = 1)"
 
 
 class MenuKeys(TechGlue):
+    fiscal: FiscalUnit | None    # the fiscal half (``fiscal.py``)
+
     def _key_message(self, k: Key) -> None:
         if k in (Key.C, Key.IT):
             self.mode = self.return_mode
@@ -96,7 +99,12 @@ class MenuKeys(TechGlue):
                 self.mode = Mode.Z_CONFIRM
         elif node.kind == "action" and node.id == "x_report":
             state = self.msgs["shift_opened"] if self.shift_open else self.msgs["shift_closed"]
-            self._message(f"{state}\nЧЕКОВ: {self.shift_receipts}", self.mode)
+            signs = ""
+            if self.fiscal is not None and self.fiscal.drive.state == "fiscal":
+                signed = self.fiscal.status_report()   # «Отчет о текущем состоянии расчетов» (21)
+                if not isinstance(signed, Exception):
+                    signs = f"ФД {signed.fd_number} ФП {signed.fiscal_sign}\n"
+            self._message(f"{signs}{state}\nЧЕКОВ: {self.shift_receipts}", self.mode)
 
     def _key_edit(self, k: Key) -> None:
         node = self.edit_node

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from emulator.base import errors as E
 from emulator.devices.kkt.events import PositionAdded, ReceiptOpened, SaleRefused
+from emulator.devices.kkt.fiscal import FiscalUnit
 from emulator.devices.kkt.gismt import CheckContext, CheckOutcome
 from emulator.devices.kkt.modes import Mode
 from emulator.devices.kkt.permit import decide
@@ -38,6 +39,8 @@ def parse_amount(buf: str) -> int | None:
 
 
 class MarkedSales(TechGlue):
+    fiscal: FiscalUnit | None    # the fiscal half (drive, printer, OFD); None: a device without one
+
     def _key_cash_need_price(self, k: Key) -> None:
         if k.is_digit or k is Key.POINT:
             if len(self.buffer) < 10:
@@ -154,6 +157,7 @@ class MarkedSales(TechGlue):
         if self.settings.is_autonomous:
             self._oism_checked(code, price, AUTONOMOUS)   # the ФН checks alone, offline
         else:
+            self.mode = Mode.CASH_CHECKING                 # the ОИСМ answer may take a while
             self.oism.request(code.raw, lambda tag2106: self._oism_checked(code, price, tag2106))
 
     def _oism_checked(self, code: MarkingCode, price: int, tag2106: int) -> None:
@@ -161,10 +165,14 @@ class MarkedSales(TechGlue):
         s = self.settings
         pending = PendingSale(code, price, tag2106)
         if receipt.kind != "sale" or not s.permit_on or s.is_autonomous:
+            self.mode = Mode.CASH_READY
             self._add_marked(pending, "skipped", None)
+            self._render()
             return
         if self.emergency:
+            self.mode = Mode.CASH_READY
             self._add_marked(pending, "emergency", None)
+            self._render()
             return
         ctx = CheckContext(code.raw, price, pending.tag2106, code.mrp_kopecks)
         self.mode = Mode.CASH_CHECKING

@@ -40,6 +40,7 @@ number.
 from __future__ import annotations
 
 import datetime as dt
+import struct
 from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
@@ -53,6 +54,16 @@ DOC_TYPE_NUMBERS = (1, 2, 3, 4, 5, 6, 7, 11, 21, 31, 41, 81, 82, 83, 84)
 DOC_TYPES: Mapping[int, str] = MappingProxyType({n: TAGS[n].name for n in DOC_TYPE_NUMBERS})
 DOC_MAX_LEN: Mapping[int, int] = MappingProxyType(
     {n: TAGS[n].max_len or MAX_INPUT - HEADER for n in DOC_TYPE_NUMBERS})
+
+def document_stlv(doc_type: int, body: bytes) -> bytes:
+    """The document STLV around fields already encoded (``encode_fields``): the same bytes as
+    ``Document(doc_type, fields).encode()``, for a writer that encodes its parts once."""
+    if doc_type not in DOC_TYPES:
+        raise FfdError(0, f"unknown document type {doc_type}")
+    if len(body) > DOC_MAX_LEN[doc_type]:
+        raise FfdError(2, f"document type {doc_type}: length {len(body)}, at most {DOC_MAX_LEN[doc_type]}")
+    return struct.pack("<HH", doc_type, len(body)) + body
+
 
 @dataclass(frozen=True)
 class Document:

@@ -80,3 +80,13 @@ def test_an_empty_document_round_trips() -> None:
 def test_decoded_datetimes_are_naive_local_time() -> None:
     when = Document.decode(Document(2, ((1012, dt.datetime(2024, 1, 1, 9, 0)),)).encode()).get(1012)
     assert when == dt.datetime(2024, 1, 1, 9, 0) and when.tzinfo is None
+
+
+def test_document_stlv_of_encoded_parts_is_the_documents_encoding():
+    from emulator.wire.ffd.document import document_stlv
+    from emulator.wire.ffd.tlv import encode_fields
+    doc = Document(3, ((1040, 7), (1020, 12345), (1037, "0000000005008570"), (1054, 1)))
+    parts = [doc.fields[:2], doc.fields[2:3], doc.fields[3:]]
+    assert document_stlv(3, b"".join(encode_fields(p) for p in parts)) == doc.encode()
+    with pytest.raises(FfdError):
+        document_stlv(99, b"")
