@@ -14,7 +14,9 @@ import sys
 from pathlib import Path
 
 from emulator.bench.days import BenchConfig, run
+from emulator.bench.ffd import run_ffd
 from emulator.bench.net import run_net
+from emulator.bench.ofd import run_ofd
 
 README = Path(__file__).resolve().parent.parent / "README.md"
 START = "| `wall_s` for 30 days (target < 5 s) |"
@@ -34,6 +36,14 @@ def table(r: dict[str, object]) -> str:
         f"| {r['net_device_overhead_ratio']} ({r['net_device_check_ms']} ms ÷ {r['net_bare_httpx_check_ms']} ms) |",
         f"| `mock_throughput_ratio`: mock `codes/check` ÷ bare starlette endpoint (target ≥ 0.5) "
         f"| {r['mock_throughput_ratio']} ({r['mock_checks_per_s']} ÷ {r['bare_starlette_per_s']} req/s) |",
+        f"| `fiscal_documents` in the 30 days (acknowledged by the mock OFD) | {r.get('fiscal_documents')} "
+        f"({r.get('ofd_acknowledged')}) |",
+        f"| `ffd_decode_ratio`: typical receipt decode ÷ `struct` baseline (target ≤ 3) "
+        f"| {r['ffd_decode_ratio']} ({r['ffd_decode_us']} µs ÷ {r['ffd_baseline_decode_us']} µs) |",
+        f"| `ffd_encode_ratio`: typical receipt encode ÷ `struct` baseline (target ≤ 3) "
+        f"| {r['ffd_encode_ratio']} ({r['ffd_encode_us']} µs ÷ {r['ffd_baseline_encode_us']} µs) |",
+        f"| `ofd_echo_ratio`: bare asyncio echo ÷ mock OFD, documents per second over loopback "
+        f"| {r['ofd_echo_ratio']} ({r['ofd_echo_docs_per_s']} ÷ {r['ofd_docs_per_s']} docs/s) |",
     ])
 
 
@@ -43,6 +53,8 @@ def main() -> int:
     args = ap.parse_args()
     r = run(BenchConfig())
     r.update(run_net())
+    r.update(run_ffd())
+    r.update(run_ofd())
     print(r)
     if args.check:
         return 0 if r["target_met"] else 1
