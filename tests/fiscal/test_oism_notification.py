@@ -6,7 +6,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from emulator.devices.kkt.events import OismFailed, OismNote
-from emulator.devices.kkt.fiscal import OISM_CURSOR, RETRY_FIRST_MS
+from emulator.devices.kkt.fiscal import OISM_CURSOR
+from emulator.devices.kkt.fiscalqueue import RETRY_FIRST_MS
 from emulator.fronts.operator import Operator
 from emulator.servers.trueapi import TrueApiBackend
 from emulator.servers.trueapi.catalogue import Catalogue

@@ -64,7 +64,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from emulator.base.clock import Timer, VirtualClock
+from emulator.base.clock import VirtualClock
 from emulator.base.storage import read_json, set_aside, write_json_atomic
 from emulator.devices.fn.model import FiscalDrive, FnError, Signed
 from emulator.devices.kkt.events import (
@@ -76,12 +76,13 @@ from emulator.devices.kkt.events import (
     OismNote,
 )
 from emulator.devices.kkt.fiscaldocs import Identity, receipt_fields, registration_fields, report_fields
+from emulator.devices.kkt.fiscalqueue import Backoff, answer_of, reply_document
 from emulator.devices.kkt.state import Receipt
 from emulator.devices.printer.form import PrintOut, print_form
 from emulator.net.ofdlink import FiscalLink, LinkResult
 from emulator.rules.tag2106 import FN_CHECKED, FN_POSITIVE, FULLY_POSITIVE
 from emulator.wire.ffd.document import Document
-from emulator.wire.ffd.envelope import Opened, int_field, num, open_message, wrap_document
+from emulator.wire.ffd.envelope import int_field, num, wrap_document
 from emulator.wire.ffd.tlv import FfdError
 
 FN_ONLY = FN_CHECKED | FN_POSITIVE       # 3: the ФН's check positive, no ОИСМ answer
@@ -93,8 +94,6 @@ OISM_NOTICE, OISM_TICKET = 82, 84
 RECEIPT_TYPES = (3, 31)
 OISM_CURSOR = "oism.json"
 FPS_TRAILER = bytes(8)
-RETRY_FIRST_MS = 60_000
-RETRY_MAX_MS = 3600_000
 KEEP_PRINTED = 50
 PRINTS_DIR = "prints"
 
@@ -106,51 +105,6 @@ FN_MESSAGES = {0x02: "НЕВЕРНОЕ СОСТ. ФН", 0x05: "СРОК ФН И�
 
 def fn_message(code: int) -> str:
     return FN_MESSAGES.get(code, "ОШИБКА ФН")
-
-
-def reply_document(reply: bytes) -> tuple[Opened, Document]:
-    """The envelope and the document of a reply message; ``FfdError`` for anything else."""
-    opened = open_message(reply)
-    return opened, Document.decode(opened.document)
-
-
-def answer_of(result: LinkResult) -> tuple[Opened, Document] | str:
-    """The envelope and document of a link's reply, or what was wrong (no answer, garbage)."""
-    if result.reply is None:
-        return f"{result.failure} {result.detail}".strip()
-    try:
-        return reply_document(result.reply)
-    except FfdError as exc:
-        return f"garbage answer: {exc}"
-
-
-class Backoff:
-    """A queue's retry schedule: ``RETRY_FIRST_MS``, doubling up to ``RETRY_MAX_MS`` (MODELLED)."""
-
-    def __init__(self, clock: VirtualClock, label: str) -> None:
-        self.clock = clock
-        self.label = label
-        self.ms = RETRY_FIRST_MS
-        self._timer: Timer | None = None
-
-    def reset(self) -> None:
-        self.ms = RETRY_FIRST_MS
-
-    def later(self, again: Callable[[], None]) -> int:
-        """``again()`` after the current delay, which then doubles; the delay in seconds."""
-        seconds = self.ms // 1000
-        self._timer = self.clock.call_later(self.ms, lambda: self._fire(again), self.label)
-        self.ms = min(self.ms * 2, RETRY_MAX_MS)
-        return seconds
-
-    def _fire(self, again: Callable[[], None]) -> None:
-        self._timer = None
-        again()
-
-    def cancel(self) -> None:
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
 
 
 def tag2106_of(answer: Document) -> int:
