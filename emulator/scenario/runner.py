@@ -584,6 +584,14 @@ class ScenarioRun:
                "pending": len(unit.drive.pending()), "last_fd": unit.drive.last_fd}
         return self._differ(dict(want), {k: got[k] for k in want})
 
+    def _exp_oism(self, want: Mapping[str, int]) -> str | None:
+        unit = self._fiscal_unit()
+        assert self.world.fiscal is not None
+        got = {"notified": sum(1 for e in list(self.world.fiscal.oism.log)
+                               if e.doc_type == 82 and e.fn_number == unit.fn_number),
+               "pending": unit.notices_waiting}
+        return self._differ(dict(want), {k: got[k] for k in want})
+
     def _exp_fiscal_agrees(self, _: bool) -> str | None:
         unit = self._fiscal_unit()
         assert self.world.fiscal is not None

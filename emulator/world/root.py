@@ -226,6 +226,7 @@ class World:
             if unit.drive.state == "setting":
                 unit.register()
             unit.deliver()
+            unit.notify()
         return device
 
     def _fiscal_unit(self, directory: Path | None, options: dict[str, Any], images: bool) -> FiscalUnit:

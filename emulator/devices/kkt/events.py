@@ -322,6 +322,16 @@ class OfdNote(DeviceEvent):
 
 
 @dataclass(frozen=True)
+class OismNote(DeviceEvent):
+    note: str                 # the «Уведомление о реализации» (82) and its «Квитанция» (84)
+    kind: ClassVar[str] = "oism"
+
+    @property
+    def text(self) -> str:
+        return self.note
+
+
+@dataclass(frozen=True)
 class OismFailed(DeviceEvent):
     code: str
     problem: str

@@ -41,6 +41,21 @@ a session message with the ОИСМ signature; the «Ответ на
 answer, refused, closed, garbage) or an answer that is not an 83 is MODELLED
 as 2106 = 3 (``FN_ONLY``: the ФН's check positive, no ОИСМ answer; printed
 ``[М]``), an ``OismFailed`` event, and the sale goes on to GIS MT.
+
+ОИСМ notification (``notify()``): each receipt in the drive with marked items
+(1059 with a 2000) gets an «Уведомление о реализации маркированного товара»
+(82: 2002 = the receipt's ФД as the notification number, 1040 the receipt's
+ФД, one 2007 per marked item with 2000 the КМ, 2003 = 1 «sold» or 3
+«returned» for a 1054 = 2 receipt, 2106 as checked; the shape is MODELLED),
+one at a time, oldest first, in an ОИСМ session message. The «Квитанция»
+(84) must carry the same 2002 and 2111 = 0 («принято»); anything else (no
+answer, refused, 2111 ≠ 0, garbage) leaves the receipt queued and the unit
+tries again after ``RETRY_FIRST_MS``, doubling up to ``RETRY_MAX_MS``, as
+for the OFD. The queue is the drive's archive itself: only the cursor
+«every marked receipt up to ФД N is notified» is kept, in ``oism.json`` in
+the device's directory (written atomically after each accepted 84), so a
+power cut loses no notification (one accepted just before the cut may go
+twice). Each outcome is an ``OismNote`` event (trace kind ``oism``).
 """
 
 from __future__ import annotations
@@ -49,7 +64,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from emulator.base.clock import Timer, VirtualClock
+from emulator.base.clock import VirtualClock
+from emulator.base.storage import read_json, set_aside, write_json_atomic
 from emulator.devices.fn.model import FiscalDrive, FnError, Signed
 from emulator.devices.kkt.events import (
     DeviceEvent,
@@ -57,23 +73,27 @@ from emulator.devices.kkt.events import (
     FiscalRefused,
     OfdNote,
     OismFailed,
+    OismNote,
 )
 from emulator.devices.kkt.fiscaldocs import Identity, receipt_fields, registration_fields, report_fields
+from emulator.devices.kkt.fiscalqueue import Backoff, answer_of, reply_document
 from emulator.devices.kkt.state import Receipt
 from emulator.devices.printer.form import PrintOut, print_form
 from emulator.net.ofdlink import FiscalLink, LinkResult
 from emulator.rules.tag2106 import FN_CHECKED, FN_POSITIVE, FULLY_POSITIVE
 from emulator.wire.ffd.document import Document
-from emulator.wire.ffd.envelope import Opened, int_field, num, open_message, wrap_document
+from emulator.wire.ffd.envelope import int_field, num, wrap_document
 from emulator.wire.ffd.tlv import FfdError
 
 FN_ONLY = FN_CHECKED | FN_POSITIVE       # 3: the ФН's check positive, no ОИСМ answer
 ACK_TYPE = 7
 SOLD = 1                                 # tag 2003: «штучный товар реализован»
+RETURNED = 3                             # tag 2003: «штучный товар возвращен»
 OISM_REQUEST, OISM_ANSWER = 81, 83
+OISM_NOTICE, OISM_TICKET = 82, 84
+RECEIPT_TYPES = (3, 31)
+OISM_CURSOR = "oism.json"
 FPS_TRAILER = bytes(8)
-RETRY_FIRST_MS = 60_000
-RETRY_MAX_MS = 3600_000
 KEEP_PRINTED = 50
 PRINTS_DIR = "prints"
 
@@ -85,12 +105,6 @@ FN_MESSAGES = {0x02: "НЕВЕРНОЕ СОСТ. ФН", 0x05: "СРОК ФН И�
 
 def fn_message(code: int) -> str:
     return FN_MESSAGES.get(code, "ОШИБКА ФН")
-
-
-def reply_document(reply: bytes) -> tuple[Opened, Document]:
-    """The envelope and the document of a reply message; ``FfdError`` for anything else."""
-    opened = open_message(reply)
-    return opened, Document.decode(opened.document)
 
 
 def tag2106_of(answer: Document) -> int:
@@ -119,13 +133,17 @@ class FiscalUnit:
         self.printed: list[PrintOut] = []
         self.last: Signed | None = None
         self.sending: int | None = None       # the ФД number in flight to the OFD
-        self.retry_ms = RETRY_FIRST_MS
-        self._retry: Timer | None = None
+        self.retry = Backoff(clock, "ofd retry")
         self.stopped = False
         self.delivered = 0
         self.oism_requests = 0
         self.oism_waiting = 0                 # ОИСМ requests not yet answered
         self._cursor = 1                      # no ФД before it is waiting for the OFD
+        self.notifying: int | None = None     # the receipt's ФД whose 82 is in flight to the ОИСМ
+        self.notify_retry = Backoff(clock, "oism retry")
+        self.notified = 0                     # 82s accepted by the ОИСМ since power-on
+        self._notices: list[int] = []         # receipts with marked items not yet notified, oldest first
+        self._scanned = self._load_notified()  # every ФД up to it is notified or in ``_notices``
 
     @property
     def fn_number(self) -> str:
@@ -133,7 +151,7 @@ class FiscalUnit:
 
     @property
     def busy(self) -> bool:
-        return self.sending is not None
+        return self.sending is not None or self.notifying is not None
 
     # ------------------------------------------------------------ documents
     def _made(self, signed: Signed) -> Signed:
@@ -150,6 +168,7 @@ class FiscalUnit:
         self.emit(FiscalDocumentMade(self.clock.now_ms, signed.document.doc_type, signed.fd_number,
                                       signed.fiscal_sign))
         self.deliver()
+        self.notify()
         return signed
 
     def _make(self, what: str, make: Callable[[int, tuple[Any, ...]], Signed],
@@ -189,9 +208,7 @@ class FiscalUnit:
         fd = self._next_pending()
         if fd is None:
             return
-        if self._retry is not None:
-            self._retry.cancel()
-            self._retry = None
+        self.retry.cancel()
         doc = self.drive.document(fd)
         self.sending = doc.fd_number
         message = wrap_document(self.drive.document_bytes(doc.fd_number), fn_number=self.fn_number,
@@ -211,28 +228,21 @@ class FiscalUnit:
         self.sending = None
         problem = self._ack_problem(fd, result)
         if problem is None:
-            self.retry_ms = RETRY_FIRST_MS
+            self.retry.reset()
             self.delivered += 1
             self.emit(OfdNote(self.clock.now_ms, f"ФД {fd} acknowledged"))
             self.deliver()
             return
+        waiting = len(self.drive.pending())
+        seconds = self.retry.later(self.deliver)
         self.emit(OfdNote(self.clock.now_ms, f"ФД {fd} not delivered: {problem}; "
-                                              f"{len(self.drive.pending())} waiting, again in "
-                                              f"{self.retry_ms // 1000} s"))
-        self._retry = self.clock.call_later(self.retry_ms, self._retry_now, "ofd retry")
-        self.retry_ms = min(self.retry_ms * 2, RETRY_MAX_MS)
-
-    def _retry_now(self) -> None:
-        self._retry = None
-        self.deliver()
+                                              f"{waiting} waiting, again in {seconds} s"))
 
     def _ack_problem(self, fd: int, result: LinkResult) -> str | None:
-        if result.reply is None:
-            return f"{result.failure} {result.detail}".strip()
-        try:
-            opened, doc = reply_document(result.reply)
-        except FfdError as exc:
-            return f"garbage answer: {exc}"
+        got = answer_of(result)
+        if isinstance(got, str) or result.reply is None:
+            return got if isinstance(got, str) else "no answer"
+        opened, doc = got
         c = opened.container
         if doc.doc_type != ACK_TYPE:
             return f"answer of type {doc.doc_type}, not the acknowledgement (7)"
@@ -250,8 +260,8 @@ class FiscalUnit:
     def stop(self) -> None:
         """Power off: nothing in flight reaches the drive any more."""
         self.stopped = True
-        if self._retry is not None:
-            self._retry.cancel()
+        self.retry.cancel()
+        self.notify_retry.cancel()
 
     # ------------------------------------------------------------ the ОИСМ
     def request(self, code: str, deliver: Callable[[int], None]) -> None:
@@ -287,6 +297,104 @@ class FiscalUnit:
         if problem is not None:
             self.emit(OismFailed(self.clock.now_ms, code[:32], problem, FN_ONLY))
         deliver(value)
+
+
+    # ------------------------------------------------------------ the ОИСМ notification
+    def _cursor_path(self) -> Path | None:
+        return self.directory / OISM_CURSOR if self.directory is not None else None
+
+    def _load_notified(self) -> int:
+        """The cursor of the notification queue.
+
+        A device without one (new, or older than the notification) starts after its last ФД; a
+        damaged one is set aside and the whole archive is notified again (some twice, none lost).
+        """
+        path = self._cursor_path()
+        if path is None:
+            return self.drive.last_fd
+        try:
+            data = read_json(path)
+        except (OSError, ValueError):
+            data = False
+        if data is None or (isinstance(data, dict) and data.get("fn") != self.fn_number):
+            self._save_notified(self.drive.last_fd)
+            return self.drive.last_fd
+        through = data.get("notified_through") if isinstance(data, dict) else None
+        if isinstance(through, int) and not isinstance(through, bool) and through >= 0:
+            return min(through, self.drive.last_fd)
+        if path.exists():
+            set_aside(path)
+        self._save_notified(0)
+        return 0
+
+    def _save_notified(self, through: int) -> None:
+        path = self._cursor_path()
+        if path is not None:
+            write_json_atomic(path, {"fn": self.fn_number, "notified_through": through})
+
+    @property
+    def notices_waiting(self) -> int:
+        self._scan()
+        return len(self._notices)
+
+    def _scan(self) -> None:
+        while self._scanned < self.drive.last_fd:
+            self._scanned += 1
+            doc = self.drive.document(self._scanned).document
+            if doc.doc_type in RECEIPT_TYPES and any(dict(i).get(2000) for i in doc.all(1059)):
+                self._notices.append(self._scanned)
+
+    def notice(self, fd: int) -> Document:
+        """The «Уведомление о реализации маркированного товара» (82) of the receipt ФД ``fd``."""
+        doc = self.drive.document(fd).document
+        status = RETURNED if num(doc.get(1054)) == 2 else SOLD
+        goods = [(2007, ((2000, it[2000]), int_field(2003, status, 1), (2106, int(num(it.get(2106), 0) or 0))))
+                 for it in (dict(i) for i in doc.all(1059)) if it.get(2000)]
+        return Document(OISM_NOTICE, (int_field(2002, fd, 4), (1040, fd), *goods))
+
+    def notify(self) -> None:
+        """Send the oldest receipt's notification, unless one is in flight or there is no ОИСМ link."""
+        if self.oism_link is None or self.notifying is not None or self.stopped:
+            return
+        self._scan()
+        if not self._notices:
+            return
+        self.notify_retry.cancel()
+        fd = self._notices[0]
+        self.notifying = fd
+        message = wrap_document(self.notice(fd).encode(), fn_number=self.fn_number, fd_number=fd, peer="oism")
+        self.oism_link.send(message, lambda result: self._ticket(fd, result))
+
+    def _ticket(self, fd: int, result: LinkResult) -> None:
+        if self.stopped:
+            return
+        self.notifying = None
+        problem = self._ticket_problem(fd, result)
+        if problem is None:
+            self._notices.pop(0)
+            self._save_notified((self._notices[0] - 1) if self._notices else self._scanned)
+            self.notify_retry.reset()
+            self.notified += 1
+            self.emit(OismNote(self.clock.now_ms, f"notification of ФД {fd} accepted (2111 = 0)"))
+            self.notify()
+            return
+        seconds = self.notify_retry.later(self.notify)
+        self.emit(OismNote(self.clock.now_ms, f"notification of ФД {fd} not accepted: {problem}; "
+                                               f"{len(self._notices)} waiting, again in {seconds} s"))
+
+    def _ticket_problem(self, fd: int, result: LinkResult) -> str | None:
+        got = answer_of(result)
+        if isinstance(got, str):
+            return got
+        ticket = got[1]
+        if ticket.doc_type != OISM_TICKET:
+            return f"answer of type {ticket.doc_type}, not the «Квитанция» (84)"
+        if num(ticket.get(2002)) != fd:
+            return f"a «Квитанция» for notification {num(ticket.get(2002))}, not {fd}"
+        code = num(ticket.get(2111))
+        if code != 0:
+            return f"the ОИСМ answered 2111 = {code} (not accepted)"
+        return None
 
 
 def status(unit: FiscalUnit | None) -> dict[str, Any]:

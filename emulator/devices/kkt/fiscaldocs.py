@@ -12,7 +12,8 @@ A receipt («Кассовый чек», type 3)::
     1054 calculation sign (1 приход, 2 возврат прихода, 3 расход, 4 возврат расхода)
     1055 taxation system, 1048 user, 1018 ИНН, 1037 РН ККТ, 1009/1187 address and place,
     1060 FNS site
-    1059 item (repeated):  1030 1079 1023 2108 1043
+    1059 item (repeated):  1030 1079 1023 2108 1043, 1199 VAT rate (6 «НДС не облагается»),
+           1212 subject (33 a marked good with a КМ, else 1 «товар»), 1214 4 «полный расчет»
            a marked one also 2000 (the full КМ), 2106 (the ОИСМ result as the device got it)
            and, when GIS MT answered, 1260 = 1262 «030», 1263 «21.11.2023», 1264 «1944»,
            1265 «UUID=<reqId>&Time=<reqTimestamp>» (offline: «…&Inst=<inst>&Ver=<version>»)
@@ -21,7 +22,11 @@ A receipt («Кассовый чек», type 3)::
 
 Which requisites and values are used is MODELLED where the FFD leaves a
 choice (1055 = 1 ОСН, 2108 = 0 «штуки», the items' names, the user's name
-and address); the permit-mode 1260 is the guide's.
+and address; 1199 = 6 «НДС не облагается» for every item: the device has no
+VAT setting); 1212 = 33 «товар, подлежащий маркировке средством
+идентификации, имеющим код маркировки» / 1 «товар» and 1214 = 4 «полный
+расчет» are FFD 1.2's values for a good sold in full; the permit-mode 1260 is
+the guide's.
 """
 
 from __future__ import annotations
@@ -38,6 +43,9 @@ Field = tuple[int, Any]
 CALC_SIGN = {"sale": 1, "sale_return": 2, "expense": 3, "expense_return": 4}
 PIECE = 0                   # tag 2108: «штуки или единицы»
 OSN = 1                     # tag 1055: общая система налогообложения
+VAT_NONE = 6                # tag 1199: «НДС не облагается» (MODELLED default: no VAT setting)
+GOODS, MARKED_GOODS = 1, 33  # tag 1212: «товар»; «товар … имеющим код маркировки» (ТМ)
+FULL_PAYMENT = 4            # tag 1214: «полный расчет»
 
 
 @dataclass(frozen=True)
@@ -70,7 +78,9 @@ def _negative(p: Position) -> bool:
 
 def item(p: Position) -> tuple[Field, ...]:
     fields: list[Field] = [(1030, f"ТОВАР {p.number}" if not p.marking else f"МАРКИР.ТОВАР {p.number}"),
-                           (1079, p.price), (1023, Decimal(1)), (2108, PIECE), (1043, p.price)]
+                           (1079, p.price), (1023, Decimal(1)), (2108, PIECE), (1043, p.price),
+                           (1199, VAT_NONE), (1212, MARKED_GOODS if p.marking else GOODS),
+                           (1214, FULL_PAYMENT)]
     if p.marking:
         fields += [(2000, p.marking), (2106, int(p.tag2106 or 0))]
         if p.tag1265:
