@@ -109,13 +109,10 @@ class CashDesk(MarkedSales):
             self.mode = self.return_mode
 
     def _key_cash_ready(self, k: Key) -> None:
-        if k.is_digit or k is Key.POINT:
-            if len(self.buffer) < 10:
-                self.buffer += k.value
-        elif k is Key.C:
-            if self.buffer:
-                self.buffer = ""
-            elif self.receipt is not None:
+        if self._amount_key(k):
+            return
+        if k is Key.C:
+            if self.receipt is not None:
                 self.mode = Mode.CASH_CANCEL_CONFIRM
         elif k is Key.PI:
             price = parse_amount(self.buffer)

@@ -41,16 +41,24 @@ def parse_amount(buf: str) -> int | None:
 class MarkedSales(TechGlue):
     fiscal: FiscalUnit | None    # the fiscal half (drive, printer, OFD); None: a device without one
 
-    def _key_cash_need_price(self, k: Key) -> None:
+    def _amount_key(self, k: Key) -> bool:
+        """A digit or point typed into the amount (at most 10 characters), or [С] clearing a typed
+        amount: True when ``k`` was taken so."""
         if k.is_digit or k is Key.POINT:
             if len(self.buffer) < 10:
                 self.buffer += k.value
-        elif k is Key.C:
-            if self.buffer:
-                self.buffer = ""
-            else:
-                self.pending_code = None
-                self.mode = Mode.CASH_READY
+            return True
+        if k is Key.C and self.buffer:
+            self.buffer = ""
+            return True
+        return False
+
+    def _key_cash_need_price(self, k: Key) -> None:
+        if self._amount_key(k):
+            return
+        if k is Key.C:
+            self.pending_code = None
+            self.mode = Mode.CASH_READY
         elif k is Key.PI:
             price = parse_amount(self.buffer)
             if price is None or price <= 0 or self.pending_code is None:
