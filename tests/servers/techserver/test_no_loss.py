@@ -27,6 +27,7 @@ import pytest
 from emulator.devices.kkt.logbook import Logbook
 from emulator.servers.techserver.model import TechServer
 from emulator.servers.techserver.tcp import TechServerTcp
+from tests.servers.techserver.waits import wait_idle
 
 HERE = Path(__file__).resolve().parent
 DEVICE_PROC = HERE / "device_proc.py"
@@ -196,12 +197,6 @@ def world(tmp_path):
         w.close()
 
 
-def wait_idle(srv: TechServerTcp) -> None:
-    """The server has finished with every connection (a killed device's batch may still be stored)."""
-    end = time.monotonic() + WAIT
-    while srv.open_connections:
-        assert time.monotonic() < end, "the server still holds a connection"
-        time.sleep(0.01)
 
 
 def report(model: TechServer, serial: str = SERIAL) -> tuple[list[int], list[str]]:
@@ -229,7 +224,7 @@ def test_device_killed_mid_upload_resends_the_rest(world):
     first.wait_line("acked")
     first.kill()                              # in the middle: ~27 batches still to go
     assert first.proc.returncode == -signal.SIGKILL
-    wait_idle(srv)
+    wait_idle(srv, WAIT)
 
     texts, seqs, pending = world.device_log()
     assert len(seqs) == 600 and 0 < len(pending) < 600
@@ -256,7 +251,7 @@ def test_log_ack_lost_batch_resent_and_stored_once(world):
     assert hook.stored.wait(WAIT), first._why("the second batch never reached the server")
     first.kill()                              # dies between the server's commit and the device's mark
     hook.release.set()
-    wait_idle(srv)
+    wait_idle(srv, WAIT)
     sent2, acked2, dups2 = hook.calls[1]
     assert acked2 == sent2 and dups2 == 0
 

@@ -17,6 +17,7 @@ from emulator.wire.techframes import (
     Frame,
 )
 from tests.servers.techserver.keys import key_for
+from tests.servers.techserver.waits import wait_idle
 from tls_store.lab_ca import LabCA
 
 T0 = 1712141750370
@@ -52,11 +53,6 @@ def server(model):
         yield srv
 
 
-def wait_idle(srv, timeout=2.0):
-    end = time.monotonic() + timeout
-    while srv.open_connections and time.monotonic() < end:
-        time.sleep(0.01)
-    assert srv.open_connections == 0
 
 
 def test_a_whole_session(server, model):
