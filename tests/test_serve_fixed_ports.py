@@ -93,15 +93,15 @@ def test_a_client_that_knows_only_the_names_the_ca_and_a_token(tmp_path):
 
 
 def test_serve_names_what_to_do_when_port_443_needs_privileges():
-    # As a user without the privilege (root drops it here with setpriv, in a network namespace of its
-    # own so that nothing could take the machine's port 443), serve stops with one line saying what to do.
+    # As a user without the privilege (root drops every capability here with setpriv, keeping its uid so
+    # that it can still read a checkout only root may read, in a network namespace of its own so that
+    # nothing could take the machine's port 443), serve stops with one line saying what to do.
     state = Path(tempfile.mkdtemp(prefix="kkt-emu-443-"))
     try:
         os.chmod(state, 0o777)
         if os.getuid() == 0:
             assert shutil.which("setpriv"), "setpriv (util-linux) is needed to drop root for this test"
-            prefix = ["unshare", "--net", "setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
-                      "--inh-caps=-all", "--bounding-set=-all"]
+            prefix = ["unshare", "--net", "setpriv", "--inh-caps=-all", "--bounding-set=-all"]
         else:
             prefix = []
         proc = subprocess.Popen([*prefix, sys.executable, "-m", "emulator.cli", "serve", "--state-dir",
