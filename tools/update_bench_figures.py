@@ -38,6 +38,14 @@ def table(r: dict[str, object]) -> str:
         f"| {r['mock_throughput_ratio']} ({r['mock_checks_per_s']} ÷ {r['bare_starlette_per_s']} req/s) |",
         f"| `fiscal_documents` in the 30 days (acknowledged by the mock OFD) | {r.get('fiscal_documents')} "
         f"({r.get('ofd_acknowledged')}) |",
+        f"| `device_only_wall_s`: the same 30 days without the fiscal half | {r.get('device_only_wall_s')} |",
+        f"| `fiscal_exchanges` (OFD + ОИСМ, a request and its answer each) | {r.get('fiscal_exchanges')} |",
+        f"| `fiscal_us_per_exchange` (fiscal wall ÷ exchanges) | {r.get('fiscal_us_per_exchange')} |",
+        f"| `codec_us_per_exchange` / `struct_floor_us_per_exchange` (both documents decoded and encoded once) "
+        f"| {r.get('codec_us_per_exchange')} / {r.get('struct_floor_us_per_exchange')} |",
+        f"| `struct_floor_s`: the documents alone with the `struct` baseline, no framing | {r.get('struct_floor_s')} |",
+        f"| `fiscal_budget_us_per_exchange`: what an exchange may cost to meet 5 s | "
+        f"{r.get('fiscal_budget_us_per_exchange')} |",
         f"| `ffd_decode_ratio`: typical receipt decode ÷ `struct` baseline (target ≤ 3) "
         f"| {r['ffd_decode_ratio']} ({r['ffd_decode_us']} µs ÷ {r['ffd_baseline_decode_us']} µs) |",
         f"| `ffd_encode_ratio`: typical receipt encode ÷ `struct` baseline (target ≤ 3) "

@@ -72,6 +72,9 @@ SessionHeader = Struct(
     "flags" / Int16ul,
     "crc" / Int16ul,
 )
+# Building only, with the compiled form: the values are our own (checked in ``encode_message``);
+# every header read from a peer goes through the interpreted schema or the struct check below.
+BUILD_HEADER = SessionHeader.compile()
 
 
 # The same layout for the framer's hot path: every false start in a stream costs one header
@@ -146,7 +149,7 @@ def encode_message(m: SessionMessage) -> bytes:
         raise SessionError("flags", f"bad flags 0x{m.flags:x}", 26)
     if len(m.body) > 0xFFFF:
         raise SessionError("length", f"body of {len(m.body)} bytes does not fit u16", 24)
-    head = SessionHeader.build({"signature": m.signature, "s_version": m.s_version, "pa_version": m.pa_version,
+    head = BUILD_HEADER.build({"signature": m.signature, "s_version": m.s_version, "pa_version": m.pa_version,
                                 "fn_number": m.fn_number.encode("ascii"), "body_length": len(m.body),
                                 "flags": m.flags, "crc": 0})
     crc = _session_crc(head[:28], m.body, m.crc_mode)
