@@ -21,7 +21,7 @@ demo: setup
 
 test: setup
 	bash tools/install_system_deps.sh --browser
-	$(BIN)/python -m pytest
+	$(BIN)/python tools/run_tests.py
 
 bench: setup
 	$(BIN)/kkt-emu bench --json
