@@ -61,10 +61,10 @@ def main(argv: list[str]) -> int:
             procs[name] = (subprocess.Popen(cmd, cwd=ROOT, stdout=out.open("wb"), stderr=subprocess.STDOUT,
                                             stdin=subprocess.DEVNULL, env=env), out)
         codes = {}
-        for name, (proc, out) in procs.items():
+        for name, (proc, _out) in procs.items():
             codes[name] = proc.wait()
         total = failed = skipped = broken = 0
-        for name, (proc, out) in procs.items():
+        for name, (_proc, out) in procs.items():
             print(f"===== {name} half: {' '.join(runs[name][0][3:])}", flush=True)
             sys.stdout.write(out.read_text(errors="replace"))
             n, f, s, b = _counts(t / f"{name}.xml")
