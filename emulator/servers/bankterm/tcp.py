@@ -55,7 +55,7 @@ class BankTermTcp(BackgroundServer):
                     data = None
                 if data == b"" or self.model.faults.down:
                     return
-                out: list[Message | Close] = []
+                out: list[Message | Close] = self.model.poll()      # what fell due before this frame
                 for ev in splitter.feed(data or b""):
                     if isinstance(ev, Bad):
                         self.stats["bad_frames"] += 1
