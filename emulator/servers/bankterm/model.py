@@ -32,6 +32,7 @@ beyond the protocol's field names and codes (README, "Bank terminal").
 from __future__ import annotations
 
 import threading
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -141,12 +142,15 @@ class BankTerminal:
         self._op: _Op | None = None
         self._stat = 0
         self._lock = threading.RLock()
+        self.received: deque[str] = deque(maxlen=200)     # the methods (msgTypes) of the last requests
         self.stats: dict[str, int] = {"requests": 0, "lost_answers": 0, "lost_requests": 0, "busy": 0, "bad": 0}
 
     # -- the front's side ---------------------------------------------------------------------------
     def handle(self, msg: Message) -> list[Message | Close]:
         with self._lock:
             self.stats["requests"] += 1
+            self.received.append(msg.params.get("msgType", "")[:64] if msg.method == "ServiceMessage"
+                                 else msg.method[:64])
             if self.stalled:
                 return []
             if msg.method == "ServiceMessage":
