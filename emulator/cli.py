@@ -327,6 +327,24 @@ COMMANDS: dict[str, tuple[Callable[[argparse._SubParsersAction], None],  # type:
 }
 
 
+def _add_terminal(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    from emulator.servers.bankterm.serve import add_arguments
+
+    p = sub.add_parser("terminal", help="the emulated PrivatBank bank terminal (ECR JSON over TCP)")
+    t_sub = p.add_subparsers(dest="terminal_command", metavar="SUBCOMMAND")
+    t_sub.required = True
+    add_arguments(t_sub.add_parser("serve", help="serve the terminal alone on loopback, with a console"))
+
+
+def _cmd_terminal(args: argparse.Namespace) -> int:
+    from emulator.servers.bankterm.serve import main as terminal_main
+
+    return terminal_main(args)
+
+
+COMMANDS["terminal"] = (_add_terminal, _cmd_terminal)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="kkt-emu", description="Emulator of an Incotex cash register in the Chestny Znak permit mode.")

@@ -203,3 +203,11 @@ def test_no_second_sale_while_the_terminal_is_still_busy(term: BankTerminal, ser
         time.sleep(1.5)
         assert lk.purchase(20_00, transaction_id="c").ok
         assert lk.journal.get("a").info["resync"] == "foreign"   # type: ignore[union-attr]
+
+
+def test_a_fault_scheduled_live_takes_effect_on_the_wall_clock(link: BankTermLink, term: BankTerminal) -> None:
+    term.schedule(wall_ms() + 300, host_down=True)
+    assert link.echo().ok
+    time.sleep(0.35)
+    r = link.echo()
+    assert (r.res, r.errortxt) == (5004, "Помилка терміналу: Немає зв'язку з банком")

@@ -24,7 +24,9 @@ the local errors ``no_host`` 1004, ``no_paper`` 1005, ``keys`` 1006, ``reader`` 
 ``lose_answer``: the operation completes, its answer is never sent; ``lose_request``: the request is
 never acted on; ``close``: the terminal closes the connection on receiving it; ``stall``: the terminal
 hangs and answers nothing more until ``stalled`` is cleared); ``faults.latency_ms`` adds to the bank's
-time; ``faults.down`` makes the front refuse connections. ``keyboard_purchase()`` is a sale made on the
+time; ``faults.down`` makes the front refuse connections; the switches ``host_down`` (1004) and
+``paper_out`` (1005) hold until cleared. ``schedule(at_ms, ...)`` sets any of these at a moment of the
+terminal's clock (virtual or wall), applied before the first request or poll at or after it. ``keyboard_purchase()`` is a sale made on the
 terminal's own keys, which the ECR client never hears of. What the terminal says and when is MODELLED
 beyond the protocol's field names and codes (README, "Bank terminal").
 """
@@ -121,6 +123,9 @@ def money(kop: int) -> str:
     return f"{kop // 100}.{kop % 100:02d}"
 
 
+SWITCHES = frozenset({"down", "host_down", "paper_out", "stalled", "latency_ms", "plan", "holder"})
+
+
 class BankTerminal:
     """The terminal (see the module docstring). Thread-safe: the front and a test may both call it."""
 
@@ -142,12 +147,47 @@ class BankTerminal:
         self._op: _Op | None = None
         self._stat = 0
         self._lock = threading.RLock()
+        self._schedule: list[tuple[int, int, dict[str, object]]] = []
         self.received: deque[str] = deque(maxlen=200)     # the methods (msgTypes) of the last requests
         self.stats: dict[str, int] = {"requests": 0, "lost_answers": 0, "lost_requests": 0, "busy": 0, "bad": 0}
 
     # -- the front's side ---------------------------------------------------------------------------
+    def schedule(self, at_ms: int, **changes: object) -> None:
+        """At ``at_ms`` on the terminal's clock: ``down``, ``host_down``, ``paper_out``, ``stalled`` (bools),
+        ``latency_ms`` (int), ``plan`` (fault-plan items), ``holder`` (holder actions). Checked now."""
+        for key, value in changes.items():
+            if key not in SWITCHES:
+                raise ValueError(f"bad terminal change {key!r}: one of {', '.join(sorted(SWITCHES))}")
+            if key == "plan":
+                FaultPlan(words=PLAN_WORDS).plan(list(value))  # type: ignore[call-overload]
+            elif key == "holder":
+                Holder().plan(list(value))  # type: ignore[call-overload]
+            elif key == "latency_ms" and (isinstance(value, bool) or not isinstance(value, int) or value < 0):
+                raise ValueError(f"bad latency_ms {value!r}")
+            elif key not in ("plan", "holder", "latency_ms") and not isinstance(value, bool):
+                raise ValueError(f"{key} must be true or false, not {value!r}")
+        with self._lock:
+            self._schedule.append((int(at_ms), len(self._schedule), dict(changes)))
+            self._schedule.sort(key=lambda e: (e[0], e[1]))
+
+    def _apply_due(self) -> None:
+        now = self.now_ms()
+        while self._schedule and self._schedule[0][0] <= now:
+            for key, value in self._schedule.pop(0)[2].items():
+                if key == "plan":
+                    self.faults.plan(list(value))  # type: ignore[call-overload]
+                elif key == "holder":
+                    self.holder.plan(list(value))  # type: ignore[call-overload]
+                elif key == "down":
+                    self.faults.down = bool(value)
+                elif key == "latency_ms":
+                    self.faults.latency_ms = int(value)  # type: ignore[call-overload]
+                else:
+                    setattr(self, key, bool(value))
+
     def handle(self, msg: Message) -> list[Message | Close]:
         with self._lock:
+            self._apply_due()
             self.stats["requests"] += 1
             self.received.append(msg.params.get("msgType", "")[:64] if msg.method == "ServiceMessage"
                                  else msg.method[:64])
@@ -182,6 +222,7 @@ class BankTerminal:
 
     def poll(self) -> list[Message | Close]:
         with self._lock:
+            self._apply_due()
             op, now = self._op, self.now_ms()
             if op is None or self.stalled:
                 return []

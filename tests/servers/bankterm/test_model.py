@@ -234,3 +234,27 @@ def test_lists_and_keyboard_sales(term: BankTerminal, clock: VirtualClock) -> No
 def test_amount_parsing() -> None:
     assert parse_amount("0.60") == 60 and parse_amount("0,6") == 60 and parse_amount("12") == 1200
     assert parse_amount(" 1.5 ") == 150 and parse_amount("1.") is None and parse_amount(".5") is None
+
+
+def test_faults_scheduled_on_the_virtual_clock(term: BankTerminal, clock: VirtualClock) -> None:
+    hour = 3_600_000
+    term.schedule(T0 + hour, host_down=True, holder=["insufficient"])
+    term.schedule(T0 + 2 * hour, host_down=False, plan=["no_paper"], latency_ms=5_000)
+    assert run(term, clock, purchase())[0].error is False
+    clock.run_until(T0 + hour)
+    assert run(term, clock, purchase())[0].params["responseCode"] == "1004"
+    clock.run_until(T0 + 2 * hour)
+    assert run(term, clock, purchase())[0].params["responseCode"] == "1005"
+    start = clock.now_ms
+    [ans] = run(term, clock, purchase())
+    assert ans.params["responseCode"] == "0051"          # the holder's plan set an hour ago
+    assert clock.now_ms - start == term.holder.present_ms + term.config.host_ms + 5_000
+
+
+def test_bad_scheduled_changes_are_refused_when_set(term: BankTerminal, clock: VirtualClock) -> None:
+    for bad in ({"plan": ["explode"]}, {"holder": ["dance"]}, {"host_down": "yes"}, {"latency_ms": -1},
+                {"colour": True}, {"paper_out": True, "plan": [5]}):
+        with pytest.raises(ValueError):
+            term.schedule(T0, **bad)
+    [ans] = run(term, clock, purchase())
+    assert ans.error is False and not term.paper_out       # nothing of the refused changes applied
