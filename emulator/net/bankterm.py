@@ -229,7 +229,7 @@ class BankTermLink:
             sock.settimeout(left)
             try:
                 data = sock.recv(65536)
-            except (socket.timeout, TimeoutError):
+            except TimeoutError:
                 raise _Timeout() from None
             except OSError:
                 raise _Closed() from None

@@ -36,8 +36,8 @@ from __future__ import annotations
 import threading
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
 from emulator.net.faults import FaultPlan
@@ -399,7 +399,7 @@ class BankTerminal:
 
     def _fields(self, txn: Txn) -> dict[str, str]:
         card = self.holder.card
-        d = datetime.fromtimestamp(txn.at_ms / 1000, timezone.utc).astimezone(KYIV)
+        d = datetime.fromtimestamp(txn.at_ms / 1000, UTC).astimezone(KYIV)
         ok = txn.code == OK
         return {"amount": money(txn.amount), "approvalCode": txn.approval, "captureReference": "",
                 "cardExpiryDate": card.expiry, "cardHolderName": card.holder_name, "date": d.strftime("%d.%m.%Y"),
@@ -423,7 +423,7 @@ class BankTerminal:
         return "\n".join(lines)
 
     def _stamp(self, ms: int) -> str:
-        return datetime.fromtimestamp(ms / 1000, timezone.utc).astimezone(KYIV).strftime("%d.%m.%Y %H:%M:%S")
+        return datetime.fromtimestamp(ms / 1000, UTC).astimezone(KYIV).strftime("%d.%m.%Y %H:%M:%S")
 
     def _local(self, method: str, code: str, text: str | None = None) -> Message:
         return self._answer(method, {"responseCode": code}, text or ecr_code(code).text)
