@@ -175,6 +175,19 @@ class BankTermLink:
         try:
             return self._exchange(sock, Splitter(), [], msg, self.handshake_timeout_s, leading_nul)
         finally:
+            self._release(sock)
+
+    def _release(self, sock: socket.socket) -> None:
+        """Close so that the terminal has let the connection go before the next one comes: it serves one
+        client at a time and closes a connection that arrives while it still holds the last."""
+        try:
+            sock.shutdown(socket.SHUT_WR)
+            sock.settimeout(self.handshake_timeout_s)
+            while sock.recv(65536):
+                pass
+        except OSError:
+            pass
+        finally:
             sock.close()
 
     def open(self) -> TermResult:
@@ -199,7 +212,7 @@ class BankTermLink:
 
     def close(self) -> None:
         if self._sock is not None:
-            self._sock.close()
+            self._release(self._sock)
             self._sock = None
 
     def __enter__(self) -> BankTermLink:
@@ -400,6 +413,8 @@ class BankTermLink:
             got = self._service("getLastStatMsgCode")
             if isinstance(got, Message) and got.params.get("LastStatMsgCode") == "0":
                 break
+            if isinstance(got, TermResult) and got.res in (5067, 5068):
+                return got                      # the terminal is not there: nothing to wait for
             if time.monotonic() >= deadline:
                 return got if isinstance(got, TermResult) else dm_error("terminal_busy")
             time.sleep(self.poll_interval_s)

@@ -211,3 +211,26 @@ def test_a_fault_scheduled_live_takes_effect_on_the_wall_clock(link: BankTermLin
     time.sleep(0.35)
     r = link.echo()
     assert (r.res, r.errortxt) == (5004, "Помилка терміналу: Немає зв'язку з банком")
+
+
+def test_reconnecting_at_once_is_never_refused_as_a_second_client(server: BankTermTcp, term: BankTerminal) -> None:
+    for _ in range(20):
+        with BankTermLink(*server.address, timeout_s=2) as lk:
+            assert lk.open().ok and lk.ping().ok
+            lk.close()
+            assert server.open_connections == 0        # close() returns once the terminal let go
+    assert server.stats["rejected"] == 0
+
+
+def test_resync_with_the_terminal_gone_answers_at_once(term: BankTerminal) -> None:
+    srv = BankTermTcp(term).start()
+    lk = BankTermLink(*srv.address, timeout_s=0.5, resync_s=30)
+    assert lk.open().ok
+    term.faults.plan(["lose_request"])
+    assert lk.purchase(1_00, transaction_id="a").res == 411
+    srv.stop()
+    t0 = time.monotonic()
+    r = lk.purchase(2_00, transaction_id="b")
+    assert r.res == 5067 and time.monotonic() - t0 < 5
+    assert lk.pending is not None                          # still to settle when the terminal is back
+    lk.close()
