@@ -20,9 +20,10 @@ or not. The next request first re-synchronises (``resync()``): it polls ``getLas
 terminal is idle (never starting a second sale on a busy terminal: 5000 «пристрій зайнятий» while it is
 not), then reads the terminal's last receipt with ``GetReceiptInfo``. Only a receipt that is newer than
 the last one this link knew of, of the same operation and amount, approved, is credited to the lost
-request (its journal entry becomes the approved result); any other receipt belongs to another
-transaction (an earlier one, or a sale keyed on the terminal) and is not credited: the entry keeps its
-error, with ``info["resync"] = "foreign"``.
+request: its journal entry becomes the approved result (``info["resync"] = "credited"``); a declined one
+becomes that decline (``"declined"``); one voided since keeps its error (``"reversed"``). Any other
+receipt belongs to another transaction (an earlier one, or a sale keyed on the terminal) and is not
+credited: the entry keeps its error, with ``info["resync"] = "foreign"``.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ import socket
 import sqlite3
 import threading
 import time
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -43,6 +45,7 @@ from emulator.wire.ecrjson import Message, Splitter, encode
 RETENTION_MS = 90 * 86_400_000
 OPERATION_TIMEOUT_S = 310.0
 HANDSHAKE_TIMEOUT_S = 2.0
+MAX_QUEUED = 64
 log = logging.getLogger("kkt_emu.net.bankterm")
 
 
@@ -249,6 +252,7 @@ class BankTermLink:
             if not data:
                 raise _Closed()
             queue.extend(e for e in splitter.feed(data) if isinstance(e, Message))
+            del queue[:-MAX_QUEUED]             # a terminal flooding messages: the newest kept
 
     @staticmethod
     def _answers(req: Message, ans: Message) -> bool:
@@ -327,6 +331,7 @@ class BankTermLink:
             busy = self.resync()
             if busy is not None:
                 return busy
+        transaction_id = transaction_id or str(uuid.uuid4())
         before = self.last_invoice
         got = self._call(Message(op, params))
         r = self._result(got)
@@ -334,8 +339,7 @@ class BankTermLink:
         if isinstance(got, TermResult) and r.res in (411, 1016) and op in ("Purchase", "Refund", "Withdrawal"):
             self.pending = _Pending(op, params.get("amount", ""), transaction_id, before)
             r.info["resync"] = "pending"
-        if transaction_id:
-            self.journal.put(transaction_id, op, r)
+        self.journal.put(transaction_id, op, r)
         return r
 
     def purchase(self, amount_kop: int, merchant_id: str = "0", transaction_id: str = "",
@@ -424,20 +428,21 @@ class BankTermLink:
         p = last.params
         want_type = {"Purchase": "1", "Refund": "2", "Withdrawal": "3"}[pending.op]
         ours = (_invoice(p) > pending.after_invoice and p.get("txnType") == want_type
-                and p.get("responseCode") in (OK, PARTIAL) and p.get("trnStatus") in ("1", "3")
                 and (pending.op == "Withdrawal" or p.get("amount") == pending.amount))
+        approved = p.get("responseCode") in (OK, PARTIAL) and p.get("trnStatus") == "1"   # 3: voided since
         self.pending = None
         self.last_invoice = max(self.last_invoice, _invoice(p))
-        if pending.transaction_id:
-            stored = self.journal.get(pending.transaction_id)
-            if ours:
-                r = self._answer_result(Message(pending.op, dict(p), 0, False, ""))
-                r.transaction_id = pending.transaction_id
-                r.info["resync"] = "credited"
-                self.journal.update(pending.transaction_id, r)
-            elif stored is not None:
-                stored.info["resync"] = "foreign"
-                self.journal.update(pending.transaction_id, stored)
-        log.info("resync of %s %s: last receipt %s %s", pending.op, pending.transaction_id or "-",
-                 p.get("invoiceNumber", "-"), "credited" if ours else "not ours, not credited")
+        stored = self.journal.get(pending.transaction_id)
+        declined = p.get("responseCode") not in (OK, PARTIAL)
+        if ours and (approved or declined):
+            r = self._answer_result(Message(pending.op, dict(p), 0, declined, ""))
+            r.transaction_id = pending.transaction_id
+            r.info["resync"] = "declined" if declined else "credited"
+            self.journal.update(pending.transaction_id, r)
+        elif stored is not None:        # another transaction's receipt, or ours voided since
+            stored.info["resync"] = "reversed" if ours else "foreign"
+            self.journal.update(pending.transaction_id, stored)
+        log.info("resync of %s %s: last receipt %s %s", pending.op, pending.transaction_id,
+                 p.get("invoiceNumber", "-"), ("credited" if approved else "declined") if ours
+                 else "not ours, not credited")
         return None

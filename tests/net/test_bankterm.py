@@ -234,3 +234,28 @@ def test_resync_with_the_terminal_gone_answers_at_once(term: BankTerminal) -> No
     assert r.res == 5067 and time.monotonic() - t0 < 5
     assert lk.pending is not None                          # still to settle when the terminal is back
     lk.close()
+
+
+def test_a_lost_decline_is_stored_as_that_decline(link: BankTermLink, term: BankTerminal) -> None:
+    term.faults.plan(["lose_answer"])
+    term.holder.plan(["insufficient"])
+    assert link.purchase(30_00, transaction_id="d").res == 411
+    assert link.echo().ok
+    stored = link.journal.get("d")
+    assert stored is not None and stored.info["resync"] == "declined"
+    assert (stored.res, stored.errortxt) == (5000, "Помилка терміналу: НЕДОСТАТНЬО КОШТІВ")
+
+
+def test_a_lost_sale_voided_on_the_terminal_since_is_not_credited(link: BankTermLink, term: BankTerminal) -> None:
+    term.faults.plan(["lose_answer"])
+    assert link.purchase(30_00, transaction_id="v").res == 411
+    term.batch[-1].status = "3"                         # reversed on the terminal before the link asked
+    assert link.echo().ok
+    stored = link.journal.get("v")
+    assert stored is not None and stored.res == 411 and stored.info["resync"] == "reversed"
+
+
+def test_every_result_is_journalled_even_without_an_id(link: BankTermLink) -> None:
+    r = link.purchase(1_00)
+    assert len(r.transaction_id) == 36 and link.last_transaction() == r
+    assert link.journal.get(r.transaction_id) == r

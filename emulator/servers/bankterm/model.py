@@ -51,6 +51,7 @@ LOCAL_FAULT = {"log_full": "1003", "no_host": "1004", "no_paper": "1005", "keys"
 OPERATIONS = frozenset({"Purchase", "Refund", "Withdrawal", "Audit", "Verify", "CheckConnection"})
 KYIV = ZoneInfo("Europe/Kyiv")
 MAX_AMOUNT = 99_999_999            # kopecks
+MAX_RRNS = 10_000                  # sales the bank can still refund (MODELLED)
 STAT_TEXT = {0: "", 1: "Картку зчитано", 3: "Авторизація", 5: "Друк", 6: "Введіть PIN", 9: "Вставте картку"}
 CARD_TIMEOUT_TEXT = "Час очікування картки вичерпано"
 TXN_NAME = {"1": "ОПЛАТА", "2": "ПОВЕРНЕННЯ", "3": "СКАСУВАННЯ"}
@@ -159,6 +160,8 @@ class BankTerminal:
             if key not in SWITCHES:
                 raise ValueError(f"bad terminal change {key!r}: one of {', '.join(sorted(SWITCHES))}")
             if key == "plan":
+                if not all(isinstance(v, str) for v in value):  # type: ignore[attr-defined]
+                    raise ValueError("fault-plan items of the terminal are words")
                 FaultPlan(words=PLAN_WORDS).plan(list(value))  # type: ignore[call-overload]
             elif key == "holder":
                 Holder().plan(list(value))  # type: ignore[call-overload]
@@ -387,6 +390,8 @@ class BankTerminal:
         self.batch.append(txn)
         if txn_type == "1":
             self.rrns[txn.rrn] = txn
+            while len(self.rrns) > MAX_RRNS:       # the bank remembers the newest sales only
+                self.refunded.pop(self.rrns.pop(next(iter(self.rrns))).rrn, None)
         return txn
 
     def _declined(self, method: str, txn_type: str, amount: int, merchant: Merchant, code: str) -> Message:

@@ -253,8 +253,20 @@ def test_faults_scheduled_on_the_virtual_clock(term: BankTerminal, clock: Virtua
 
 def test_bad_scheduled_changes_are_refused_when_set(term: BankTerminal, clock: VirtualClock) -> None:
     for bad in ({"plan": ["explode"]}, {"holder": ["dance"]}, {"host_down": "yes"}, {"latency_ms": -1},
-                {"colour": True}, {"paper_out": True, "plan": [5]}):
+                {"colour": True}, {"paper_out": True, "plan": [5]}, {"plan": [200]}):
         with pytest.raises(ValueError):
             term.schedule(T0, **bad)
     [ans] = run(term, clock, purchase())
     assert ans.error is False and not term.paper_out       # nothing of the refused changes applied
+
+
+def test_the_bank_remembers_a_bounded_number_of_sales(term: BankTerminal, clock: VirtualClock,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    import emulator.servers.bankterm.model as model
+
+    monkeypatch.setattr(model, "MAX_RRNS", 3)
+    rrns = [term.keyboard_purchase(100).rrn for _ in range(5)]
+    assert list(term.rrns) == rrns[2:]
+    [old] = run(term, clock, Message("Refund", {"amount": "1.00", "rrn": rrns[0], "merchantId": "0"}))
+    assert old.params["responseCode"] == "0025"
+    assert run(term, clock, Message("Refund", {"amount": "1.00", "rrn": rrns[4], "merchantId": "0"}))[0].error is False
