@@ -12,6 +12,8 @@ Subcommands::
     kkt-emu fd show STATE_DIR|ARCHIVE [--json] [--number N]
         the fiscal drive's documents (ФД, type, date, ФП, delivered or pending),
         or one decoded; exit 2 for a missing or damaged archive
+    kkt-emu terminal serve [--host H] [--port N] [--no-console]
+        the emulated PrivatBank bank terminal (ECR JSON over TCP) alone on loopback, with a console
 
 Each subcommand is a pair ``_add_<name>(subparsers)`` / ``_cmd_<name>(args)``
 registered in ``COMMANDS``; a new one (``bench``) adds its pair there.

@@ -37,8 +37,8 @@ import threading
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from zoneinfo import ZoneInfo
+from datetime import UTC, datetime, timedelta, timezone
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from emulator.net.faults import FaultPlan
 from emulator.rules.terminal_errors import OK, ecr_code
@@ -49,7 +49,10 @@ PLAN_WORDS = frozenset({"no_host", "no_paper", "keys", "reader", "log_full", "lo
                         "close", "stall"})
 LOCAL_FAULT = {"log_full": "1003", "no_host": "1004", "no_paper": "1005", "keys": "1006", "reader": "1007"}
 OPERATIONS = frozenset({"Purchase", "Refund", "Withdrawal", "Audit", "Verify", "CheckConnection"})
-KYIV = ZoneInfo("Europe/Kyiv")
+try:
+    KYIV: ZoneInfo | timezone = ZoneInfo("Europe/Kyiv")
+except ZoneInfoNotFoundError:          # no time-zone database on the machine: Kyiv's winter time
+    KYIV = timezone(timedelta(hours=2), "EET")
 MAX_AMOUNT = 99_999_999            # kopecks
 MAX_RRNS = 10_000                  # sales the bank can still refund (MODELLED)
 STAT_TEXT = {0: "", 1: "Картку зчитано", 3: "Авторизація", 5: "Друк", 6: "Введіть PIN", 9: "Вставте картку"}
@@ -272,7 +275,7 @@ class BankTerminal:
             return []
         if isinstance(item, str) and item in LOCAL_FAULT:
             return [self._local(msg.method, LOCAL_FAULT[item])]
-        if self.host_down and msg.method != "Withdrawal":
+        if self.host_down and msg.method != "Audit":     # the X-balance is the terminal's own count
             return [self._local(msg.method, "1004")]
         if self.paper_out:
             return [self._local(msg.method, "1005")]
@@ -347,6 +350,8 @@ class BankTerminal:
         txn.original = orig.invoice
         if orig.txn_type == "1":
             self.rrns.pop(orig.rrn, None)
+        elif orig.original in self.refunded:
+            self.refunded[orig.original] -= orig.amount
         return self._answer("Withdrawal", self._fields(txn))
 
     def _totals(self, method: str, merchant: Merchant) -> Message:

@@ -270,3 +270,19 @@ def test_the_bank_remembers_a_bounded_number_of_sales(term: BankTerminal, clock:
     [old] = run(term, clock, Message("Refund", {"amount": "1.00", "rrn": rrns[0], "merchantId": "0"}))
     assert old.params["responseCode"] == "0025"
     assert run(term, clock, Message("Refund", {"amount": "1.00", "rrn": rrns[4], "merchantId": "0"}))[0].error is False
+
+
+def test_voiding_a_refund_gives_the_amount_back_to_refund(term: BankTerminal, clock: VirtualClock) -> None:
+    [sale] = run(term, clock, purchase("10.00"))
+    rrn = sale.params["rrn"]
+    [ref] = run(term, clock, Message("Refund", {"amount": "10.00", "rrn": rrn, "merchantId": "0"}))
+    assert run(term, clock, Message("Refund", {"amount": "0.01", "rrn": rrn}))[0].params["responseCode"] == "0025"
+    run(term, clock, Message("Withdrawal", {"invoiceNumber": ref.params["invoiceNumber"]}))
+    assert run(term, clock, Message("Refund", {"amount": "10.00", "rrn": rrn}))[0].error is False
+
+
+def test_without_the_bank_the_x_balance_still_counts(term: BankTerminal, clock: VirtualClock) -> None:
+    term.host_down = True
+    assert run(term, clock, Message("Audit", {"merchantId": "0"}))[0].error is False
+    for m in ("Verify", "CheckConnection", "Withdrawal"):
+        assert run(term, clock, Message(m, {"invoiceNumber": "1"}))[0].params["responseCode"] == "1004", m
