@@ -183,11 +183,13 @@ class BankTermLink:
     def _release(self, sock: socket.socket) -> None:
         """Close so that the terminal has let the connection go before the next one comes: it serves one
         client at a time and closes a connection that arrives while it still holds the last."""
+        deadline = time.monotonic() + self.handshake_timeout_s
         try:
             sock.shutdown(socket.SHUT_WR)
-            sock.settimeout(self.handshake_timeout_s)
-            while sock.recv(65536):
-                pass
+            while (left := deadline - time.monotonic()) > 0:
+                sock.settimeout(left)
+                if not sock.recv(65536):
+                    break
         except OSError:
             pass
         finally:
@@ -209,8 +211,9 @@ class BankTermLink:
         except OSError:
             return dm_error("cannot_connect", f"{self.host}:{self.port}")
         last = self._call(Message("GetReceiptInfo", {"invoiceNumber": ""}), self.handshake_timeout_s)
-        if isinstance(last, Message):
-            self.last_invoice = max(self.last_invoice, _invoice(last.params))
+        if isinstance(last, TermResult):
+            return last
+        self.last_invoice = max(self.last_invoice, _invoice(last.params))
         return TermResult(0, info=dict(self.identity))
 
     def close(self) -> None:

@@ -259,3 +259,13 @@ def test_every_result_is_journalled_even_without_an_id(link: BankTermLink) -> No
     r = link.purchase(1_00)
     assert len(r.transaction_id) == 36 and link.last_transaction() == r
     assert link.journal.get(r.transaction_id) == r
+
+
+def test_ping_on_a_busy_terminal_is_busy(term: BankTerminal, server: BankTermTcp) -> None:
+    term.holder.plan(["no_card"])
+    with BankTermLink(*server.address, timeout_s=0.3) as a:
+        assert a.open().ok and a.purchase(1_00).res == 411
+    with BankTermLink(*server.address) as b:
+        r = b.open()
+        assert (r.res, r.errortxt) == (5000, "Помилка терміналу: пристрій зайнятий")
+        assert term.busy
