@@ -176,6 +176,11 @@ class BankTerminal:
             self._schedule.append((int(at_ms), len(self._schedule), dict(changes)))
             self._schedule.sort(key=lambda e: (e[0], e[1]))
 
+    def apply_due(self) -> None:
+        """Apply the scheduled changes whose moment has come (``handle`` and ``poll`` do it first)."""
+        with self._lock:
+            self._apply_due()
+
     def _apply_due(self) -> None:
         now = self.now_ms()
         while self._schedule and self._schedule[0][0] <= now:

@@ -36,6 +36,7 @@ class BankTermTcp(BackgroundServer):
         self.stats.update({"rejected": 0, "reset": 0, "frames": 0, "bad_frames": 0})
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.model.apply_due()
         if self.model.faults.down:
             self.stats["reset"] += 1
             writer.transport.abort()
@@ -53,6 +54,7 @@ class BankTermTcp(BackgroundServer):
                     data: bytes | None = await asyncio.wait_for(reader.read(4096), timeout)
                 except TimeoutError:
                     data = None
+                self.model.apply_due()
                 if data == b"" or self.model.faults.down:
                     return
                 out: list[Message | Close] = self.model.poll()      # what fell due before this frame

@@ -136,3 +136,24 @@ def test_a_late_answer_goes_to_the_next_connection(server: BankTermTcp, term: Ba
         got = read(s2, 2)
         assert [m.method for m in got] == ["CheckConnection", "ServiceMessage"]
         assert got[1].params["LastResult"] == "0"
+
+
+def test_a_scheduled_down_resets_new_connections_from_its_moment(server: BankTermTcp, term: BankTerminal,
+                                                                 clock: VirtualClock) -> None:
+    term.schedule(T0 + 60_000, down=True)
+    with connect(server) as s:
+        s.sendall(encode(Message("PingDevice")))
+        assert read(s)[0].method == "PingDevice"
+    clock.advance(60_000)
+    deadline = time.monotonic() + 5
+    while server.open_connections and time.monotonic() < deadline:
+        time.sleep(0.01)
+    with connect(server) as s:
+        s.settimeout(5)
+        try:
+            s.sendall(encode(Message("PingDevice")))
+            got = s.recv(100)
+        except ConnectionResetError:
+            got = b""
+        assert got == b""
+    assert server.stats["reset"] == 1
