@@ -12,6 +12,8 @@ Subcommands::
     kkt-emu fd show STATE_DIR|ARCHIVE [--json] [--number N]
         the fiscal drive's documents (ФД, type, date, ФП, delivered or pending),
         or one decoded; exit 2 for a missing or damaged archive
+    kkt-emu terminal serve [--host H] [--port N] [--no-console]
+        the emulated PrivatBank bank terminal (ECR JSON over TCP) alone on loopback, with a console
 
 Each subcommand is a pair ``_add_<name>(subparsers)`` / ``_cmd_<name>(args)``
 registered in ``COMMANDS``; a new one (``bench``) adds its pair there.
@@ -325,6 +327,24 @@ COMMANDS: dict[str, tuple[Callable[[argparse._SubParsersAction], None],  # type:
     "explain-log": (_add_explain, _cmd_explain),
     "fd": (_add_fd, _cmd_fd),
 }
+
+
+def _add_terminal(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    from emulator.servers.bankterm.serve import add_arguments
+
+    p = sub.add_parser("terminal", help="the emulated PrivatBank bank terminal (ECR JSON over TCP)")
+    t_sub = p.add_subparsers(dest="terminal_command", metavar="SUBCOMMAND")
+    t_sub.required = True
+    add_arguments(t_sub.add_parser("serve", help="serve the terminal alone on loopback, with a console"))
+
+
+def _cmd_terminal(args: argparse.Namespace) -> int:
+    from emulator.servers.bankterm.serve import main as terminal_main
+
+    return terminal_main(args)
+
+
+COMMANDS["terminal"] = (_add_terminal, _cmd_terminal)
 
 
 def build_parser() -> argparse.ArgumentParser:
