@@ -183,7 +183,10 @@ class DeviceCommands:
         d = self.device
         if d.shift_open:
             return R.refused(R.WRONG_STATE, "СМЕНА ОТКРЫТА: the clock is set with the shift closed")
-        wanted = args["dateTime"]
+        try:
+            wanted = datetime.strptime(str(args["dateTime"]), TIME_FORMAT)
+        except ValueError:
+            return R.refused(R.BAD_FIELD, "dateTime: not a yyyy-MM-ddTHH:mm:ss date")
         off = abs((wanted - d.local_now()).total_seconds())
         if off > SET_TIME_SLACK_S:
             return R.refused(R.NOT_SUPPORTED, "the emulator's clock is its virtual clock: SetDateTime takes only "

@@ -36,6 +36,13 @@ class Rig:
         op = Operator(self.device, lambda: self.world.settle(lambda: self.device.waiting, 15_000))
         op.status_check()
         op.press("С")
+        self.gismt_checks = 0
+        check = self.device.gismt.check
+
+        def counted(*args: Any, **kw: Any) -> Any:
+            self.gismt_checks += 1
+            return check(*args, **kw)
+        self.device.gismt.check = counted     # type: ignore[method-assign]
         self.commands = DeviceCommands(self.device, self.world.settle)
         self.driver = Driver(self.open)
         self.key = ""
@@ -58,6 +65,10 @@ class Rig:
         self.session()
         assert self.call("OpenShift", cashierInfo={"cashierName": "Иванова"})["result"] == 0
         return self
+
+    def backend_requests(self) -> int:
+        """The GIS MT checks the device has started."""
+        return self.gismt_checks
 
     def close(self) -> None:
         self.world.close()
