@@ -117,9 +117,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--web-name", action="append", default=[], metavar="NAME",
                    help="a host name people reach the pages by (with --web-bind); other names are refused")
     p.add_argument("--no-techserver", action="store_true", help="do not start the technological server")
-    p.add_argument("--driver-port", type=int, default=50010, metavar="PORT",
+    p.add_argument("--driver-port", type=int, default=None, metavar="PORT",
                    help="port of the Mercury driver API (INECRMAN JSON, POST /api.json) on 127.0.0.1 "
-                        "(default 50010, as the real service; 0: any free port)")
+                        "(default 50010, as the real service, or a free port with a warning when 50010 is "
+                        "taken; 0: any free port)")
     p.add_argument("--no-driver", action="store_true", help="do not start the driver API and the KKT's command pty")
 
 

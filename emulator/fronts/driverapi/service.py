@@ -54,6 +54,24 @@ def device_handler(commands: DeviceCommands, run: Runner) -> Callable[[str, dict
     return handle
 
 
+def _serve(app: Any, port: int) -> tuple[Any, threading.Thread]:
+    """uvicorn on 127.0.0.1:``port`` in a thread; ``(None, thread)`` when it could not bind."""
+    import uvicorn
+
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="critical", lifespan="off")
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, name="kkt-driver-api", daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started and thread.is_alive() and time.monotonic() < deadline:
+        time.sleep(0.02)
+    if not server.started:
+        server.should_exit = True
+        thread.join(timeout=5)
+        return None, thread
+    return server, thread
+
+
 @dataclass
 class DriverHalf:
     endpoint: DeviceSerialEndpoint | None
@@ -72,13 +90,15 @@ class DriverHalf:
             self.endpoint.stop()
 
 
-def start_driver(device: KktDevice, settle: Settle, run: Runner, *, port: int = DEFAULT_PORT,
+def start_driver(device: KktDevice, settle: Settle, run: Runner, *, port: int | None = None,
                  ports: PortMap | None = None, endpoint: DeviceSerialEndpoint | None = None,
                  say: Callable[[str], None] = print) -> DriverHalf:
-    """Start the KKT's command pty (unless ``endpoint`` is given) and the driver API; raise OSError if the
-    port cannot be bound."""
-    import uvicorn
+    """Start the KKT's command pty (unless ``endpoint`` is given) and the driver API.
 
+    ``port`` None is the real service's 50010, or, when something else holds it, a free port (said
+    with a warning: parallel runs on one machine must not stop each other); a port given is that port
+    or an ``OSError``.
+    """
     commands = DeviceCommands(device, settle)
     own = None
     if endpoint is None:
@@ -94,17 +114,17 @@ def start_driver(device: KktDevice, settle: Settle, run: Runner, *, port: int = 
 
     driver = Driver(open_link, log=lambda text: say(f"[driver] {text}"))
     app = make_driver_app(driver, document)
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off")
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, name="kkt-driver-api", daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started and thread.is_alive() and time.monotonic() < deadline:
-        time.sleep(0.02)
-    if not server.started:
-        server.should_exit = True
+    try:
+        server, thread = _serve(app, DEFAULT_PORT if port is None else port)
+        if server is None and port is None:
+            say(f"warning: port {DEFAULT_PORT} is in use: the driver API listens on a free port instead "
+                "(--driver-port PORT chooses one)")
+            server, thread = _serve(app, 0)
+        if server is None:
+            raise OSError(f"the driver API did not start on 127.0.0.1 port {port} (is the port in use?)")
+    except BaseException:
         if own is not None:
             own.stop()
-        raise OSError(f"the driver API did not start on 127.0.0.1 port {port} (is the port in use?)")
+        raise
     sock = server.servers[0].sockets[0].getsockname()
     return DriverHalf(own, ports, driver, commands, server, thread, f"http://{sock[0]}:{sock[1]}/api.json")
