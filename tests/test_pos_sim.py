@@ -17,6 +17,7 @@ import os
 import re
 import subprocess
 import sys
+import urllib.request
 from pathlib import Path
 
 from emulator.devices.fn.show import open_archive
@@ -44,6 +45,9 @@ def test_pos_simulator_runs_a_shift_on_both_paths_through_http_and_the_pty(tmp_p
                            banner).group(1)
         pty = re.search(r"KKT port COM3 = (/dev/\S+)", banner).group(1)
         host, ip = re.search(r"(https://cdn01\.crpt\.ru:\d+)  ->  (127\.0\.0\.\d+):", banner).groups()
+        with urllib.request.urlopen(driver.replace("/api.json", "/openapi.json"), timeout=10) as r:
+            openapi = json.loads(r.read())
+        assert openapi["openapi"].startswith("3.") and "AddGoods" in openapi["components"]["schemas"]
         pos = subprocess.run([sys.executable, str(ROOT / "tools" / "pos_sim.py"), "--driver", driver,
                               "--gismt", host, "--gismt-ip", ip, "--ca", str(state / "lab-ca" / "ca.pem"),
                               "--token-file", str(token)],
