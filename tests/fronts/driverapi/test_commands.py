@@ -320,7 +320,7 @@ def test_the_openapi_document_describes_every_example(rig):
     doc = document()
     json.dumps(doc)
     schemas = doc["components"]["schemas"]
-    for name, cmd in COMMANDS.items():
+    for name in COMMANDS:
         example = doc["paths"]["/api.json"]["post"]["requestBody"]["content"]["application/json"]["examples"][name]
         jsonschema.validate(example["value"], schemas[name])
         bad = {**example["value"], "command": "Other"}
