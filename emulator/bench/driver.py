@@ -63,41 +63,21 @@ def _read(s: socket.socket, buf: bytearray) -> None:
 
 
 def _load(port: int, request: bytes, n: int, k: int, max_s: float) -> tuple[int, float]:
+    from emulator.bench.net import drive_connections
+
     socks = [socket.create_connection(("127.0.0.1", port), timeout=10) for _ in range(k)]
-    for s in socks:
-        s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-    done = [0] * k
-    errors: list[str] = []
-    barrier = threading.Barrier(k + 1)
-    end = [0.0]
+    buffers = {id(s): bytearray() for s in socks}
 
-    def one(i: int, s: socket.socket, count: int) -> None:
-        buf = bytearray()
-        try:
-            barrier.wait()
-            for _ in range(count):
-                s.sendall(request)
-                _read(s, buf)
-                done[i] += 1
-                if time.perf_counter() > end[0]:
-                    return
-        except Exception as exc:  # noqa: BLE001 - reported to the parent
-            errors.append(f"{type(exc).__name__}: {exc}")
-
-    threads = [threading.Thread(target=one, args=(i, s, n // k), daemon=True) for i, s in enumerate(socks)]
-    for t in threads:
-        t.start()
-    t0 = time.perf_counter()
-    end[0] = t0 + max_s
-    barrier.wait()
-    for t in threads:
-        t.join(max_s + 15)
-    elapsed = time.perf_counter() - t0
-    for s in socks:
-        s.close()
-    if errors:
-        raise RuntimeError(errors[0])
-    return sum(done), elapsed
+    def exchange(s: socket.socket) -> None:
+        s.sendall(request)
+        _read(s, buffers[id(s)])
+    try:
+        for s in socks:
+            s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        return drive_connections(socks, n, exchange, max_s)
+    finally:
+        for s in socks:
+            s.close()
 
 
 def _load_main() -> None:
