@@ -206,7 +206,7 @@ def test_reports_and_printing(rig):
     rig.call("OpenCheck", checkType=0)
     refused(rig, R.WRONG_STATE, "PrintReport", reportCode=1)
     rig.call("ResetCheck")
-    assert rig.call("PrintText", text="Спасибо\nза покупку")["lines"] == 1
+    assert rig.call("PrintText", text="Спасибо\nза покупку")["lines"] == 2 and rig.commands.texts[-1] == "за покупку"
     refused(rig, R.BAD_FIELD, "PrintText")
     doc = rig.call("PrintDocFromFN", docNum=2)
     assert doc["result"] == 0 and doc["docType"] == 2 and any("ФД" in line for line in doc["lines"])
@@ -327,3 +327,28 @@ def test_the_openapi_document_describes_every_example(rig):
         with pytest.raises(jsonschema.ValidationError):
             jsonschema.validate(bad, schemas[name])
     assert base64.b64decode(COMMANDS["CheckMarkingCode"].example["mc"]).decode() == CODE
+
+
+def test_a_fault_inside_a_command_is_result_11_and_logged(rig, caplog):
+    rig.session()
+
+    def broken(args):
+        raise ZeroDivisionError("boom")
+    rig.commands.handlers["GetStatus"] = broken
+    answer = rig.call("GetStatus")
+    assert answer["result"] == R.INTERNAL and "ZeroDivisionError" in answer["description"]
+    assert "boom" not in answer["description"] and any("GetStatus" in r.message for r in caplog.records)
+
+
+def test_the_question_answered_at_the_keyboard_frees_the_receipt(tmp_path):
+    rig = Rig(tmp_path, settings={"sale_ban": "ПРЕДУПРЕЖДЕНИЕ"})
+    try:
+        rig.shift()
+        rig.call("OpenCheck", checkType=0)
+        assert rig.call("AddGoods", productName="Сигареты", qty=10000, price=20000,
+                        mcInfo={"mc": b64(TOBACCO)})["question"] is True
+        rig.device.press("3")                      # the cashier sells it at the till
+        assert rig.call("CloseCheck")["result"] == 0
+        assert rig.device.receipts[-1].positions[0].gismt == "warned"
+    finally:
+        rig.close()
