@@ -118,7 +118,11 @@ class DeviceCommands:
         try:
             return handler(args)
         except OperatorError as exc:
-            return R.refused(R.WRONG_STATE, f"{exc}; display: {self._display()}")
+            shown = self._display()
+            if shown.startswith("ОШИБКА ФН"):      # the drive refused the document: nothing was made
+                self.op.dismiss()
+                return R.refused(R.FN_REFUSED, shown)
+            return R.refused(R.WRONG_STATE, f"{exc}; display: {shown}")
         except Exception as exc:   # a fault of the emulator's: the POS gets a result, the log the trace
             log.exception("driver command %s failed", command)
             return R.refused(R.INTERNAL, f"{command}: the emulator failed ({type(exc).__name__}); see its log")

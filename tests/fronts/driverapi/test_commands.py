@@ -352,3 +352,21 @@ def test_the_question_answered_at_the_keyboard_frees_the_receipt(tmp_path):
         assert rig.device.receipts[-1].positions[0].gismt == "warned"
     finally:
         rig.close()
+
+
+def test_a_document_the_drive_refuses_is_result_10_and_the_receipt_stays(rig):
+    from emulator.devices.fn.errors import FnError
+
+    rig.shift()
+    rig.call("OpenCheck", checkType=0)
+    rig.call("AddGoods", productName="Хлеб", qty=10000, price=5000)
+    unit = rig.device.fiscal
+    real = unit.receipt
+    unit.receipt = lambda r: FnError(0x15, "30 days unsent")      # the drive's own refusal value
+    fd = unit.drive.last_fd
+    answer = rig.call("CloseCheck")
+    assert answer["result"] == R.FN_REFUSED and answer["description"].startswith("ОШИБКА ФН 15")
+    assert rig.device.receipt is not None and len(rig.device.receipt.positions) == 1
+    assert unit.drive.last_fd == fd
+    unit.receipt = real
+    assert rig.call("CloseCheck")["result"] == 0                  # once the drive takes it, it closes
