@@ -317,8 +317,11 @@ def test_the_openapi_document_describes_every_example(rig):
     from emulator.fronts.driverapi.openapi import document
     from emulator.fronts.driverapi.spec import COMMANDS
 
+    from openapi_spec_validator import validate
+
     doc = document()
     json.dumps(doc)
+    validate(doc)                                   # a valid OpenAPI 3.1 document
     schemas = doc["components"]["schemas"]
     for name in COMMANDS:
         example = doc["paths"]["/api.json"]["post"]["requestBody"]["content"]["application/json"]["examples"][name]
