@@ -11,7 +11,7 @@ Bytes are taken as Latin-1 (one character a byte: the device's own parser
 refuses what is not a code). A configured prefix is stripped where it is
 present; line ends other than the suffix around a code are dropped (a scanner
 sending CR LF to a port set to CR); a line longer than ``MAX_LINE`` without
-the suffix is dropped whole, logged with its length only, never its content.
+the suffix is dropped whole (up to its suffix), logged without its content.
 """
 
 from __future__ import annotations
@@ -48,6 +48,7 @@ class ScannerPort(PtyService):
         self.prefix = prefix.encode("latin-1")
         self.suffix = suffix.encode("latin-1")
         self._buf = bytearray()
+        self._discarding = False    # inside an overlong line: drop up to its suffix
         self.stats = {"codes": 0, "dropped": 0}
 
     def on_bytes(self, data: bytes) -> None:
@@ -58,11 +59,18 @@ class ScannerPort(PtyService):
                 break
             line = bytes(self._buf[:at])
             del self._buf[:at + len(self.suffix)]
+            if self._discarding:
+                self._discarding = False
+                continue
             self._line(line)
         if len(self._buf) > MAX_LINE:
-            log.warning("scanner: %d bytes without the suffix %r dropped", len(self._buf), self.suffix.decode())
-            self.stats["dropped"] += 1
-            self._buf.clear()
+            if not self._discarding:
+                log.warning("scanner: over %d bytes without the suffix %r: the line is dropped", MAX_LINE,
+                            self.suffix.decode("latin-1").encode("unicode_escape").decode())
+                self.stats["dropped"] += 1
+            self._discarding = True
+            keep = len(self.suffix) - 1     # a suffix may be split across reads
+            del self._buf[:len(self._buf) - keep]
 
     def _line(self, line: bytes) -> None:
         line = line.strip(b"\r\n")

@@ -72,7 +72,7 @@ class SerialFronts:
     """The device's serial endpoint (serving ``handler``) and the scanner (feeding ``scan``), with the COM map."""
 
     def __init__(self, config: dict[str, Any], links_dir: Path | None = None) -> None:
-        self.config = check_serial_config(config, "serial") if "device_port" not in config else config
+        self.config = check_serial_config(config, "serial")   # idempotent: a checked one passes as it is
         self.links_dir = links_dir
         self.ports = PortMap(self.config.get("ports", {}))
         self.device: DeviceSerialEndpoint | None = None
