@@ -141,6 +141,9 @@ class SerialDeviceLink:
                         if isinstance(item, ef.FrameDrop):
                             damaged += 1
                             continue
+                        if item.kind == "NAK":   # the device dropped a damaged frame: resend now (a resent
+                            resend = True         # request it had answered gets that answer, not a rerun)
+                            continue
                         if item.link != self.link or item.seq != self._seq:
                             continue   # an answer to an earlier, abandoned request
                         if item.kind == "ANSWER":
@@ -148,9 +151,7 @@ class SerialDeviceLink:
                                 return item.json()
                             except ef.FrameFormatError as exc:
                                 raise SerialLinkError("garbage", f"the answer is unreadable: {exc}") from None
-                        if item.kind == "NAK":
-                            resend = True
-                        elif item.kind == "ERROR":
+                        if item.kind == "ERROR":
                             body = _safe_json(item)
                             raise SerialLinkError("device-error", str(body.get("text", "request refused"))[:200])
                     if resend:

@@ -81,6 +81,7 @@ class DriverHalf:
     server: Any
     thread: threading.Thread
     url: str
+    device_port: str          # the KKT's COM name in ``ports``
 
     def stop(self) -> None:
         self.server.should_exit = True
@@ -92,21 +93,23 @@ class DriverHalf:
 
 def start_driver(device: KktDevice, settle: Settle, run: Runner, *, port: int | None = None,
                  ports: PortMap | None = None, endpoint: DeviceSerialEndpoint | None = None,
+                 commands: DeviceCommands | None = None, device_port: str = DEFAULT_COM,
                  say: Callable[[str], None] = print) -> DriverHalf:
     """Start the KKT's command pty (unless ``endpoint`` is given) and the driver API.
 
     ``port`` None is the real service's 50010, or, when something else holds it, a free port (said
     with a warning: parallel runs on one machine must not stop each other); a port given is that port
-    or an ``OSError``.
+    or an ``OSError``. ``endpoint`` (serve's serial fronts: the KKT's pty serving ``commands``), ``ports``
+    and ``device_port`` (its COM name) are used when given; else the KKT's own pty is started here, as
+    ``device_port`` (COM3).
     """
-    commands = DeviceCommands(device, settle)
+    commands = commands or DeviceCommands(device, settle)
     own = None
+    ports = ports or PortMap()
     if endpoint is None:
         own = endpoint = DeviceSerialEndpoint(device_handler(commands, run))
         endpoint.start()
-    ports = ports or PortMap()
-    if DEFAULT_COM not in ports.names():
-        ports.add(DEFAULT_COM, endpoint.path)
+        ports.add(device_port, endpoint.path)
     port_map = ports
 
     def open_link(name: str) -> SerialDeviceLink:
@@ -127,4 +130,5 @@ def start_driver(device: KktDevice, settle: Settle, run: Runner, *, port: int | 
             own.stop()
         raise
     sock = server.servers[0].sockets[0].getsockname()
-    return DriverHalf(own, ports, driver, commands, server, thread, f"http://{sock[0]}:{sock[1]}/api.json")
+    return DriverHalf(own, ports, driver, commands, server, thread, f"http://{sock[0]}:{sock[1]}/api.json",
+                      device_port.upper())
