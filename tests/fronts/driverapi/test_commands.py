@@ -313,11 +313,10 @@ def test_path_b_reject_abort_and_clear(rig):
 
 def test_the_openapi_document_describes_every_example(rig):
     import jsonschema
+    from openapi_spec_validator import validate
 
     from emulator.fronts.driverapi.openapi import document
     from emulator.fronts.driverapi.spec import COMMANDS
-
-    from openapi_spec_validator import validate
 
     doc = document()
     json.dumps(doc)
