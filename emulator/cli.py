@@ -157,6 +157,9 @@ def _cmd_bench(args: argparse.Namespace) -> int:
         from emulator.bench.ofd import run_ofd
 
         result.update(run_ofd(quick=args.quick_net))
+        from emulator.bench.driver import run_driver_bench
+
+        result.update(run_driver_bench(quick=args.quick_net))
     if args.json:
         print(json.dumps(result, ensure_ascii=False))
     else:
@@ -196,6 +199,39 @@ def _cmd_token_qr(args: argparse.Namespace) -> int:
         print(f"kkt-emu token-qr: -o {out}: cannot write it: {exc.strerror or exc}", file=sys.stderr)
         return 2
     print(f"wrote {args.output} with token {mask_token(token)}")
+    return 0
+
+
+def _add_code_image(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    p = sub.add_parser("code-image", help="draw a marking code as the GS1 DataMatrix a pack carries (PNG)",
+                       description="Draw a marking code (КМ) as a DataMatrix picture for scan-image: a GS1 code "
+                                   "with FNC1 first and FNC1 for each GS separator, a 29-character pack code plain.")
+    p.add_argument("code", help="the code; write the GS separator as <GS> (or \\x1d); '-' reads a line from stdin")
+    p.add_argument("-o", "--output", required=True, help="PNG file to write")
+
+
+def _cmd_code_image(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from emulator.wire.datamatrix import CodeImageError, code_symbol_data, make_code_image
+
+    code = sys.stdin.readline().rstrip("\r\n") if args.code == "-" else args.code
+    out = Path(args.output)
+    if out.is_dir() or not out.parent.is_dir():
+        print(f"kkt-emu code-image: -o {out}: " + ("is a folder; give a file name such as code.png" if out.is_dir()
+              else f"the folder {out.parent} does not exist"), file=sys.stderr)
+        return 2
+    try:
+        make_code_image(code, out)
+    except CodeImageError as exc:
+        print(f"kkt-emu code-image: {exc.message}", file=sys.stderr)
+        return 2
+    except OSError as exc:
+        print(f"kkt-emu code-image: -o {out}: cannot write it: {exc.strerror or exc}", file=sys.stderr)
+        return 2
+    gs1 = code_symbol_data(code)[1]
+    print(f"wrote {args.output}: " + ("a GS1 DataMatrix (FNC1 first, FNC1 for each GS)" if gs1
+                                      else "a DataMatrix (a pack code: no GS1 elements)"))
     return 0
 
 
@@ -323,6 +359,7 @@ COMMANDS: dict[str, tuple[Callable[[argparse._SubParsersAction], None],  # type:
     "errors": (_add_errors, _cmd_errors),
     "bench": (_add_bench, _cmd_bench),
     "token-qr": (_add_token_qr, _cmd_token_qr),
+    "code-image": (_add_code_image, _cmd_code_image),
     "serve": (_add_serve, _cmd_serve),
     "explain-log": (_add_explain, _cmd_explain),
     "fd": (_add_fd, _cmd_fd),

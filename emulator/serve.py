@@ -64,6 +64,7 @@ from emulator.base.storage import private_dir, write_atomic
 from emulator.devices.kkt.events import StateFileSetAside
 from emulator.devices.kkt.settings import SETTINGS_FILE, Settings, SettingsStore
 from emulator.fronts.console import Console
+from emulator.fronts.serialports import SerialFronts, check_serial_config
 from emulator.net.real import RealNetwork, RealTimeDriver
 from emulator.rules.syntax import mask_token
 from emulator.scenario.model import ScenarioError, load_data, load_yaml, read_problem, read_yaml_text, yaml_message
@@ -117,9 +118,16 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--web-name", action="append", default=[], metavar="NAME",
                    help="a host name people reach the pages by (with --web-bind); other names are refused")
     p.add_argument("--no-techserver", action="store_true", help="do not start the technological server")
+    p.add_argument("--driver-port", type=int, default=None, metavar="PORT",
+                   help="port of the Mercury driver API (INECRMAN JSON, POST /api.json) on 127.0.0.1 "
+                        "(default 50010, as the real service, or a free port with a warning when 50010 is "
+                        "taken; 0: any free port)")
+    p.add_argument("--no-driver", action="store_true", help="do not start the driver API and the KKT's command pty")
+    p.add_argument("--device-port", metavar="COMn", help="the COM name of the KKT's serial pty (default COM3)")
+    p.add_argument("--no-serial", action="store_true", help="no serial ptys (the KKT's port, the scanner)")
 
 
-CONFIG_KEYS = ("world", "device", "state_dir")
+CONFIG_KEYS = ("world", "device", "state_dir", "serial")
 # What ``start()`` turns into a one-line SystemExit instead of a traceback.
 SETUP_ERRORS = (ValueError, TypeError, OSError, TlsError, sqlite3.Error)
 
@@ -183,6 +191,10 @@ def _load_config(path: str | None) -> dict[str, Any]:
         _fail(f"{path}: device: serve takes only `settings` here, not {', '.join(extra)}")
     config["world"] = dict(scenario.world)
     config["device"] = {"settings": dict(scenario.device.settings or {})}
+    try:
+        config["serial"] = check_serial_config(data.get("serial"), path)
+    except ValueError as exc:
+        _fail(str(exc))
     return config
 
 
@@ -223,12 +235,15 @@ class Serve:
         self.control: Any = None
         self.control_thread: threading.Thread | None = None
         self.control_url = ""
+        self.driver_half: Any = None      # the driver API and the KKT's command pty (fronts/driverapi/service.py)
         self.warnings: list[str] = []
         # Console lines and the control API's calls, run one at a time on the device's thread.
         self.commands: queue.SimpleQueue[str | Callable[[], None] | None] = queue.SimpleQueue()
         self.token_contour: str | None = None
         self.settings_set_aside: tuple[str, str] | None = None
         self.token_note = ""
+        self.serial: SerialFronts | None = None
+        self.device_commands: Any = None   # the driver's commands on the device (serial port, driver API)
 
     def say(self, text: str) -> None:
         print(text, file=self.out, flush=True)
@@ -300,8 +315,20 @@ class Serve:
         for ev in self.device.events:      # said while the device started, before the console listened
             if isinstance(ev, StateFileSetAside):
                 self.console.show_event(ev)
+        if not self.args.no_serial:
+            self._start_serial()
         if self.live is not None and not self.args.no_control:
             self._start_control()
+        if not self.args.no_driver:
+            from emulator.fronts.driverapi.service import start_driver
+
+            serial = self.serial
+            self.driver_half = start_driver(
+                self.device, self.driver.run_while, self.run_on_device_thread, port=self.args.driver_port,
+                say=self.say, commands=self.device_commands,
+                endpoint=serial.device if serial is not None else None,
+                ports=serial.ports if serial is not None else None,
+                device_port=serial.config["device_port"] if serial is not None else "COM3")
         self._print_banner()
         tech = self.device.tech
         if tech is not None:
@@ -342,6 +369,32 @@ class Serve:
         for host, (ip, _) in self.servers.resolver().items():
             lines.append(f"{ip:<{width}}  {host}")
         return "\n".join(lines) + "\n"
+
+    def _start_serial(self) -> None:
+        """The KKT's serial pty (the driver's commands) and the scanner's (codes into the device)."""
+        from emulator.fronts.ecr.commands import DeviceCommands
+
+        conf = dict(self.config.get("serial") or check_serial_config({}, "serial"))
+        if self.args.device_port:
+            conf["device_port"] = self.args.device_port
+        try:
+            conf = check_serial_config(conf, "--device-port")
+        except ValueError as exc:
+            _fail(str(exc))
+        if self.device_commands is None:
+            self.device_commands = DeviceCommands(self.device, self.driver.run_while)
+        commands, console = self.device_commands, self.console
+        assert console is not None
+
+        def scanned(code: str) -> None:   # on the device's thread
+            console.device.scan(code)
+            console.settle()
+            console.screen()
+
+        def scan(code: str) -> None:      # on the scanner's thread
+            self.run_on_device_thread(lambda: scanned(code))
+        self.serial = SerialFronts(conf, self.state / "serial")
+        self.serial.start(lambda c, a: self.run_on_device_thread(lambda: commands(c, a)).result(timeout=120), scan)
 
     def run_on_device_thread(self, fn: Callable[[], Any]) -> Future[Any]:
         """Thread-safe: run ``fn`` on the device's thread between console commands; its Future."""
@@ -575,8 +628,15 @@ class Serve:
         if not self.args.no_techserver:
             host, port = self.tech_tcp.address
             self.say(f"technological server (modelled): pages {self.web_url}  exchange tcp://{host}:{port}")
+        if self.driver_half is not None:
+            half = self.driver_half
+            self.say(f"driver API (INECRMAN JSON, loopback only): {half.url}  openapi "
+                     f"{half.url.replace('/api.json', '/openapi.json')}  KKT port {half.device_port} = "
+                     f"{half.ports.names()[half.device_port]}")
         self.say(f"device: {self.device.directory}, host {s.gismt_host}, token {mask_token(s.token) or '(none)'}, "
                  f"TLS {self.device.tls.describe(s.host_check_off)}")
+        for line in self.serial.banner() if self.serial is not None else []:
+            self.say(line)
         self.say("type 'help' for the console commands; Ctrl-C stops")
         self._screen()
 
@@ -634,9 +694,13 @@ class Serve:
 
     def _stop_started(self) -> None:
         """Stop whatever has started (all of it after start(), part of it when start() failed)."""
+        if self.serial is not None:
+            self.serial.stop()
         if self.control is not None and self.control_thread is not None:
             self.control.should_exit = True
             self.control_thread.join(timeout=5)
+        if self.driver_half is not None:
+            self.driver_half.stop()
         if self.device is not None:
             self.device.power_off()
         if self.world is not None and self.world.fiscal is not None:

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the project needs, if they are missing:
 #   libzbar0        - the zbar library pyzbar loads to read token QR codes (always)
+#   libdmtx0b       - the libdmtx library pylibdmtx loads to draw and read DataMatrix marking codes (always)
 #   chromium        - the headless browser the page tests drive (with --browser)
 #   fonts-dejavu-core - a font with Cyrillic for the pages' screenshots (with --browser)
 # `make setup` (and so `make demo`) calls it plain; `make test` (and so CI) with --browser.
@@ -16,6 +17,10 @@ need=()
 python3 - <<'PY' || need+=(libzbar0)
 import ctypes.util, sys
 sys.exit(0 if ctypes.util.find_library("zbar") else 1)
+PY
+python3 - <<'PY' || need+=(libdmtx0b)
+import ctypes.util, sys
+sys.exit(0 if ctypes.util.find_library("dmtx") else 1)
 PY
 if [ "$browser" -eq 1 ]; then
   [ -x /usr/bin/chromium ] || need+=(chromium)

@@ -46,7 +46,7 @@ HELP = """commands:
   press KEY...        keys by name: ИТ ПИ ВЗ С РЕЖ + - X КОД 00 0-9 .
   keys 2 4 8 ПИ       the same, digits typed one by one
   scan CODE           the barcode scanner (write the GS as <GS>)
-  scan-image FILE     the scanner reading a picture (a token QR code)
+  scan-image FILE     the scanner reading a picture (a token QR code; a pack's DataMatrix in cash mode)
   type TEXT           the PC keyboard (host names, tokens)
   goto LABEL          walk the menu to an item, e.g. goto СТАТУС ГИС МТ
   screen              show the display

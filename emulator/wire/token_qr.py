@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import io
 import warnings
+from collections.abc import Callable
 from pathlib import Path
 
 import qrcode
@@ -59,8 +60,10 @@ def make_token_qr(token: str, path: Path) -> None:
     write_atomic(Path(path), buf.getvalue())
 
 
-def _open_image(source: Path | str | bytes) -> Image.Image:
-    """The decoded picture, or TokenQrError: a bounded read, known formats only, at most ``MAX_PIXELS``."""
+def open_image(source: Path | str | bytes, error: Callable[[str], Exception] = TokenQrError) -> Image.Image:
+    """The decoded picture in grey, or ``error(message)`` raised: a bounded read, known formats only, at
+    most ``MAX_PIXELS``. The scanner's DataMatrix reading opens pictures the same way, with its own error."""
+    fail = error
     if isinstance(source, bytes | bytearray):
         what, data = "the data", bytes(source)
     else:
@@ -68,31 +71,31 @@ def _open_image(source: Path | str | bytes) -> Image.Image:
         what = path.name or str(path)
         try:
             if not path.is_file():   # a folder, a FIFO or a device would block or never end
-                raise TokenQrError(f"{what}: no such file" if not path.exists() else f"{what}: not a file")
+                raise fail(f"{what}: no such file" if not path.exists() else f"{what}: not a file")
             with path.open("rb") as f:
                 data = f.read(MAX_FILE_BYTES + 1)
         except OSError as exc:
-            raise TokenQrError(f"{what}: cannot read it ({exc.strerror or type(exc).__name__})") from None
+            raise fail(f"{what}: cannot read it ({exc.strerror or type(exc).__name__})") from None
     if len(data) > MAX_FILE_BYTES:
-        raise TokenQrError(f"{what} is larger than {MAX_FILE_BYTES // 1_000_000} MB")
+        raise fail(f"{what} is larger than {MAX_FILE_BYTES // 1_000_000} MB")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")        # Pillow's DecompressionBombWarning: the size is checked here
         try:
             image = Image.open(io.BytesIO(data), formats=IMAGE_FORMATS)
         except Image.DecompressionBombError:
-            raise TokenQrError(f"{what}: a picture of billions of pixels (a decompression bomb), not a scan") from None
+            raise fail(f"{what}: a picture of billions of pixels (a decompression bomb), not a scan") from None
         except Exception:                      # Pillow's many ways to say "not an image" (DecompressionBombError too)
-            raise TokenQrError(f"{what} is not an image ({', '.join(IMAGE_FORMATS)})") from None
+            raise fail(f"{what} is not an image ({', '.join(IMAGE_FORMATS)})") from None
         width, height = image.size
         if width * height > MAX_PIXELS or width <= 0 or height <= 0:
             image.close()
-            raise TokenQrError(f"{what}: {width}x{height} pixels, more than a scanner's picture "
-                               f"(at most {MAX_PIXELS // 1_000_000} million)")
+            raise fail(f"{what}: {width}x{height} pixels, more than a scanner's picture "
+                         f"(at most {MAX_PIXELS // 1_000_000} million)")
         try:
             image.load()
             return image.convert("L")
         except Exception:                      # damaged data: truncated, bad chunks, bad compression
-            raise TokenQrError(f"{what} is a damaged image") from None
+            raise fail(f"{what} is a damaged image") from None
         finally:
             image.close()
 
@@ -104,7 +107,7 @@ def read_token_qr(source: Path | str | bytes) -> str:
     larger than ``MAX_FILE_BYTES``, data that is not a PNG, JPEG, GIF or BMP image, a picture
     of more than ``MAX_PIXELS`` (a decompression bomb declares billions), damaged image data.
     """
-    gray = _open_image(source)
+    gray = open_image(source)
     try:
         found = pyzbar.decode(gray, symbols=[pyzbar.ZBarSymbol.QRCODE])
     except Exception:                          # zbar refusing the picture

@@ -47,6 +47,7 @@ from emulator.base.clock import VirtualClock
 from emulator.devices.kkt.cash import CashDesk
 from emulator.devices.kkt.cdn import CdnBook
 from emulator.devices.kkt.events import (
+    CodeImageRefused,
     DeviceEvent,
     KeyPressed,
     PoweredOff,
@@ -291,9 +292,13 @@ class KktDevice(CashDesk, MenuKeys):
         self._render()
 
     def scan_image(self, image: bytes | Path) -> None:
-        """The scanner reading a picture (a token QR code from the Chestny Znak cabinet)."""
+        """The scanner reading a picture: a token QR code from the Chestny Znak cabinet on the token
+        screen, a marking code's DataMatrix in cash mode (``scan_code_image``)."""
         from emulator.wire.token_qr import TokenQrError, read_token_qr
 
+        if self.mode in (Mode.CASH_READY, Mode.CASH_NEED_PRICE):
+            self.scan_code_image(image)
+            return
         if self.mode != Mode.SCAN_TOKEN:
             self._beep("image scan ignored")
             self._bad(self.msgs["bad_operation"])
@@ -308,3 +313,17 @@ class KktDevice(CashDesk, MenuKeys):
             self._render()
             return
         self.scan(token)
+
+    def scan_code_image(self, image: bytes | Path) -> None:
+        """A pack's DataMatrix read by the scanner in cash mode: one code, then sold as a scanned one."""
+        from emulator.wire.datamatrix import CodeImageError, read_code_image
+
+        try:
+            code = read_code_image(image)
+        except CodeImageError as exc:
+            self.emit(CodeImageRefused(self.clock.now_ms, exc.message))
+            self._beep("bad DataMatrix image")
+            self._message(f"{self.msgs['bad_code']}\n{self.msgs['dm_' + exc.kind]}", self.mode)
+            self._render()
+            return
+        self.scan(code)

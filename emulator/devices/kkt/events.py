@@ -75,6 +75,16 @@ class QrRefused(DeviceEvent):
 
 
 @dataclass(frozen=True)
+class CodeImageRefused(DeviceEvent):
+    reason: str       # never the code itself
+    kind: ClassVar[str] = "scan"
+
+    @property
+    def text(self) -> str:
+        return f"DataMatrix image refused: {self.reason}"
+
+
+@dataclass(frozen=True)
 class Beeped(DeviceEvent):
     reason: str
     kind: ClassVar[str] = "beep"

@@ -231,10 +231,35 @@ class MarkedSales(TechGlue):
                                          self.clock.now_ms)
         self._render()
 
+    def sell_checked_by_pos(self, raw: str, price: int, tag2106: int, tag1265: str | None) -> str | None:
+        """A marked position whose permit check the POS made (the driver's FFD 1.2 marking commands).
+
+        The ОИСМ result (``tag2106``) comes from the driver's own ``CheckMarkingCode`` and the 1260
+        value (``tag1265``) from the POS's GIS MT check (``AddGoods.industryAttribute``): the device
+        asks no one and records the position as ``gismt = "pos"``. None when it is added, else the
+        device's message (shown on the display; nothing added).
+        """
+        if self.mode != Mode.CASH_READY:
+            self._bad(self.msgs["bad_operation"])
+            return self.msgs["bad_operation"]
+        try:
+            code = parse_marking(raw)
+        except MarkingCodeError as exc:
+            self._beep(f"bad code: {exc}")
+            self._message(f"{self.msgs['bad_code']}\n{exc}", self.mode)
+            return f"{self.msgs['bad_code']}: {exc}"
+        if not self._can_sell():
+            return self.msgs["shift_closed" if not self.shift_open else "shift_too_long"]
+        if self._in_receipt(code):
+            self._refuse_duplicate(code, price)
+            return f"{E.DUPLICATE_IN_RECEIPT} {self.msgs['duplicate_code']}"
+        self._add_marked(PendingSale(code, price, tag2106), "pos", None, tag1265=tag1265)
+        self._render()
+        return None
+
     def _add_marked(self, pending: PendingSale, how: str, outcome: CheckOutcome | None, *,
-                    error: int | None = None) -> None:
+                    error: int | None = None, tag1265: str | None = None) -> None:
         r = self._ensure_receipt()
-        tag1265 = None
         if outcome is not None and outcome.answer is not None:
             tag1265 = f"UUID={outcome.answer.req_id}&Time={outcome.answer.req_timestamp}"
         pos = Position(len(r.positions) + 1, pending.price, pending.code.raw, pending.tag2106, tag1265, how, error,

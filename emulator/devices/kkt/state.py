@@ -66,7 +66,7 @@ class Position:
     marking: str | None = None
     tag2106: int | None = None
     tag1265: str | None = None       # UUID=<reqId>&Time=<reqTimestamp> when GIS MT answered
-    gismt: str = "none"              # none | allowed | warned | failed | emergency | skipped
+    gismt: str = "none"              # none | allowed | warned | failed | emergency | skipped | pos (the POS checked)
     error: int | None = None
     beep: bool = False
 
