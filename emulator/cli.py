@@ -134,7 +134,7 @@ def _add_bench(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
                    help="seed of the mock backend (its reqId generator; default 1)")
     p.add_argument("--no-net", action="store_true",
                    help="skip the loopback benchmarks (HTTPS: device vs bare httpx, mock vs bare starlette; "
-                        "TCP: mock OFD vs bare echo)")
+                        "TCP: mock OFD vs bare echo; pty: the serial link vs a bare echo)")
     p.add_argument("--quick-net", action="store_true", help="smaller loopback HTTPS benchmarks")
 
 
@@ -155,6 +155,9 @@ def _cmd_bench(args: argparse.Namespace) -> int:
         from emulator.bench.ofd import run_ofd
 
         result.update(run_ofd(quick=args.quick_net))
+        from emulator.bench.serial import run_serial
+
+        result.update(run_serial(quick=args.quick_net))
     if args.json:
         print(json.dumps(result, ensure_ascii=False))
     else:

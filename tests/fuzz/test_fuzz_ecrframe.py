@@ -77,11 +77,17 @@ def test_any_bytes_in_any_chunks(pieces, cuts):
     assert reader.buffered == 0
     assert time.perf_counter() - t < BOUND_S
     assert sum(len(ef.build_frame(f)) for f in got) + dropped == len(data)
+    for f in got:                               # the hot path and the construct definition agree
+        body = ef.FrameStruct.parse(ef.build_frame(f)).body.value
+        assert (body.kind, body.link, body.seq, body.payload) == (f.kind, f.link, f.seq, f.payload)
 
 
 @fuzz("ecrframe")
 @given(st.lists(st.tuples(noise, frames), max_size=6), noise, st.lists(st.integers(1, 512), min_size=1, max_size=4))
 def test_every_good_frame_between_garbage_is_found(parts, tail, cuts):
+    for _, f in parts:
+        assert ef.FrameStruct.build({"body": {"value": {"kind": f.kind, "link": f.link, "seq": f.seq,
+                                                        "payload": f.payload}}}) == f.to_bytes()
     data = b"".join(n + f.to_bytes() for n, f in parts) + tail
     got, _ = run(ef.FrameReader(), data, cuts)
     assert got == [f for _, f in parts]
