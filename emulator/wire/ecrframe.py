@@ -114,7 +114,7 @@ class Frame:
     def json(self) -> dict[str, Any]:
         """The payload as a JSON object; ``FrameFormatError`` if it is not one."""
         try:
-            value = json.loads(self.payload.decode("utf-8"))
+            value = _PARSE.decode(self.payload.decode("utf-8"))
         except (UnicodeDecodeError, ValueError, RecursionError):
             raise FrameFormatError("the payload is not UTF-8 JSON") from None
         if not isinstance(value, dict):
@@ -122,8 +122,12 @@ class Frame:
         return value
 
 
+_JSON = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))   # one encoder: json.dumps with options makes one a call
+_PARSE = json.JSONDecoder()
+
+
 def encode_json(value: dict[str, Any]) -> bytes:
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    return _JSON.encode(value).encode("utf-8")
 
 
 def build_frame(frame: Frame) -> bytes:
