@@ -165,6 +165,9 @@ def _cmd_bench(args: argparse.Namespace) -> int:
         from emulator.bench.serial import run_serial
 
         result.update(run_serial(quick=args.quick_net))
+        from emulator.bench.driver import run_driver_bench
+
+        result.update(run_driver_bench(quick=args.quick_net))
     if args.json:
         print(json.dumps(result, ensure_ascii=False))
     else:

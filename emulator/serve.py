@@ -118,6 +118,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--web-name", action="append", default=[], metavar="NAME",
                    help="a host name people reach the pages by (with --web-bind); other names are refused")
     p.add_argument("--no-techserver", action="store_true", help="do not start the technological server")
+    p.add_argument("--driver-port", type=int, default=None, metavar="PORT",
+                   help="port of the Mercury driver API (INECRMAN JSON, POST /api.json) on 127.0.0.1 "
+                        "(default 50010, as the real service, or a free port with a warning when 50010 is "
+                        "taken; 0: any free port)")
+    p.add_argument("--no-driver", action="store_true", help="do not start the driver API and the KKT's command pty")
     p.add_argument("--device-port", metavar="COMn", help="the COM name of the KKT's serial pty (default COM3)")
     p.add_argument("--no-serial", action="store_true", help="no serial ptys (the KKT's port, the scanner)")
 
@@ -230,6 +235,7 @@ class Serve:
         self.control: Any = None
         self.control_thread: threading.Thread | None = None
         self.control_url = ""
+        self.driver_half: Any = None      # the driver API and the KKT's command pty (fronts/driverapi/service.py)
         self.warnings: list[str] = []
         # Console lines and the control API's calls, run one at a time on the device's thread.
         self.commands: queue.SimpleQueue[str | Callable[[], None] | None] = queue.SimpleQueue()
@@ -313,6 +319,16 @@ class Serve:
             self._start_serial()
         if self.live is not None and not self.args.no_control:
             self._start_control()
+        if not self.args.no_driver:
+            from emulator.fronts.driverapi.service import start_driver
+
+            serial = self.serial
+            self.driver_half = start_driver(
+                self.device, self.driver.run_while, self.run_on_device_thread, port=self.args.driver_port,
+                say=self.say, commands=self.device_commands,
+                endpoint=serial.device if serial is not None else None,
+                ports=serial.ports if serial is not None else None,
+                device_port=serial.config["device_port"] if serial is not None else "COM3")
         self._print_banner()
         tech = self.device.tech
         if tech is not None:
@@ -612,6 +628,11 @@ class Serve:
         if not self.args.no_techserver:
             host, port = self.tech_tcp.address
             self.say(f"technological server (modelled): pages {self.web_url}  exchange tcp://{host}:{port}")
+        if self.driver_half is not None:
+            half = self.driver_half
+            self.say(f"driver API (INECRMAN JSON, loopback only): {half.url}  openapi "
+                     f"{half.url.replace('/api.json', '/openapi.json')}  KKT port {half.device_port} = "
+                     f"{half.ports.names()[half.device_port]}")
         self.say(f"device: {self.device.directory}, host {s.gismt_host}, token {mask_token(s.token) or '(none)'}, "
                  f"TLS {self.device.tls.describe(s.host_check_off)}")
         for line in self.serial.banner() if self.serial is not None else []:
@@ -678,6 +699,8 @@ class Serve:
         if self.control is not None and self.control_thread is not None:
             self.control.should_exit = True
             self.control_thread.join(timeout=5)
+        if self.driver_half is not None:
+            self.driver_half.stop()
         if self.device is not None:
             self.device.power_off()
         if self.world is not None and self.world.fiscal is not None:

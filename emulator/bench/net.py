@@ -44,6 +44,7 @@ import statistics
 import tempfile
 import threading
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -374,46 +375,57 @@ def _load_main() -> None:
 
 def _load(ctx: ssl.SSLContext, target: _Target, n: int, k: int, max_s: float) -> tuple[int, float]:
     """``n`` requests over ``k`` connections (one thread each), or fewer if ``max_s`` runs out first."""
-    counts = [n // k + (1 if i < n % k else 0) for i in range(k)]
     socks = []
     try:
         for _ in range(k):               # connect and handshake before the clock starts
             raw = socket.create_connection((target.ip, target.port), timeout=10)
             raw.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             socks.append(ctx.wrap_socket(raw, server_hostname=target.name))
-        errors: list[str] = []
-        done = [0] * k
-        start = threading.Barrier(k + 1, timeout=10)
-        deadline = [0.0]
 
-        def one(i: int, s: ssl.SSLSocket, count: int) -> None:
-            try:
-                start.wait()
-                end = deadline[0]
-                for _ in range(count):
-                    s.sendall(target.request)
-                    status = _read_response(s)
-                    if status != 200:
-                        raise RuntimeError(f"HTTP {status}")
-                    done[i] += 1
-                    if time.perf_counter() > end:
-                        return
-            except Exception as exc:  # noqa: BLE001
-                errors.append(f"{type(exc).__name__}: {exc}")
-
-        threads = [threading.Thread(target=one, args=(i, s, c), daemon=True)
-                   for i, (s, c) in enumerate(zip(socks, counts))]
-        for t in threads:
-            t.start()
-        t0 = time.perf_counter()
-        deadline[0] = t0 + max_s
-        start.wait()
-        for t in threads:
-            t.join(max_s + 15)
-        elapsed = time.perf_counter() - t0
+        def exchange(s: socket.socket) -> None:
+            s.sendall(target.request)
+            status = _read_response(s)    # type: ignore[arg-type]
+            if status != 200:
+                raise RuntimeError(f"HTTP {status}")
+        return drive_connections(socks, n, exchange, max_s)
     finally:
         for s in socks:
             s.close()
+
+
+def drive_connections(socks: Sequence[socket.socket], n: int, exchange: Callable[[socket.socket], None],
+                      max_s: float) -> tuple[int, float]:
+    """``n`` exchanges spread over the connections (one thread each, started together), or fewer if
+    ``max_s`` runs out first: ``(done, elapsed seconds)``; the first error is raised."""
+    k = len(socks)
+    counts = [n // k + (1 if i < n % k else 0) for i in range(k)]
+    errors: list[str] = []
+    done = [0] * k
+    start = threading.Barrier(k + 1, timeout=10)
+    deadline = [0.0]
+
+    def one(i: int, s: socket.socket, count: int) -> None:
+        try:
+            start.wait()
+            end = deadline[0]
+            for _ in range(count):
+                exchange(s)
+                done[i] += 1
+                if time.perf_counter() > end:
+                    return
+        except Exception as exc:  # noqa: BLE001
+            errors.append(f"{type(exc).__name__}: {exc}")
+
+    threads = [threading.Thread(target=one, args=(i, s, c), daemon=True)
+               for i, (s, c) in enumerate(zip(socks, counts))]
+    for t in threads:
+        t.start()
+    t0 = time.perf_counter()
+    deadline[0] = t0 + max_s
+    start.wait()
+    for t in threads:
+        t.join(max_s + 15)
+    elapsed = time.perf_counter() - t0
     if errors:
         raise RuntimeError(errors[0])
     return sum(done), elapsed

@@ -91,7 +91,7 @@ def document() -> dict[str, Any]:
         "type": "object", "required": ["result"],
         "properties": {"result": {"type": "integer", "description": "0 OK; 1 unknown command, 2 bad request, "
                                   "3 bad field, 4 no session, 5 port error, 6 wrong state, 7 device busy, "
-                                  "8 marking-code order, 9 not supported, 10 fiscal drive refused; 650–658, "
+                                  "8 marking-code order, 9 not supported, 10 fiscal drive refused, 11 internal fault; 650–658, "
                                   "747–768, 790 the device's own permit-mode codes"},
                        "description": {"type": "string"}},
         "additionalProperties": True}

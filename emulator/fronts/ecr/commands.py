@@ -43,6 +43,7 @@ receipts' cash) is kept in memory; the clock is the emulator's, so
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -57,6 +58,7 @@ from emulator.rules.marking import MarkingCodeError
 from emulator.rules.marking import parse as parse_marking
 from emulator.rules.tag2106 import FN_CHECKED, FN_POSITIVE, OISM_ANSWERED, STATUS_CORRECT
 
+log = logging.getLogger("kkt_emu.ecr")
 Settle = Callable[[Callable[[], bool], int], object]
 Answer = dict[str, Any]
 
@@ -94,11 +96,15 @@ class DeviceCommands:
         self.drawer = 0
         self.check: MarkCheck | None = None
         self.table: dict[str, int] = {}        # the validation table: accepted codes and their 2106
-        self.question = False                  # path (a): the device asks «ПРОДАТЬ? [3]-ДА»
         self.box_opened = 0
         self.texts: list[str] = []             # non-fiscal text printed (PrintText)
         self.handlers: dict[str, Callable[[dict[str, Any]], Answer]] = {
             name[4:]: getattr(self, name) for name in dir(self) if name.startswith("cmd_")}
+
+    @property
+    def question(self) -> bool:
+        """Path (a) in warning mode: the device asks «ПРОДАТЬ? [3]-ДА» (answered by Accept/RejectMarkingCode)."""
+        return self.device.mode == Mode.CASH_CONFIRM
 
     def _waiting(self) -> bool:
         d = self.device
@@ -112,7 +118,14 @@ class DeviceCommands:
         try:
             return handler(args)
         except OperatorError as exc:
-            return R.refused(R.WRONG_STATE, f"{exc}; display: {self._display()}")
+            shown = self._display()
+            if shown.startswith("ОШИБКА ФН"):      # the drive refused the document: nothing was made
+                self.op.dismiss()
+                return R.refused(R.FN_REFUSED, shown)
+            return R.refused(R.WRONG_STATE, f"{exc}; display: {shown}")
+        except Exception as exc:   # a fault of the emulator's: the POS gets a result, the log the trace
+            log.exception("driver command %s failed", command)
+            return R.refused(R.INTERNAL, f"{command}: the emulator failed ({type(exc).__name__}); see its log")
 
     def _display(self) -> str:
         return " / ".join(line.strip() for line in self.device.display.text.split("\n") if line.strip())
@@ -274,7 +287,6 @@ class DeviceCommands:
         before = len(d.receipt.positions) if d.receipt is not None else 0
         self.op.sell(raw, price)
         if d.mode == Mode.CASH_CONFIRM:
-            self.question = True
             code = d.last_error
             line = E.error(code).line if code in E.error_table() else self._display()
             return R.refused(code or R.MARKING, f"{line}; the device asks «{d.msgs['sell_anyway']}»: "
@@ -419,7 +431,7 @@ class DeviceCommands:
         return self.cmd_PrintReport(args)
 
     def cmd_PrintText(self, args: dict[str, Any]) -> Answer:
-        lines = [str(item.get("text", "")) for item in args["forms"]] if "forms" in args else [args["text"]]
+        lines = str(args["text"]).splitlines() or [""]
         self.texts += lines
         del self.texts[:-1000]
         return R.ok(lines=len(lines))
@@ -516,9 +528,6 @@ class DeviceCommands:
 
     def _answer_question(self, sell: bool) -> Answer:
         d = self.device
-        self.question = False
-        if d.mode != Mode.CASH_CONFIRM:
-            return R.refused(R.WRONG_STATE, "the device asks nothing now")
         before = len(d.receipt.positions) if d.receipt is not None else 0
         price = d.confirm[0].price if d.confirm is not None else 0
         d.press("3" if sell else "С")

@@ -22,12 +22,13 @@ DEVICE_BUSY = 7          # the device did not take the command in time
 MARKING = 8              # a marking-code command out of order (no check, not accepted, ...)
 NOT_SUPPORTED = 9        # a known command the emulated device has no meaning for
 FN_REFUSED = 10          # the fiscal drive refused the document
+INTERNAL = 11            # the emulator failed running the command (a fault of ours: logged with its trace)
 
 TITLES = {
     UNKNOWN_COMMAND: "unknown command", BAD_REQUEST: "bad request", BAD_FIELD: "bad field",
     NO_SESSION: "no session", PORT_ERROR: "port error", WRONG_STATE: "wrong state",
     DEVICE_BUSY: "device busy", MARKING: "marking code", NOT_SUPPORTED: "not supported",
-    FN_REFUSED: "fiscal drive refused",
+    FN_REFUSED: "fiscal drive refused", INTERNAL: "internal fault",
 }
 
 

@@ -206,7 +206,7 @@ def test_reports_and_printing(rig):
     rig.call("OpenCheck", checkType=0)
     refused(rig, R.WRONG_STATE, "PrintReport", reportCode=1)
     rig.call("ResetCheck")
-    assert rig.call("PrintText", text="Спасибо\nза покупку")["lines"] == 1
+    assert rig.call("PrintText", text="Спасибо\nза покупку")["lines"] == 2 and rig.commands.texts[-1] == "за покупку"
     refused(rig, R.BAD_FIELD, "PrintText")
     doc = rig.call("PrintDocFromFN", docNum=2)
     assert doc["result"] == 0 and doc["docType"] == 2 and any("ФД" in line for line in doc["lines"])
@@ -313,17 +313,62 @@ def test_path_b_reject_abort_and_clear(rig):
 
 def test_the_openapi_document_describes_every_example(rig):
     import jsonschema
+    from openapi_spec_validator import validate
 
     from emulator.fronts.driverapi.openapi import document
     from emulator.fronts.driverapi.spec import COMMANDS
 
     doc = document()
     json.dumps(doc)
+    validate(doc)                                   # a valid OpenAPI 3.1 document
     schemas = doc["components"]["schemas"]
-    for name, cmd in COMMANDS.items():
+    for name in COMMANDS:
         example = doc["paths"]["/api.json"]["post"]["requestBody"]["content"]["application/json"]["examples"][name]
         jsonschema.validate(example["value"], schemas[name])
         bad = {**example["value"], "command": "Other"}
         with pytest.raises(jsonschema.ValidationError):
             jsonschema.validate(bad, schemas[name])
     assert base64.b64decode(COMMANDS["CheckMarkingCode"].example["mc"]).decode() == CODE
+
+
+def test_a_fault_inside_a_command_is_result_11_and_logged(rig, caplog):
+    rig.session()
+
+    def broken(args):
+        raise ZeroDivisionError("boom")
+    rig.commands.handlers["GetStatus"] = broken
+    answer = rig.call("GetStatus")
+    assert answer["result"] == R.INTERNAL and "ZeroDivisionError" in answer["description"]
+    assert "boom" not in answer["description"] and any("GetStatus" in r.message for r in caplog.records)
+
+
+def test_the_question_answered_at_the_keyboard_frees_the_receipt(tmp_path):
+    rig = Rig(tmp_path, settings={"sale_ban": "ПРЕДУПРЕЖДЕНИЕ"})
+    try:
+        rig.shift()
+        rig.call("OpenCheck", checkType=0)
+        assert rig.call("AddGoods", productName="Сигареты", qty=10000, price=20000,
+                        mcInfo={"mc": b64(TOBACCO)})["question"] is True
+        rig.device.press("3")                      # the cashier sells it at the till
+        assert rig.call("CloseCheck")["result"] == 0
+        assert rig.device.receipts[-1].positions[0].gismt == "warned"
+    finally:
+        rig.close()
+
+
+def test_a_document_the_drive_refuses_is_result_10_and_the_receipt_stays(rig):
+    from emulator.devices.fn.errors import FnError
+
+    rig.shift()
+    rig.call("OpenCheck", checkType=0)
+    rig.call("AddGoods", productName="Хлеб", qty=10000, price=5000)
+    unit = rig.device.fiscal
+    real = unit.receipt
+    unit.receipt = lambda r: FnError(0x15, "30 days unsent")      # the drive's own refusal value
+    fd = unit.drive.last_fd
+    answer = rig.call("CloseCheck")
+    assert answer["result"] == R.FN_REFUSED and answer["description"].startswith("ОШИБКА ФН 15")
+    assert rig.device.receipt is not None and len(rig.device.receipt.positions) == 1
+    assert unit.drive.last_fd == fd
+    unit.receipt = real
+    assert rig.call("CloseCheck")["result"] == 0                  # once the drive takes it, it closes
