@@ -27,8 +27,15 @@ import json
 import os
 import sys
 from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
 
 from emulator import __version__
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from emulator.wire.datamatrix import CodeImageError
+    from emulator.wire.token_qr import TokenQrError
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -136,7 +143,7 @@ def _add_bench(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
                    help="seed of the mock backend (its reqId generator; default 1)")
     p.add_argument("--no-net", action="store_true",
                    help="skip the loopback benchmarks (HTTPS: device vs bare httpx, mock vs bare starlette; "
-                        "TCP: mock OFD vs bare echo)")
+                        "TCP: mock OFD vs bare echo; pty: the serial link vs a bare echo)")
     p.add_argument("--quick-net", action="store_true", help="smaller loopback HTTPS benchmarks")
 
 
@@ -157,6 +164,9 @@ def _cmd_bench(args: argparse.Namespace) -> int:
         from emulator.bench.ofd import run_ofd
 
         result.update(run_ofd(quick=args.quick_net))
+        from emulator.bench.serial import run_serial
+
+        result.update(run_serial(quick=args.quick_net))
         from emulator.bench.driver import run_driver_bench
 
         result.update(run_driver_bench(quick=args.quick_net))
@@ -182,24 +192,29 @@ def _cmd_token_qr(args: argparse.Namespace) -> int:
     from emulator.wire.token_qr import TokenQrError, make_token_qr
 
     token = sys.stdin.readline().strip() if args.token == "-" else args.token
-    out = Path(args.output)
-    if out.is_dir():
-        print(f"kkt-emu token-qr: -o {out}: is a folder; give a file name such as {out / 'token.png'}",
-              file=sys.stderr)
-        return 2
-    if not out.parent.is_dir():
-        print(f"kkt-emu token-qr: -o {out}: the folder {out.parent} does not exist", file=sys.stderr)
-        return 2
-    try:
-        make_token_qr(token, out)
-    except TokenQrError as exc:
-        print(f"kkt-emu token-qr: {exc.message}", file=sys.stderr)
-        return 2
-    except OSError as exc:
-        print(f"kkt-emu token-qr: -o {out}: cannot write it: {exc.strerror or exc}", file=sys.stderr)
+    if _write_picture("token-qr", Path(args.output), "token.png", lambda out: make_token_qr(token, out),
+                      TokenQrError):
         return 2
     print(f"wrote {args.output} with token {mask_token(token)}")
     return 0
+
+
+def _write_picture(command: str, out: Path, example: str, draw: Callable[[Path], object],
+                   refused: type[TokenQrError] | type[CodeImageError]) -> bool:
+    """Draw a picture to ``-o out``; False when written, True after one line on stderr saying why not
+    (a folder, a missing folder, an input ``draw`` refuses, a failed write)."""
+    why = (f"-o {out}: is a folder; give a file name such as {out / example}" if out.is_dir()
+           else f"-o {out}: the folder {out.parent} does not exist" if not out.parent.is_dir() else "")
+    if not why:
+        try:
+            draw(out)
+            return False
+        except refused as exc:
+            why = exc.message
+        except OSError as exc:
+            why = f"-o {out}: cannot write it: {exc.strerror or exc}"
+    print(f"kkt-emu {command}: {why}", file=sys.stderr)
+    return True
 
 
 def _add_code_image(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -216,18 +231,8 @@ def _cmd_code_image(args: argparse.Namespace) -> int:
     from emulator.wire.datamatrix import CodeImageError, code_symbol_data, make_code_image
 
     code = sys.stdin.readline().rstrip("\r\n") if args.code == "-" else args.code
-    out = Path(args.output)
-    if out.is_dir() or not out.parent.is_dir():
-        print(f"kkt-emu code-image: -o {out}: " + ("is a folder; give a file name such as code.png" if out.is_dir()
-              else f"the folder {out.parent} does not exist"), file=sys.stderr)
-        return 2
-    try:
-        make_code_image(code, out)
-    except CodeImageError as exc:
-        print(f"kkt-emu code-image: {exc.message}", file=sys.stderr)
-        return 2
-    except OSError as exc:
-        print(f"kkt-emu code-image: -o {out}: cannot write it: {exc.strerror or exc}", file=sys.stderr)
+    if _write_picture("code-image", Path(args.output), "code.png", lambda out: make_code_image(code, out),
+                      CodeImageError):
         return 2
     gs1 = code_symbol_data(code)[1]
     print(f"wrote {args.output}: " + ("a GS1 DataMatrix (FNC1 first, FNC1 for each GS)" if gs1

@@ -17,6 +17,7 @@ from emulator.bench.days import BenchConfig, run
 from emulator.bench.ffd import run_ffd
 from emulator.bench.net import run_net
 from emulator.bench.ofd import run_ofd
+from emulator.bench.serial import run_serial
 
 README = Path(__file__).resolve().parent.parent / "README.md"
 START = "| `wall_s` for 30 days (target < 5 s) |"
@@ -52,6 +53,8 @@ def table(r: dict[str, object]) -> str:
         f"| {r['ffd_encode_ratio']} ({r['ffd_encode_us']} µs ÷ {r['ffd_baseline_encode_us']} µs) |",
         f"| `ofd_echo_ratio`: bare asyncio echo ÷ mock OFD, documents per second over loopback "
         f"| {r['ofd_echo_ratio']} ({r['ofd_echo_docs_per_s']} ÷ {r['ofd_docs_per_s']} docs/s) |",
+        f"| `serial_echo_ratio`: driver ↔ KKT round trip over a pty ÷ bare pty echo (target ≤ 2) "
+        f"| {r['serial_echo_ratio']} ({r['serial_round_trip_us']} µs ÷ {r['serial_echo_round_trip_us']} µs) |",
     ])
 
 
@@ -63,6 +66,7 @@ def main() -> int:
     r.update(run_net())
     r.update(run_ffd())
     r.update(run_ofd())
+    r.update(run_serial())
     print(r)
     if args.check:
         return 0 if r["target_met"] else 1

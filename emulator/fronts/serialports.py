@@ -112,7 +112,8 @@ class SerialFronts:
                          + (f"  ({self.links_dir / self.config['device_port']})" if self.links_dir else ""))
         if self.scanner is not None:
             sfx = self.config.get("scanner_suffix", "\r").encode("unicode_escape").decode()
-            lines.append(f"scanner port: {self.scanner.path}  (write a code + {sfx}, GS as 0x1D)")
+            lines.append(f"scanner port: {self.scanner.path}  (write a code + {sfx}, GS as 0x1D)"
+                         + (f"  ({self.links_dir / 'scanner'})" if self.links_dir else ""))
         for name, path in sorted(self.config.get("ports", {}).items()):
             lines.append(f"  {name} -> {path}")
         return lines

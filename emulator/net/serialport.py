@@ -128,13 +128,13 @@ class SerialDeviceLink:
         damaged = 0
         try:
             while True:
-                port.write(raw)
+                _write_all(port, raw, deadline)
                 resend_at = min(deadline, time.monotonic() + self.resend_s)
                 while True:
                     now = time.monotonic()
                     if now >= resend_at:
                         break
-                    data = port.read(max(1, port.in_waiting))
+                    data = _read_some(port, min(IDLE_S, resend_at - now))
                     resend = False
                     items = self._reader.feed(data) if data else self._reader.expire()
                     for item in items:
@@ -182,6 +182,35 @@ class SerialDeviceLink:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _write_all(port: serial.Serial, data: bytes, deadline: float) -> None:
+    """``data`` onto the port (non-blocking fd: a full buffer is waited out until ``deadline``)."""
+    fd = port.fileno()
+    view = memoryview(data)
+    while view:
+        try:
+            view = view[os.write(fd, view):]
+            continue
+        except BlockingIOError:
+            pass
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise SerialLinkError("timeout", f"port {port.port} takes no bytes (the other end does not read)")
+        select.select([], [fd], [], min(left, IDLE_S))
+
+
+def _read_some(port: serial.Serial, timeout_s: float) -> bytes:
+    """What the port has within ``timeout_s`` (b"" if nothing), in one select and one read: pyserial's
+    ``read(n)`` waits for n bytes, and an answer's length is only known from its header."""
+    fd = port.fileno()
+    ready, _, _ = select.select([fd], [], [], max(0.0, timeout_s))
+    if not ready:
+        return b""
+    data = os.read(fd, READ_CHUNK)
+    if not data:   # readable yet nothing: the other end is gone
+        raise serial.SerialException("the port reports data but returns none (disconnected)")
+    return data
 
 
 def _safe_json(frame: ef.Frame) -> dict[str, Any]:

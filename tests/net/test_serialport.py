@@ -141,25 +141,26 @@ def test_a_lost_answer_is_resent_and_the_command_runs_once():
         ep.stop()
 
 
-def test_a_damaged_request_gets_a_nak_and_is_resent_at_once():
+def test_a_damaged_request_gets_a_nak_and_is_resent_at_once(monkeypatch):
+    from emulator.net import serialport
+
+    real_write = serialport._write_all
+    sent = []
+
+    def damage_first(port, data, deadline):
+        if not sent:
+            sent.append(data)
+            data = data[:-1] + bytes([data[-1] ^ 0xFF])
+        real_write(port, data, deadline)
+    monkeypatch.setattr(serialport, "_write_all", damage_first)
     ep = DeviceSerialEndpoint(echo)
     ep.start()
     try:
         with SerialDeviceLink(ep.path, timeout_s=5, resend_s=4) as link:
-            port = link._port
-            real_write = port.write
-            sent = []
-
-            def damage_first(data):
-                if not sent:
-                    sent.append(data)
-                    data = data[:-1] + bytes([data[-1] ^ 0xFF])
-                return real_write(data)
-            port.write = damage_first
             t = time.monotonic()
             assert link.call("GetStatus", {})["command"] == "GetStatus"
             assert time.monotonic() - t < 2                          # not the 4 s resend interval: the NAK
-        assert ep.stats["naks"] == 1
+        assert ep.stats["naks"] == 1 and len(sent) == 1
     finally:
         ep.stop()
 
