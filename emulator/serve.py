@@ -223,6 +223,7 @@ class Serve:
         self.control: Any = None
         self.control_thread: threading.Thread | None = None
         self.control_url = ""
+        self.webconsole: Any = None     # the training console (emulator.fronts.webconsole), on the control port
         self.warnings: list[str] = []
         # Console lines and the control API's calls, run one at a time on the device's thread.
         self.commands: queue.SimpleQueue[str | Callable[[], None] | None] = queue.SimpleQueue()
@@ -364,7 +365,8 @@ class Serve:
 
         assert self.live is not None
         live = self.live
-        app = make_control_app(live, lambda: self.device, self.run_on_device_thread, live.world_state)
+        app = self._web_console(make_control_app(live, lambda: self.device, self.run_on_device_thread,
+                                                 live.world_state))
         config = uvicorn.Config(app, host="127.0.0.1", port=self.args.control_port, log_level="warning",
                                 lifespan="off")
         self.control = uvicorn.Server(config)
@@ -379,6 +381,20 @@ class Serve:
                   + (" (is the port in use?)" if self.args.control_port else ""))
         sock = self.control.servers[0].sockets[0].getsockname()
         self.control_url = f"http://{sock[0]}:{sock[1]}/api/"
+
+    def _web_console(self, control_app: Any) -> Any:
+        """The training console in the browser, answering on the control API's port (its /api/ is the API)."""
+        from emulator.fronts.webconsole import WebConsole
+        from emulator.world.codes_table import catalogue_rows
+
+        assert self.live is not None and self.world is not None
+        self.webconsole = wc = WebConsole(
+            device=lambda: self.device, run=self.run_on_device_thread, post=self.driver.post, live=self.live,
+            pace=self.driver, advance=self.world.advance, catalogue=lambda: catalogue_rows(self.backend.catalogue))
+        shown = self.device.on_event
+        self.device.on_event = lambda ev: (shown(ev), wc.on_event(ev))
+        self.driver.hold = lambda: bool(self.device.waiting or self.net.in_flight)
+        return wc.app(control_app)
 
     def _write_settings(self, device_dir: Path) -> Settings:
         store = SettingsStore(device_dir)
@@ -570,6 +586,7 @@ class Serve:
         else:
             self.say("kkt-emu serve: real hosts by DNS (port 443)")
         if self.control_url:
+            self.say(f"training console (browser): {self.control_url.removesuffix('api/')}")
             self.say(f"control API (JSON, loopback only): {self.control_url}  e.g. "
                      f"curl --json '{{\"down\": true}}' {self.control_url}hosts/cdn01.crpt.ru")
         if not self.args.no_techserver:
@@ -634,6 +651,8 @@ class Serve:
 
     def _stop_started(self) -> None:
         """Stop whatever has started (all of it after start(), part of it when start() failed)."""
+        if self.webconsole is not None:
+            self.webconsole.close()
         if self.control is not None and self.control_thread is not None:
             self.control.should_exit = True
             self.control_thread.join(timeout=5)
