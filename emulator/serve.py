@@ -392,7 +392,12 @@ class Serve:
             device=lambda: self.device, run=self.run_on_device_thread, post=self.driver.post, live=self.live,
             pace=self.driver, advance=self.world.advance, catalogue=lambda: catalogue_rows(self.backend.catalogue))
         shown = self.device.on_event
-        self.device.on_event = lambda ev: (shown(ev), wc.on_event(ev))
+
+        def both(ev: Any) -> None:
+            if shown is not None:
+                shown(ev)
+            wc.on_event(ev)
+        self.device.on_event = both
         self.driver.hold = lambda: bool(self.device.waiting or self.net.in_flight)
         return wc.app(control_app)
 
@@ -557,6 +562,8 @@ class Serve:
 
     def _print_banner(self) -> None:
         s = self.device.settings
+        if getattr(self.args, "console_first", False) and self.control_url:
+            self.say(f"kkt-emu console: open {self.control_url.removesuffix('api/')} in a browser")
         if self.servers is not None:
             self.say("kkt-emu serve: mock True API (modelled), lab CA " + str(self.ca_path))
             fixed = self.args.https_port == 443
@@ -627,7 +634,8 @@ class Serve:
                 threading.Thread(target=self._console, name="kkt-console", daemon=True).start()
             try:
                 while not self.stop.is_set():
-                    self.driver.run_while(lambda: self.commands.empty() and not self.stop.is_set(), 1000)
+                    self.driver.run_while(lambda: self.commands.empty() and not self.stop.is_set(),
+                                          int(1000 * max(1.0, self.driver.speed)))   # a second of wall time
                     try:
                         line = self.commands.get_nowait()
                     except queue.Empty:

@@ -125,7 +125,9 @@ class RealTimeDriver:
                 return False
             nd = self.clock.next_due()
             rate = max(self._rate(), 1e-9)
-            wait_ms = poll_ms if nd is None else max(0.0, min(poll_ms, (nd - self.clock.now_ms) / rate))
+            wait_ms = min(poll_ms, max(0.0, (end - self.clock.now_ms) / rate))
+            if nd is not None:
+                wait_ms = max(0.0, min(wait_ms, (nd - self.clock.now_ms) / rate))
             try:
                 fn = self._q.get(timeout=wait_ms / 1000)
             except queue.Empty:

@@ -71,7 +71,9 @@ function press(key) {
 
 document.addEventListener("keydown", (ev) => {
   const t = ev.target;
-  if (t instanceof HTMLInputElement || t instanceof HTMLTextAreaElement || ev.ctrlKey || ev.altKey || ev.metaKey) return;
+  const typing = (t instanceof HTMLInputElement && t.type !== "checkbox") || t instanceof HTMLTextAreaElement ||
+                 t instanceof HTMLSelectElement;
+  if (typing || ev.ctrlKey || ev.altKey || ev.metaKey) return;
   const hit = state.keypad.find(([, sc]) => sc === ev.key || sc === ev.key.toLowerCase());
   if (hit) { ev.preventDefault(); press(hit[0]); }
 });
@@ -249,8 +251,13 @@ $("lesson-step").addEventListener("click", () =>
     .then((r) => { showLesson(r.lesson); $("lesson-play").textContent = `шаг ${r.lesson.playback.position}/${r.lesson.playback.total}: ${r.done}`; }).catch(() => {}));
 
 // ------------------------------------------------------------------ the stream
+// What the page received, for the events-per-second figure (window.kktConsole.events).
+window.kktConsole = { events: 0, since: performance.now() };
+
 function connect() {
   const es = new EventSource("/api/console/events");
+  const count = (type) => es.addEventListener(type, () => { window.kktConsole.events += 1; });
+  ["screen", "hosts", "log", "receipts", "event", "beep", "lesson"].forEach(count);
   es.addEventListener("open", () => { $("link").textContent = "на связи"; $("link").className = "link on"; });
   es.addEventListener("error", () => { $("link").textContent = "нет связи"; $("link").className = "link off"; });
   es.addEventListener("state", (m) => {
