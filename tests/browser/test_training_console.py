@@ -188,6 +188,18 @@ def test_a_lesson_recorded_in_the_console_replays_with_kkt_emu_run(console, new_
     page.goto(url + "/")
     page.wait_for_selector("body[data-ready='1']")
     page.wait_for_selector("#catalogue button.pick")
+    # Security as the other pages: its own host names only, another site's requests refused, no token in full.
+    with httpx.Client(base_url=url, timeout=30) as c:
+        assert c.get("/", headers={"Host": "evil.example"}).status_code == 400
+        assert c.get("/api/console/state", headers={"Sec-Fetch-Site": "cross-site"}).status_code == 403
+        refused = c.post("/api/console/press", json={"keys": ["ИТ"]}, headers={"Origin": "http://evil.example"})
+        assert refused.status_code == 403
+        assert c.post("/api/console/press", content="keys=ИТ",
+                      headers={"Content-Type": "application/x-www-form-urlencoded"}).status_code == 403
+        state = c.get("/api/console/state")
+        assert state.status_code == 200 and TOKEN not in state.text and "7f0c…1c42" in state.text
+        assert "script-src 'self'" in c.get("/").headers["content-security-policy"]
+        assert c.post("/api/console/press", json={"keys": ["НЕТ"]}).status_code == 400
     page.locator("#lesson-start").click()
     page.wait_for_selector("#lesson-stop:not([disabled])")
     to_status_check(page)
