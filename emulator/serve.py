@@ -390,7 +390,9 @@ class Serve:
         assert self.live is not None and self.world is not None
         self.webconsole = wc = WebConsole(
             device=lambda: self.device, run=self.run_on_device_thread, post=self.driver.post, live=self.live,
-            pace=self.driver, advance=self.world.advance, catalogue=lambda: catalogue_rows(self.backend.catalogue))
+            pace=self.driver, advance=self.world.advance, catalogue=lambda: catalogue_rows(self.backend.catalogue),
+            links={} if self.world.fiscal is None else {"ofd": self.world.fiscal.ofd.faults.plan,
+                                                        "oism": self.world.fiscal.oism.faults.plan})
         shown = self.device.on_event
 
         def both(ev: Any) -> None:

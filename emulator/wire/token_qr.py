@@ -59,7 +59,7 @@ def make_token_qr(token: str, path: Path) -> None:
     write_atomic(Path(path), buf.getvalue())
 
 
-def _open_image(source: Path | str | bytes) -> Image.Image:
+def open_image(source: Path | str | bytes) -> Image.Image:
     """The decoded picture, or TokenQrError: a bounded read, known formats only, at most ``MAX_PIXELS``."""
     if isinstance(source, bytes | bytearray):
         what, data = "the data", bytes(source)
@@ -104,7 +104,7 @@ def read_token_qr(source: Path | str | bytes) -> str:
     larger than ``MAX_FILE_BYTES``, data that is not a PNG, JPEG, GIF or BMP image, a picture
     of more than ``MAX_PIXELS`` (a decompression bomb declares billions), damaged image data.
     """
-    gray = _open_image(source)
+    gray = open_image(source)
     try:
         found = pyzbar.decode(gray, symbols=[pyzbar.ZBarSymbol.QRCODE])
     except Exception:                          # zbar refusing the picture

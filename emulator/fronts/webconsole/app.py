@@ -156,7 +156,8 @@ def describe(row: dict[str, Any]) -> str:
 class WebConsole:
     def __init__(self, *, device: Callable[[], KktDevice], run: Runner, post: Callable[[Callable[[], None]], None],
                  live: LiveWorld, pace: Pace, advance: Callable[[int], None],
-                 catalogue: Callable[[], list[dict[str, Any]]], names: tuple[str, ...] = ()) -> None:
+                 catalogue: Callable[[], list[dict[str, Any]]], names: tuple[str, ...] = (),
+                 links: dict[str, Any] | None = None) -> None:
         self.device = device
         self.run = run
         self.post = post
@@ -166,6 +167,7 @@ class WebConsole:
         self._catalogue_fn = catalogue
         self._catalogue: list[dict[str, Any]] | None = None
         self.names = names
+        self.links = dict(links or {})   # "ofd" / "oism" -> the mock's fault plan (its ``down`` switch)
         self.hub = Hub()
         self.lesson: Lesson | None = None
         self.playback: Playback | None = None
@@ -230,6 +232,7 @@ class WebConsole:
                 "world_emergency": any(c["emergency"] for c in world.values()),
                 "token_blocked": bool(d.settings.token) and mask_token(d.settings.token) in
                                  {t for c in world.values() for t in c["blocked_tokens"]},
+                "links": {name: bool(plan.down) for name, plan in self.links.items()},
                 "device_connections": conns, "device_requests": reqs}
 
     def receipts(self) -> list[dict[str, Any]]:
@@ -353,6 +356,8 @@ class WebConsole:
             self.live.change_host(str(conf.pop("name")), conf, source="lesson")
         elif kind == "world":
             self.live.change_world(value, source="lesson")
+        elif kind == "fiscal_server":
+            self.link_switch({"name": value.get("name"), "down": bool(value.get("down"))})
         elif kind == "expect":
             return _check(self.device(), value)
         return f"{kind}: {json.dumps(value, ensure_ascii=False)[:200]}"
@@ -453,6 +458,7 @@ class WebConsole:
             Route("/api/console/clock", self._endpoint(self.set_clock), methods=["POST"]),
             Route("/api/console/lesson", self._endpoint(self.lesson_action), methods=["POST"]),
             Route("/api/console/token", self._endpoint(self.token_validity), methods=["POST"]),
+            Route("/api/console/link", self._endpoint(self.link_switch), methods=["POST"]),
         ], middleware=local_guards(self.names, writes_only=False, csp=CSP))
         recorded = Recording(control, self)
 
@@ -503,6 +509,23 @@ class WebConsole:
         self._hosts_dirty = True
         self.hub.publish("event", {"t": d.clock.now_ms, "kind": "control",
                                    "text": f"токен {mask_token(token)}: {'заблокирован' if blocked else 'разблокирован'}"})
+        return self.hosts_state()
+
+    def link_switch(self, body: dict[str, Any]) -> dict[str, Any]:
+        """The mock OFD's or ОИСМ's link down or up (a scenario's ``fiscal_server`` step)."""
+        name, down = body.get("name"), body.get("down")
+        if name not in self.links:
+            raise Refused(f"name: one of {', '.join(sorted(self.links)) or '(no fiscal servers)'}")
+        if not isinstance(down, bool):
+            raise Refused("down: true or false")
+        d = self.device()
+        self.links[name].down = down
+        if self.lesson is not None:
+            self.lesson.fiscal(d.clock.now_ms, str(name), down)
+        label = {"ofd": "ОФД", "oism": "ОИСМ"}.get(str(name), str(name))
+        self.hub.publish("event", {"t": d.clock.now_ms, "kind": "control",
+                                   "text": f"{label}: {'недоступен' if down else 'в работе'}"})
+        log.info("training console: %s down=%s", name, down)
         return self.hosts_state()
 
     def catalogue(self) -> list[dict[str, Any]]:

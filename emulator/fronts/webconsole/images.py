@@ -14,7 +14,7 @@ from PIL import Image
 from pylibdmtx import pylibdmtx
 from pyzbar import pyzbar
 
-from emulator.wire.token_qr import TokenQrError, _open_image
+from emulator.wire.token_qr import TokenQrError, open_image
 
 DMTX_SIDE = 1200
 DMTX_TIMEOUT_MS = 3000
@@ -26,7 +26,7 @@ class ImageError(ValueError):
 
 def read_code(data: bytes) -> str:
     try:
-        gray = _open_image(data)
+        gray = open_image(data)
     except TokenQrError as exc:
         raise ImageError(exc.message) from None
     try:

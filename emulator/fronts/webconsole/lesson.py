@@ -2,7 +2,8 @@
 
 ``Lesson`` records, on the device's virtual clock, the keys pressed, the codes
 scanned, the clock's jumps and the faults switched (a host's change, a
-world's change: the keys of a scenario's ``host`` and ``world`` steps). The
+world's change, the OFD's or ОИСМ's link: a scenario's ``host``, ``world`` and
+``fiscal_server`` steps). The
 virtual time between two actions becomes an ``advance`` step, so the timers
 that fired meanwhile (a block's end, a probe) fire in the replay too. The
 export ends with an ``expect`` of the display and the log codes written
@@ -87,6 +88,10 @@ class Lesson:
         self._at(now_ms)
         self.steps.append({"world": dict(change)})
 
+    def fiscal(self, now_ms: int, name: str, down: bool) -> None:
+        self._at(now_ms)
+        self.steps.append({"fiscal_server": {"name": name, "down": down}})
+
     def log(self, code: int) -> None:
         self.log_codes.append(code)
 
@@ -104,7 +109,7 @@ class Lesson:
         return yaml.safe_dump(self.scenario(display, status), allow_unicode=True, sort_keys=False, width=120)
 
 
-PLAYABLE = ("press", "keys", "scan", "advance", "host", "world", "note", "expect", "type")
+PLAYABLE = ("press", "keys", "scan", "advance", "host", "world", "fiscal_server", "note", "expect", "type")
 
 
 class Playback:

@@ -183,12 +183,22 @@ function showHosts(s) {
   box.replaceChildren(...s.hosts.map((h) => hostCard(h, byName[h.host])));
   $("world-emergency").checked = !!s.world_emergency;
   $("token-blocked").checked = !!s.token_blocked;
+  for (const box of document.querySelectorAll("[data-link]")) {
+    const known = s.links && box.dataset.link in s.links;
+    box.disabled = !known;
+    box.checked = known && s.links[box.dataset.link];
+  }
 }
 
 $("world-emergency").addEventListener("change", (ev) =>
   post("/api/world", { emergency: { prod: ev.target.checked } }).catch(() => {}));
 $("token-blocked").addEventListener("change", (ev) =>
   post("/api/console/token", { blocked: ev.target.checked }).catch(() => {}));
+
+for (const box of document.querySelectorAll("[data-link]")) {
+  box.addEventListener("change", () =>
+    post("/api/console/link", { name: box.dataset.link, down: box.checked }).catch(() => {}));
+}
 
 function buildSpeeds(speeds) {
   const box = $("speeds");
