@@ -26,6 +26,8 @@ from typing import Any
 
 import httpx
 import pytest
+from PIL import Image
+from pylibdmtx import pylibdmtx
 
 from tests.test_serve import read_until
 
@@ -33,6 +35,7 @@ TOKEN = "7f0c0d6e-3b1a-4c53-9a8e-5d2f0e9b1c42"
 TOBACCO = "04699990300014Shop003AC=UTl03"                  # sold at its МРЦ 189.00
 MILK = "010469999080001921Shop08ok<GS>93Tl08"               # sellable
 WITHDRAWN = "0104670540176099215NN*cM<GS>93dGVz"            # sandbox case 4: sold -> 754
+BICYCLE = "010469999090001621Shop09ok<GS>93Tl09"            # sellable
 
 
 @pytest.fixture
@@ -96,7 +99,7 @@ def host_card(page: Any, name: str) -> Any:
     return page.locator(f'.host[data-host="{name}"]')
 
 
-def test_a_trainer_drives_the_device_and_its_faults_from_the_browser(console, new_page, artefacts):
+def test_a_trainer_drives_the_device_and_its_faults_from_the_browser(console, new_page, artefacts, tmp_path):
     url, proc = console
     page = new_page(url)
     page.goto(url + "/")
@@ -117,17 +120,31 @@ def test_a_trainer_drives_the_device_and_its_faults_from_the_browser(console, ne
 
     # A marked item sold by clicking its catalogue code: the receipt shows one position.
     open_shift(page)
+    before = httpx.get(url + "/api/hosts/cdn02.crpt.ru", timeout=30).json()["requests"]
     sell_from_catalogue(page, "189", TOBACCO)
     wait_line(page, 2, "ИТОГ 189.00")
     page.wait_for_selector('.host.blocked[data-host="cdn01.crpt.ru"]')
-    page.wait_for_function("() => document.querySelector('.host[data-host=\"cdn02.crpt.ru\"] .facts')"
-                           ".textContent.includes('запросов 1')")
+    page.wait_for_function("(n) => Number(/запросов (\\d+)/.exec(document.querySelector("
+                           "'.host[data-host=\"cdn02.crpt.ru\"] .facts').textContent)[1]) > n", arg=before)
     assert page.locator('#log li[data-code="768"]').count() == 1
     # A withdrawn code: refused with 754, its log record explained in Russian on the page.
     sell_from_catalogue(page, "100", WITHDRAWN)
     page.wait_for_selector('#log li[data-code="754"]')
     assert "Код выведен из оборота" in page.locator('#log li[data-code="754"]').inner_text()
     keys(page, "Escape")
+    # A DataMatrix picture of a code dropped on the scanner: the position is sold.
+    enc = pylibdmtx.encode(MILK.replace("<GS>", "\x1d").encode("ascii"))
+    picture = tmp_path / "milk-datamatrix.png"
+    Image.frombytes("RGB", (enc.width, enc.height), enc.pixels).resize((enc.width * 3, enc.height * 3)).save(picture)
+    keys(page, "1", "0", "0")
+    page.locator("#drop-file").set_input_files(str(picture))
+    wait_line(page, 2, "ИТОГ 289.00")
+    assert "картинка: " + MILK in page.locator("#scan-result").inner_text()
+    # The OFD's link switched down on the switchboard, and back up.
+    page.locator("#link-ofd").check()
+    page.wait_for_selector("#events li.ev-control:has-text('ОФД: недоступен')")
+    page.locator("#link-ofd").uncheck()
+    page.wait_for_selector("#events li.ev-control:has-text('ОФД: в работе')")
     page.screenshot(path=str(artefacts / "console-host-down.png"), full_page=True)
 
     # cdn01 back up, the clock jumped 15 minutes: the block ends after the probe answers.
@@ -140,7 +157,8 @@ def test_a_trainer_drives_the_device_and_its_faults_from_the_browser(console, ne
     # Emergency: every prod host answers 203, the next position turns emergency mode on: «A».
     page.locator("#world-emergency").check()
     read_until(proc, "emergency in prod: on (203)")
-    sell_from_catalogue(page, "100", MILK)
+    sell_from_catalogue(page, "100", BICYCLE)
+    wait_line(page, 1, "762")
     page.wait_for_function("() => document.getElementById('symbol').textContent === 'A'")
     page.wait_for_selector('#log li[data-code="762"]')
     page.screenshot(path=str(artefacts / "console-emergency.png"), full_page=True)
