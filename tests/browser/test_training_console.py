@@ -63,6 +63,15 @@ def console(tmp_path: Path) -> Iterator[tuple[str, subprocess.Popen[str]]]:
                 raise AssertionError("kkt-emu console did not stop on SIGINT within 20 s") from None
 
 
+def opened(new_page: Any, url: str) -> Any:
+    """The console in a new tab, its first state and the catalogue shown."""
+    page = new_page(url)
+    page.goto(url + "/")
+    page.wait_for_selector("body[data-ready='1']")
+    page.wait_for_selector("#catalogue button.pick")
+    return page
+
+
 def keys(page: Any, *names: str) -> None:
     for k in names:
         page.keyboard.press(k)
@@ -101,10 +110,7 @@ def host_card(page: Any, name: str) -> Any:
 
 def test_a_trainer_drives_the_device_and_its_faults_from_the_browser(console, new_page, artefacts, tmp_path):
     url, proc = console
-    page = new_page(url)
-    page.goto(url + "/")
-    page.wait_for_selector("body[data-ready='1']")
-    page.wait_for_selector("#catalogue button.pick")
+    page = opened(new_page, url)
     page.screenshot(path=str(artefacts / "console-face.png"), full_page=True)
 
     # The keys, by their keyboard shortcuts, reach «СТАТУС ГИС МТ»; the check ranks the CDN list.
@@ -202,10 +208,7 @@ def test_a_trainer_drives_the_device_and_its_faults_from_the_browser(console, ne
 
 def test_a_lesson_recorded_in_the_console_replays_with_kkt_emu_run(console, new_page, artefacts, tmp_path):
     url, proc = console
-    page = new_page(url)
-    page.goto(url + "/")
-    page.wait_for_selector("body[data-ready='1']")
-    page.wait_for_selector("#catalogue button.pick")
+    page = opened(new_page, url)
     # Security as the other pages: its own host names only, another site's requests refused, no token in full.
     with httpx.Client(base_url=url, timeout=30) as c:
         assert c.get("/", headers={"Host": "evil.example"}).status_code == 400

@@ -53,7 +53,7 @@ def test_a_page_that_falls_behind_loses_its_oldest_messages_and_is_told_to_resyn
     got = asyncio.run(run())
     assert len(got) == QUEUE
     assert any(m.startswith("event: resync") for m in got)
-    assert got[-1] == 'event: screen\ndata: {"i":%d}\n\n' % (QUEUE + 4)
+    assert got[-1] == 'event: screen\ndata: {"i":' + str(QUEUE + 4) + '}\n\n'
 
 
 # ------------------------------------------------------------------ lessons
