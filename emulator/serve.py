@@ -385,12 +385,19 @@ class Serve:
     def _web_console(self, control_app: Any) -> Any:
         """The training console in the browser, answering on the control API's port (its /api/ is the API)."""
         from emulator.fronts.webconsole import WebConsole
+        from emulator.servers.trueapi.catalogue import Catalogue
         from emulator.world.codes_table import catalogue_rows
 
         assert self.live is not None and self.world is not None
+
+        def catalogue() -> list[dict[str, object]]:     # off the device's thread: a copy, under the world's lock
+            with self.servers.lock:
+                codes = Catalogue(list(self.backend.catalogue))
+            return catalogue_rows(codes)
+
         self.webconsole = wc = WebConsole(
             device=lambda: self.device, run=self.run_on_device_thread, post=self.driver.post, live=self.live,
-            pace=self.driver, advance=self.world.advance, catalogue=lambda: catalogue_rows(self.backend.catalogue),
+            pace=self.driver, advance=self.world.advance, catalogue=catalogue,
             links={} if self.world.fiscal is None else {"ofd": self.world.fiscal.ofd.faults.plan,
                                                         "oism": self.world.fiscal.oism.faults.plan})
         shown = self.device.on_event

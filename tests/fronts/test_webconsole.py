@@ -149,3 +149,83 @@ def test_the_catalogue_says_what_a_code_does_with_the_devices_own_texts():
                                           "device": "762: emergency mode on, sold without a check"})
     assert "760, 760, 768" in describe({"group": "8 milk", "price": 10000,
                                         "device": "sold with a beep: 760, 760, 768"})
+
+
+# ------------------------------------------------------------------ the console over a device
+class _Pace:
+    speed = 1.0
+
+    @staticmethod
+    def hold() -> bool:
+        return False
+
+
+def console_over_a_device():
+    from concurrent.futures import Future
+
+    from emulator.base.instants import parse_instant
+    from emulator.fronts.webconsole import WebConsole
+    from emulator.world.live import LiveWorld
+    from emulator.world.root import World
+    from emulator.world.spec import make_backend
+
+    world = World.build("simulated", parse_instant("2026-01-15T09:00:00+03:00"),
+                        make_backend(0, {"tokens": {"prod": [TOKEN]}}))
+    device = world.new_device(None)
+
+    def run(fn):
+        f: Future = Future()
+        f.set_result(fn())
+        return f
+    live = LiveWorld(world, lambda text: None)
+    wc = WebConsole(device=lambda: device, run=run, post=lambda fn: fn(), live=live, pace=_Pace(),
+                    advance=world.advance, catalogue=lambda: [])
+    return world, device, wc
+
+
+def test_a_token_entered_while_recording_is_the_lessons_own_in_the_lesson_and_masked_everywhere():
+    world, device, wc = console_over_a_device()
+    try:
+        wc.lesson_action({"action": "start"})
+        wc.press(["+", "+", "+", "+", "ИТ", "ИТ", "00"])           # «СКАНИРОВ.ТОКЕН» is in the «00» menu
+        while "ТОКЕН" not in device.screen()[0]:
+            wc.press(["+"])
+        wc.press(["ИТ"])
+        assert device.awaits_token
+        wc.scan(TOKEN)
+        world.settle(lambda: device.waiting, 10_000)
+        assert device.settings.token == TOKEN
+        text = wc.lesson_action({"action": "stop"})["yaml"]
+        assert TOKEN not in text and f"scan: {LESSON_TOKEN}" in text
+        state = json_text(wc.state())
+        assert TOKEN not in state and "7f0c…1c42" in state
+    finally:
+        world.close()
+
+
+def json_text(value) -> str:
+    import json
+
+    return json.dumps(value, ensure_ascii=False)
+
+
+def test_the_clock_takes_only_its_speeds_and_a_jump_is_a_step_of_the_lesson():
+    from emulator.fronts.webconsole.app import Refused
+
+    world, device, wc = console_over_a_device()
+    try:
+        for bad in ({"speed": 7}, {"speed": True}, {"jump_ms": 0}, {"jump_ms": "15m"}, {}):
+            with pytest.raises(Refused):
+                wc.set_clock(bad)
+        assert wc.pace.speed == 1.0
+        wc.set_clock({"speed": 3600})
+        assert wc.pace.speed == 3600
+        wc.lesson_action({"action": "start"})
+        t0 = device.clock.now_ms
+        wc.set_clock({"jump_ms": 900_000})
+        assert device.clock.now_ms == t0 + 900_000
+        assert wc.lesson is not None and {"advance": "900000ms"} in wc.lesson.steps
+        with pytest.raises(Refused, match="нет такой клавиши"):
+            wc._press({"keys": ["НЕТ"]})
+    finally:
+        world.close()

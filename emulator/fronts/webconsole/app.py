@@ -266,18 +266,25 @@ class WebConsole:
     def scan(self, code: str) -> None:
         d = self.device()
         code = code.replace("<GS>", GS)
+        secret = d.awaits_token            # a token scanned: the lesson has its own
         Operator(d).scan(code, wait=False)
         if self.lesson is not None:
-            self.lesson.scan(d.clock.now_ms, code.replace(GS, "<GS>"))
+            self.lesson.scan(d.clock.now_ms, LESSON_TOKEN if secret else code.replace(GS, "<GS>"))
 
     def type_text(self, text: str) -> None:
-        self.device().type_text(text)
+        d = self.device()
+        secret = d.awaits_token
+        d.type_text(text)
+        if self.lesson is not None:
+            self.lesson.type(d.clock.now_ms, LESSON_TOKEN if secret else text)
 
     def image(self, data: bytes) -> str:
         """A picture shown to the scanner: a token QR on the token screen, else a code's QR/DataMatrix."""
         d = self.device()
-        if d.awaits_token or str(d.mode) == "scan_token":
+        if d.awaits_token:
             d.scan_image(data)
+            if self.lesson is not None:
+                self.lesson.scan(d.clock.now_ms, LESSON_TOKEN)
             return "token"
         from emulator.fronts.webconsole.images import ImageError, read_code
 
@@ -449,7 +456,7 @@ class WebConsole:
         api = Starlette(routes=[
             Route("/api/console/events", self.events),
             Route("/api/console/state", self._endpoint(lambda _: self.state(), write=False)),
-            Route("/api/console/catalogue", self._endpoint(lambda _: self.catalogue(), write=False)),
+            Route("/api/console/catalogue", self._catalogue_page),
             Route("/api/console/press", self._endpoint(with_device(self._press)), methods=["POST"]),
             Route("/api/console/type", self._endpoint(lambda b: self.type_text(_str(b, "text", 4096))),
                   methods=["POST"]),
@@ -528,7 +535,12 @@ class WebConsole:
         log.info("training console: %s down=%s", name, down)
         return self.hosts_state()
 
+    async def _catalogue_page(self, request: Request) -> Response:
+        # Off the device's thread: the catalogue sells every code once in worlds of its own (a second or two).
+        return JSONResponse(await asyncio.to_thread(self.catalogue))
+
     def catalogue(self) -> list[dict[str, Any]]:
+        """The world's codes, each with what it does (made on first use, again after codes were added)."""
         if self._catalogue is None:
             rows = self._catalogue_fn()
             self._catalogue = [{**r, "does": describe(r)} for r in rows]
@@ -545,6 +557,9 @@ class WebConsole:
         else:
             if self.lesson is not None:
                 self.lesson.world(d.clock.now_ms, dict(body))
+            if isinstance(body, dict) and body.get("codes"):
+                self._catalogue = None
+                self.hub.publish("catalogue", {"codes": len(body["codes"])})
             text = f"мир: {json.dumps(_masked_world(body), ensure_ascii=False)}"
         self._hosts_dirty = True
         self.hub.publish("event", {"t": d.clock.now_ms, "kind": "control", "text": text})

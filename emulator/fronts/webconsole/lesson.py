@@ -75,6 +75,10 @@ class Lesson:
         self._at(now_ms)
         self.steps.append({"scan": code})
 
+    def type(self, now_ms: int, text: str) -> None:
+        self._at(now_ms)
+        self.steps.append({"type": text})
+
     def advance(self, now_ms: int, ms: int) -> None:
         self._at(now_ms)
         self.steps.append({"advance": f"{ms}ms"})

@@ -285,6 +285,7 @@ function connect() {
   es.addEventListener("event", (m) => addEvent(JSON.parse(m.data)));
   es.addEventListener("beep", beep);
   es.addEventListener("lesson", (m) => showLesson(JSON.parse(m.data)));
+  es.addEventListener("catalogue", () => loadCatalogue().catch(() => note("каталог недоступен")));
   es.addEventListener("resync", () => { es.close(); connect(); });
 }
 connect();
