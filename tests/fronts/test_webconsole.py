@@ -50,7 +50,10 @@ def test_a_page_that_falls_behind_loses_its_oldest_messages_and_is_told_to_resyn
         assert hub.published == QUEUE + 5
         return got
 
-    got = asyncio.run(run())
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(1) as pool:    # a loop of its own (a browser test's Playwright may hold this thread's)
+        got = pool.submit(asyncio.run, run()).result(10)
     assert len(got) == QUEUE
     assert any(m.startswith("event: resync") for m in got)
     assert got[-1] == 'event: screen\ndata: {"i":' + str(QUEUE + 4) + '}\n\n'
