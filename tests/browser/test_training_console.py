@@ -167,6 +167,10 @@ def test_a_trainer_drives_the_device_and_its_faults_from_the_browser(console, ne
     wait_line(page, 1, "762")
     page.wait_for_function("() => document.getElementById('symbol').textContent === 'A'")
     page.wait_for_selector('#log li[data-code="762"]')
+    # The receipt closed: printed, with its QR code, among the last receipts.
+    keys(page, "Escape", "Enter")
+    page.wait_for_selector("#receipts figure img[alt^='QR-код чека: t=']")
+    assert "[М+]" in page.locator("#receipts figure").first.inner_text()
     page.screenshot(path=str(artefacts / "console-emergency.png"), full_page=True)
 
     # ×3600 through the rest of the shift with a fault on: the page's events a second and the
