@@ -132,7 +132,7 @@ async function loadCatalogue() {
 }
 
 // ------------------------------------------------------------------ the switchboard
-function hostCard(h, cdn) {
+function hostCard(h, cdn, device) {
   const name = h.host;
   const change = (body) => post("/api/hosts/" + encodeURIComponent(name), body).catch(() => {});
   const plan = (items, repeat) => change({ plan: items, repeat: !!repeat });
@@ -145,7 +145,9 @@ function hostCard(h, cdn) {
       el("br"),
       `задержка сервера ${h.latency_ms} мс · запросов ${h.requests}` + (h.connections !== undefined ? ` · соединений ${h.connections}` : "") +
       (h.plan.length ? ` · план [${h.plan.join(" ")}]${h.repeat ? " повтор" : ""}` : "") +
-      (h.tls ? ` · TLS ${h.tls}` : "") + (h.emergency ? " · 203" : "")),
+      (h.tls ? ` · TLS ${h.tls}` : "") + (h.emergency ? " · 203" : ""),
+      el("br"),
+      `устройство: запросов ${device.requests[name] || 0} · соединений открыто ${device.opened[name] || 0}`),
     el("div", { class: "buttons" },
       el("label", {}, el("input", { type: "checkbox", class: "down-switch", checked: h.down,
                                      onchange: (ev) => change({ down: ev.target.checked }) }), " недоступен"),
@@ -180,7 +182,8 @@ function showHosts(s) {
   const box = $("hosts");
   const focused = document.activeElement && box.contains(document.activeElement);
   if (focused && document.activeElement.tagName === "SELECT") return;   // do not close an open list
-  box.replaceChildren(...s.hosts.map((h) => hostCard(h, byName[h.host])));
+  const device = { requests: s.device_requests || {}, opened: s.device_connections || {} };
+  box.replaceChildren(...s.hosts.map((h) => hostCard(h, byName[h.host], device)));
   $("world-emergency").checked = !!s.world_emergency;
   $("token-blocked").checked = !!s.token_blocked;
   for (const box of document.querySelectorAll("[data-link]")) {
