@@ -264,6 +264,22 @@ def _cmd_serve(args: argparse.Namespace) -> int:
     return serve_main(args)
 
 
+def _add_console(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    from emulator.serve import add_arguments
+
+    p = sub.add_parser("console", help="serve with the training console: the device in a browser")
+    add_arguments(p)
+    p.description = "kkt-emu serve, its first line the training console's address (open it in a browser)."
+
+
+def _cmd_console(args: argparse.Namespace) -> int:
+    from emulator.serve import main as serve_main
+
+    args.no_control = False
+    args.console_first = True
+    return serve_main(args)
+
+
 # ---------------------------------------------------------------- fd (fiscal documents)
 # `kkt-emu fd <subcommand>`: each subcommand is a pair in FD_COMMANDS, as COMMANDS are.
 def _add_fd_decode(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -366,6 +382,7 @@ COMMANDS: dict[str, tuple[Callable[[argparse._SubParsersAction], None],  # type:
     "token-qr": (_add_token_qr, _cmd_token_qr),
     "code-image": (_add_code_image, _cmd_code_image),
     "serve": (_add_serve, _cmd_serve),
+    "console": (_add_console, _cmd_console),
     "explain-log": (_add_explain, _cmd_explain),
     "fd": (_add_fd, _cmd_fd),
 }

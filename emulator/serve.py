@@ -236,6 +236,7 @@ class Serve:
         self.control_thread: threading.Thread | None = None
         self.control_url = ""
         self.driver_half: Any = None      # the driver API and the KKT's command pty (fronts/driverapi/service.py)
+        self.webconsole: Any = None     # the training console (emulator.fronts.webconsole), on the control port
         self.warnings: list[str] = []
         # Console lines and the control API's calls, run one at a time on the device's thread.
         self.commands: queue.SimpleQueue[str | Callable[[], None] | None] = queue.SimpleQueue()
@@ -417,7 +418,8 @@ class Serve:
 
         assert self.live is not None
         live = self.live
-        app = make_control_app(live, lambda: self.device, self.run_on_device_thread, live.world_state)
+        app = self._web_console(make_control_app(live, lambda: self.device, self.run_on_device_thread,
+                                                 live.world_state))
         config = uvicorn.Config(app, host="127.0.0.1", port=self.args.control_port, log_level="warning",
                                 lifespan="off")
         self.control = uvicorn.Server(config)
@@ -432,6 +434,34 @@ class Serve:
                   + (" (is the port in use?)" if self.args.control_port else ""))
         sock = self.control.servers[0].sockets[0].getsockname()
         self.control_url = f"http://{sock[0]}:{sock[1]}/api/"
+
+    def _web_console(self, control_app: Any) -> Any:
+        """The training console in the browser, answering on the control API's port (its /api/ is the API)."""
+        from emulator.fronts.webconsole import WebConsole
+        from emulator.servers.trueapi.catalogue import Catalogue
+        from emulator.world.codes_table import catalogue_rows
+
+        assert self.live is not None and self.world is not None
+
+        def catalogue() -> list[dict[str, object]]:     # off the device's thread: a copy, under the world's lock
+            with self.servers.lock:
+                codes = Catalogue(list(self.backend.catalogue))
+            return catalogue_rows(codes)
+
+        self.webconsole = wc = WebConsole(
+            device=lambda: self.device, run=self.run_on_device_thread, post=self.driver.post, live=self.live,
+            pace=self.driver, advance=self.world.advance, catalogue=catalogue,
+            links={} if self.world.fiscal is None else {"ofd": self.world.fiscal.ofd.faults.plan,
+                                                        "oism": self.world.fiscal.oism.faults.plan})
+        shown = self.device.on_event
+
+        def both(ev: Any) -> None:
+            if shown is not None:
+                shown(ev)
+            wc.on_event(ev)
+        self.device.on_event = both
+        self.driver.hold = lambda: bool(self.device.waiting or self.net.in_flight)
+        return wc.app(control_app)
 
     def _write_settings(self, device_dir: Path) -> Settings:
         store = SettingsStore(device_dir)
@@ -594,6 +624,8 @@ class Serve:
 
     def _print_banner(self) -> None:
         s = self.device.settings
+        if getattr(self.args, "console_first", False) and self.control_url:
+            self.say(f"kkt-emu console: open {self.control_url.removesuffix('api/')} in a browser")
         if self.servers is not None:
             self.say("kkt-emu serve: mock True API (modelled), lab CA " + str(self.ca_path))
             fixed = self.args.https_port == 443
@@ -623,6 +655,7 @@ class Serve:
         else:
             self.say("kkt-emu serve: real hosts by DNS (port 443)")
         if self.control_url:
+            self.say(f"training console (browser): {self.control_url.removesuffix('api/')}")
             self.say(f"control API (JSON, loopback only): {self.control_url}  e.g. "
                      f"curl --json '{{\"down\": true}}' {self.control_url}hosts/cdn01.crpt.ru")
         if not self.args.no_techserver:
@@ -670,7 +703,8 @@ class Serve:
                 threading.Thread(target=self._console, name="kkt-console", daemon=True).start()
             try:
                 while not self.stop.is_set():
-                    self.driver.run_while(lambda: self.commands.empty() and not self.stop.is_set(), 1000)
+                    self.driver.run_while(lambda: self.commands.empty() and not self.stop.is_set(),
+                                          int(1000 * max(1.0, self.driver.speed)))   # a second of wall time
                     try:
                         line = self.commands.get_nowait()
                     except queue.Empty:
@@ -696,6 +730,8 @@ class Serve:
         """Stop whatever has started (all of it after start(), part of it when start() failed)."""
         if self.serial is not None:
             self.serial.stop()
+        if self.webconsole is not None:
+            self.webconsole.close()
         if self.control is not None and self.control_thread is not None:
             self.control.should_exit = True
             self.control_thread.join(timeout=5)

@@ -51,11 +51,21 @@ Resolver = Callable[[str], tuple[str, int] | None]
 
 
 class RealTimeDriver:
-    """Runs the virtual clock at wall-clock pace and hands posted work to the device thread."""
+    """Runs the virtual clock at wall-clock pace and hands posted work to the device thread.
+
+    ``speed`` is the pace of an idle device (``serve``'s training console sets it): 1 is
+    real time, 0 stands the clock still, 3600 runs an hour a second. While ``hold()`` is
+    true (the device waits for an answer from the network) the clock runs at 1 whatever
+    the speed, so a deadline means what it means on a real till; at another speed than 1
+    the timers fire one at a time and the clock stops racing at the first that sends
+    something.
+    """
 
     def __init__(self, clock: VirtualClock) -> None:
         self.clock = clock
         self._q: queue.SimpleQueue[Callable[[], None]] = queue.SimpleQueue()
+        self.speed = 1.0
+        self.hold: Callable[[], bool] = _never
 
     def post(self, fn: Callable[[], None]) -> None:
         """Thread-safe: run ``fn`` on the driver's thread, at the virtual time it arrives."""
@@ -72,33 +82,67 @@ class RealTimeDriver:
                 return
             fn()
 
-    def run_while(self, condition: Callable[[], bool], max_ms: int, poll_ms: int = 20) -> bool:
-        """Let wall time pass (mapped 1:1 onto the clock) while ``condition()`` holds, at most ``max_ms``."""
-        wall0 = time.monotonic()
-        virt0 = self.clock.now_ms
-        end = virt0 + max_ms
-        while True:
-            target = min(end, virt0 + int((time.monotonic() - wall0) * 1000))
+    def _rate(self) -> float:
+        return 1.0 if self.speed == 1.0 or self.hold() else self.speed
+
+    def _run_to(self, target: int) -> bool:
+        """The clock on to ``target``; at another speed, timer by timer, False when one set ``hold``."""
+        if self.speed == 1.0:
             self.clock.run_until(max(target, self.clock.now_ms))
+            return True
+        while True:
+            due = self.clock.next_due()
+            if due is None or due > target:
+                break
+            self.clock.step()
+            if self.hold():
+                return False
+        self.clock.run_until(max(target, self.clock.now_ms))
+        return True
+
+    def run_while(self, condition: Callable[[], bool], max_ms: int, poll_ms: int = 20) -> bool:
+        """Let wall time pass (mapped onto the clock at ``speed``) while ``condition()`` holds, at most ``max_ms``."""
+        end = self.clock.now_ms + max_ms
+        last = time.monotonic()
+        virt = float(self.clock.now_ms)
+
+        def catch_up() -> int:
+            nonlocal last, virt
+            now = time.monotonic()
+            virt = max(virt, float(self.clock.now_ms)) + (now - last) * 1000 * self._rate()
+            last = now
+            target = min(end, int(virt))
+            if not self._run_to(target):
+                virt = float(self.clock.now_ms)
+            return target
+
+        while True:
+            target = catch_up()
             self._drain()
             if not condition():
                 return True
             if target >= end:
                 return False
             nd = self.clock.next_due()
-            wait_ms = poll_ms if nd is None else max(0, min(poll_ms, nd - self.clock.now_ms))
+            rate = max(self._rate(), 1e-9)
+            wait_ms = min(poll_ms, max(0.0, (end - self.clock.now_ms) / rate))
+            if nd is not None:
+                wait_ms = max(0.0, min(wait_ms, (nd - self.clock.now_ms) / rate))
             try:
                 fn = self._q.get(timeout=wait_ms / 1000)
             except queue.Empty:
                 continue
-            now_target = min(end, virt0 + int((time.monotonic() - wall0) * 1000))
-            self.clock.run_until(max(now_target, self.clock.now_ms))
+            catch_up()
             fn()
 
     def run_forever(self, stop: threading.Event, poll_ms: int = 50) -> None:
         """For ``serve``: keep the clock on wall time until ``stop`` is set."""
         while not stop.is_set():
             self.run_while(lambda: not stop.is_set(), 1000, poll_ms)
+
+
+def _never() -> bool:
+    return False
 
 
 class _Trace:

@@ -133,6 +133,11 @@ def rows(catalogue: Catalogue | None = None) -> list[CodeRow]:
     return out
 
 
+def catalogue_rows(catalogue: Catalogue) -> list[dict[str, object]]:
+    """``rows(catalogue)`` as plain mappings (the training console's catalogue)."""
+    return [{f.name: getattr(r, f.name) for f in fields(CodeRow)} for r in rows(catalogue)]
+
+
 def markdown(table_rows: list[CodeRow]) -> str:
     return "\n".join([HEADER, *(r.markdown() for r in table_rows)])
 
