@@ -1,0 +1,527 @@
+"""The ПРРО (програмний РРО): a software cash register of the tax service's protocol, sans-IO.
+
+Its world is given to it: a ``VirtualClock`` (the only time it reads), a
+``TaxLink`` to the fiscal server (the device does no I/O itself) and a state
+directory (``PrroStore``, one SQLite file). What a person does is a method:
+
+* settings — ``choose_key(path, password)``, ``read_key()`` (the owner's
+  certificate, or the seeds' errors), ``save_key()`` (Set/Save),
+  ``update_libraries()``;
+* employee cards — ``set_employee(name, key_path, password)`` (the card's own
+  key: a cashier whose card holds a key signs with it, whatever the settings
+  say — the seeds' trap), ``select_cashier(name)``;
+* work — ``open_shift()``, ``receipt(kind, amount)`` (sale, return, cash-in,
+  cash-out), ``x_report()``, ``z_report()`` (Z-report and shift closing),
+  ``go_offline()``, ``go_online()``, ``resend()``;
+* what it shows — ``status_line()``, ``warnings()``, the journal of messages.
+
+Each operation returns an ``Outcome``: ``ok`` and the messages shown, in the
+exact texts of ``emulator/data/prro_messages.yaml``. Every message shown is also
+a line of the journal (``journal_text()``), the scenario log.
+
+Documents are numbered locally (``ORDERNUM``) through all classes, stored
+signed before they are sent, and sent again after a restart (see ``store``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from emulator.base.clock import VirtualClock
+from emulator.devices.prro import answers
+from emulator.devices.prro import xml as xmldoc
+from emulator.devices.prro.keys import ALL_LIBRARIES, DEFAULT_LIBRARIES, KeyRead, read_key
+from emulator.devices.prro.messages import text
+from emulator.devices.prro.offline import OfflineSession
+from emulator.devices.prro.store import Doc, PrroStore
+from emulator.net.taxlink import JSON, SIGNED, TaxLink, TaxLinkDown
+from emulator.rules.prro import (
+    HOUR_MS,
+    KEY_EXPIRY_WARNING_MS,
+    OFFLINE_KEY_MIN_VALIDITY_MS,
+    PACKAGE_MAX_DOCUMENTS,
+)
+
+RECEIPT_KINDS = ("sale", "return", "cash_in", "cash_out")
+DAY_MS = 24 * HOUR_MS
+
+
+@dataclass(frozen=True)
+class Identity:
+    """What registration (form 1-ПРРО) gave the ПРРО: the taxpayer, the point, its numbers."""
+
+    tin: str = "34554362"
+    ipn: str = ""
+    org: str = "ТОВ «Тестова крамниця»"
+    point: str = "Магазин №1"
+    address: str = "м. Київ, вул. Хрещатик, 1"
+    fiscal_num: str = "4000002411"     # CASHREGISTERNUM, given by the tax service
+    desk_num: str = "1"                # CASHDESKNUM, the ПРРО's local number
+
+    def as_json(self) -> dict[str, str]:
+        return dict(self.__dict__)
+
+
+@dataclass
+class Outcome:
+    ok: bool
+    messages: list[str] = field(default_factory=list)
+    fiscal_num: str = ""
+    local_num: int | None = None
+
+    @property
+    def text(self) -> str:
+        return "; ".join(self.messages)
+
+
+class PrroDevice:
+    def __init__(self, directory: Path | None, clock: VirtualClock, link: TaxLink, *,
+                 identity: Identity | None = None, on_message: Callable[[int, str], None] | None = None) -> None:
+        self.clock = clock
+        self.link = link
+        self.store = PrroStore(directory)
+        self.on_message = on_message
+        self.journal: list[tuple[int, str]] = []
+        if self.store.get("identity") is None:
+            with self.store.tx():
+                self.store.put("identity", (identity or Identity()).as_json())
+                self.store.put("libraries", list(DEFAULT_LIBRARIES))
+                self.store.put("next_local", 1)
+        self.identity = Identity(**self.store.get("identity"))
+        self.form: dict[str, Any] = {"path": "", "password": "", "read": None}   # the settings tab, unsaved
+        self.offline = OfflineSession(self.store)
+
+    # ------------------------------------------------------------ the journal
+    def _show(self, out: Outcome, message_id: str, **values: object) -> Outcome:
+        """Show message ``message_id``; an id starting with ``@`` is a text shown as it is."""
+        line = message_id[1:] if message_id.startswith("@") else text(message_id, **values)
+        return self._show_text(out, line)
+
+    def _show_text(self, out: Outcome, line: str) -> Outcome:
+        out.messages.append(line)
+        self.journal.append((self.clock.now_ms, line))
+        if self.on_message is not None:
+            self.on_message(self.clock.now_ms, line)
+        return out
+
+    def journal_text(self) -> str:
+        return "".join(f"{_hms(t)} {line}\n" for t, line in self.journal)
+
+    def shown(self) -> list[str]:
+        return [line for _, line in self.journal]
+
+    # ------------------------------------------------------------ settings: the private-key field
+    @property
+    def libraries(self) -> list[str]:
+        return list(self.store.get("libraries", list(DEFAULT_LIBRARIES)))
+
+    def choose_key(self, path: str, password: str) -> Outcome:
+        self.form = {"path": str(path), "password": password, "read": None}
+        return Outcome(True)
+
+    def read_key(self) -> Outcome:
+        """«Read»: the owner's certificate information, or the seeds' error."""
+        out = Outcome(False)
+        if not self.form["path"]:
+            return self._show(out, "no_key")
+        got = read_key(self.form["path"], self.form["password"], now_ms=self.clock.now_ms, libraries=self.libraries)
+        self.form["read"] = got
+        if got.message is not None:
+            return self._show(out, got.message)
+        assert got.info is not None
+        out.ok = True
+        return self._show(out, "key_read", owner=got.info.owner, tax_id=got.info.tax_id,
+                          valid_to=_date(got.info.not_after_ms))
+
+    def save_key(self) -> Outcome:
+        """Set/Save: only a key that was read well is taken."""
+        got: KeyRead | None = self.form["read"]
+        if got is None or got.message is not None or got.info is None:
+            return self._show_text(Outcome(False), "Read the key first")
+        self.store.put("key", {"path": self.form["path"], "password": self.form["password"],
+                               "serial": got.info.serial, "owner": got.info.owner,
+                               "not_after_ms": got.info.not_after_ms})
+        return Outcome(True)
+
+    def update_libraries(self) -> Outcome:
+        self.store.put("libraries", list(ALL_LIBRARIES))
+        return self._show(Outcome(True), "libraries_update")
+
+    # ------------------------------------------------------------ employee cards
+    def employees(self) -> dict[str, Any]:
+        return dict(self.store.get("employees", {}))
+
+    def set_employee(self, name: str, key_path: str | None = None, password: str = "") -> Outcome:
+        """The card of ``name``, with its own key (``key_path``) or none (the settings' key signs)."""
+        cards = self.employees()
+        cards[name] = {"path": str(key_path), "password": password} if key_path else {}
+        self.store.put("employees", cards)
+        return Outcome(True)
+
+    def select_cashier(self, name: str | None) -> Outcome:
+        if name is not None and name not in self.employees():
+            return self._show_text(Outcome(False), f"No employee {name!r}")
+        self.store.put("cashier", name)
+        return Outcome(True)
+
+    @property
+    def cashier(self) -> str | None:
+        return self.store.get("cashier")
+
+    def _signing_key(self) -> dict[str, Any] | None:
+        """The cashier's card key when the card holds one, else the settings' key."""
+        name = self.cashier
+        card = self.employees().get(name, {}) if name else {}
+        if card.get("path"):
+            return {"path": card["path"], "password": card.get("password", "")}
+        key = self.store.get("key")
+        return dict(key) if key else None
+
+    def _signer(self, out: Outcome) -> KeyRead | None:
+        key = self._signing_key()
+        if key is None:
+            self._show(out, "no_key")
+            return None
+        got = read_key(key["path"], key["password"], now_ms=self.clock.now_ms, libraries=self.libraries)
+        if got.message is not None:
+            self._show(out, got.message)
+            return None
+        return got
+
+    # ------------------------------------------------------------ the link
+    def _cmd(self, command: str, signer: KeyRead | None = None, **fields: Any) -> tuple[int, Any]:
+        import json
+        body = json.dumps({"Command": command, **fields}, ensure_ascii=False).encode("utf-8")
+        if signer is not None and signer.signer is not None:
+            answer = self.link.post("cmd", signer.signer.sign(body), SIGNED)
+        else:
+            answer = self.link.post("cmd", body, JSON)
+        if answer.status == 200 and answer.body[:1] in (b"{", b"["):
+            return 200, json.loads(answer.body)
+        return answer.status, answer.body
+
+    # ------------------------------------------------------------ shifts
+    @property
+    def shift(self) -> dict[str, Any]:
+        return dict(self.store.get("shift", {"open": False}))
+
+    def open_shift(self) -> Outcome:
+        out = Outcome(False)
+        if self.shift.get("open"):
+            return self._show(out, "shift_already_opened")
+        if self._blocked(out):
+            return out
+        signer = self._signer(out)
+        if signer is None:
+            return self._not_signed(out)
+        if not self.offline.active:
+            try:
+                status, _ = self._cmd("Objects", signer)
+            except TaxLinkDown:
+                return self._show(out, "server_unreachable")
+            if status == 204:
+                return self._show(out, "no_business_units")
+        shift_id = int(self.store.get("shift_seq", 0)) + 1
+        doc = self._make(out, "open_shift", signer, shift_id=shift_id)
+        if doc is None:
+            return out
+        with self.store.tx():
+            self.store.put("shift_seq", shift_id)
+            self.store.put("shift", {"open": True, "id": shift_id, "opened_by": signer.info.key_id if signer.info else "",
+                                     "opened_ms": self.clock.now_ms, "totals": _zero_totals()})
+        return self._send(out, doc, undo_shift=True)
+
+    def x_report(self) -> Outcome:
+        """The X-report: the shift's totals, shown, no document sent (a local report)."""
+        shift = self.shift
+        if not shift.get("open"):
+            return self._show(Outcome(False), "shift_not_opened")
+        t = shift["totals"]
+        return self._show_text(Outcome(True), "X-report: " + _totals_text(t))
+
+    def z_report(self) -> Outcome:
+        """The Z-report and the shift's closing (documents ZREP and 101)."""
+        out = Outcome(False)
+        shift = self.shift
+        if not shift.get("open"):
+            return self._show(out, "shift_not_opened")
+        signer = self._signer(out)
+        if signer is None:
+            return self._not_signed(out)
+        z = self._make(out, "z_report", signer, shift_id=shift["id"], totals=shift["totals"])
+        if z is None:
+            return out
+        sent = self._send(out, z)
+        if not sent.ok:
+            return sent
+        close = self._make(out, "close_shift", signer, shift_id=shift["id"])
+        if close is None:
+            return out
+        self.store.put("shift", {"open": False, "id": shift["id"]})
+        done = self._send(out, close, undo_shift=False)
+        if done.ok:
+            self._show_text(done, "Z-report: " + _totals_text(shift["totals"]))
+        return done
+
+    # ------------------------------------------------------------ receipts
+    def receipt(self, kind: str, amount_kop: int, *, items: list[tuple[str, int]] | None = None) -> Outcome:
+        out = Outcome(False)
+        if kind not in RECEIPT_KINDS:
+            raise ValueError(f"unknown receipt kind {kind!r}")
+        if amount_kop <= 0:
+            return self._show_text(out, "The amount must be above 0.00")
+        shift = self.shift
+        if not shift.get("open"):
+            return self._show(out, "shift_not_opened")
+        if self._blocked(out):
+            return out
+        signer = self._signer(out)
+        if signer is None:
+            return self._not_signed(out)
+        doc = self._make(out, kind, signer, shift_id=shift["id"], amount=amount_kop,
+                         items=items or [("Товар", amount_kop)])
+        if doc is None:
+            return out
+        totals = shift["totals"]
+        totals[kind] = totals.get(kind, 0) + amount_kop
+        totals["count"] = totals.get("count", 0) + 1
+        shift["totals"] = totals
+        self.store.put("shift", shift)
+        return self._send(out, doc)
+
+    # ------------------------------------------------------------ making and sending documents
+    def _make(self, out: Outcome, kind: str, signer: KeyRead, *, shift_id: int, amount: int = 0,
+              items: list[tuple[str, int]] | None = None, totals: dict[str, int] | None = None) -> Doc | None:
+        """The next document, signed and stored (pending, or offline in an offline session)."""
+        assert signer.signer is not None and signer.info is not None
+        now = self.clock.now_ms
+        with self.store.tx():
+            local = int(self.store.get("next_local", 1))
+            uid = str(uuid.UUID(bytes=hashlib.sha256(f"{self.identity.fiscal_num}/{local}".encode()).digest()[:16],
+                                version=4))
+            fields = xmldoc.DocFields(
+                kind=kind, uid=uid, tin=self.identity.tin, ipn=self.identity.ipn, org=self.identity.org,
+                point=self.identity.point, address=self.identity.address, time_ms=now, local_num=local,
+                desk_num=self.identity.desk_num, fiscal_num=self.identity.fiscal_num, cashier=signer.info.owner,
+                amount=amount, items=tuple(items or ()), totals=dict(totals or {}))
+            offline_num = ""
+            if self.offline.active:
+                fields, offline_num = self.offline.number(fields)
+            xml = xmldoc.encode(fields)
+            signed = signer.signer.sign(xml)
+            doc = Doc(local_num=local, uid=uid, kind=kind, time_ms=now, amount=amount, shift_id=shift_id,
+                      signer=signer.info.key_id, state="offline" if self.offline.active else "pending",
+                      fiscal_num=offline_num, offline=self.offline.active, signed=signed, error="")
+            self.store.add_doc(doc)
+            self.store.put("next_local", local + 1)
+            if self.offline.active:
+                self.offline.chain(doc)
+        return doc
+
+    def _send(self, out: Outcome, doc: Doc, *, undo_shift: bool = False) -> Outcome:
+        if doc.offline:
+            out.ok = True
+            out.fiscal_num = doc.fiscal_num
+            out.local_num = doc.local_num
+            return out
+        try:
+            answer = self.link.post("doc", doc.signed or b"", SIGNED)
+        except TaxLinkDown:
+            out.local_num = doc.local_num
+            return self._show(out, "server_unreachable")
+        got = answers.read_doc_answer(answer.status, answer.body)
+        out.local_num = doc.local_num
+        if got.ok:
+            self.store.mark(doc.local_num, "sent", fiscal_num=got.fiscal_num)
+            if got.offline_session_id:
+                self.offline.remember_seed(got.offline_session_id, got.offline_seed)
+            out.ok = True
+            out.fiscal_num = got.fiscal_num
+            return out
+        with self.store.tx():
+            self.store.mark(doc.local_num, "refused", error=got.error_line)
+            if undo_shift:
+                self.store.put("shift", {"open": False, "id": doc.shift_id})
+            elif doc.kind == "close_shift":
+                shift = self.shift
+                shift["open"] = True
+                self.store.put("shift", shift)
+        for message_id in got.messages:
+            self._show(out, message_id)
+        if doc.kind in RECEIPT_KINDS:
+            self._show(out, "not_signed")
+        return out
+
+    def _not_signed(self, out: Outcome) -> Outcome:
+        return self._show(out, "not_signed")
+
+    def resend(self) -> Outcome:
+        """Send again every document stored but not answered (after a restart or a lost answer)."""
+        out = Outcome(True)
+        for doc in self.store.docs("pending"):
+            got = self._send(Outcome(False), doc)
+            out.messages.extend(got.messages)
+            if not got.ok:
+                out.ok = False
+                break
+        return out
+
+    # ------------------------------------------------------------ offline
+    def go_offline(self) -> Outcome:
+        out = Outcome(False)
+        if self.offline.active:
+            return self._show_text(out, "Already offline")
+        key = self._signer(out)
+        if key is None or key.info is None:
+            return out
+        if key.info.not_after_ms - self.clock.now_ms < OFFLINE_KEY_MIN_VALIDITY_MS:
+            return self._show(out, "offline_refused_key")
+        problem = self.offline.begin(self.clock.now_ms)
+        if problem:
+            return self._show(out, problem)
+        begin = self._make(out, "offline_begin", key, shift_id=self.shift.get("id", 0) or 0)
+        if begin is None:
+            return out
+        # A receipt whose answer never came is issued again inside the session.
+        for doc in self.store.docs("pending"):
+            if doc.local_num != begin.local_num:
+                self.offline.take_over(doc, begin)
+        out.ok = True
+        return self._show(out, "offline")
+
+    def go_online(self) -> Outcome:
+        """End the session (103) and send its documents in packages of at most 100."""
+        out = Outcome(False)
+        if not self.offline.active:
+            return self._show_text(out, "Already online")
+        key = self._signer(out)
+        if key is None:
+            return out
+        end = self._make(out, "offline_end", key, shift_id=self.shift.get("id", 0) or 0)
+        if end is None:
+            return out
+        self.offline.end()
+        return self.send_packages(out, key)
+
+    def send_packages(self, out: Outcome, key: KeyRead | None = None) -> Outcome:
+        if key is None:
+            key = self._signer(out)
+            if key is None:
+                return out
+        assert key.signer is not None
+        while True:
+            docs = self.store.docs("offline", limit=PACKAGE_MAX_DOCUMENTS)
+            if not docs:
+                break
+            package = key.signer.sign(xmldoc.package([d.signed or b"" for d in docs]))
+            try:
+                answer = self.link.post("pck", package, SIGNED)
+            except TaxLinkDown:
+                return self._show(out, "server_unreachable")
+            got = answers.read_package_answer(answer.status, answer.body)
+            if not got.ok:
+                for message_id in got.messages:
+                    self._show(out, message_id)
+                return out
+            with self.store.tx():
+                for d in docs:
+                    self.store.mark(d.local_num, "sent")
+                if got.offline_session_id:
+                    self.offline.remember_seed(got.offline_session_id, got.offline_seed)
+        out.ok = True
+        return self._show(out, "online")
+
+    def _blocked(self, out: Outcome) -> bool:
+        if self.offline.active:
+            limit = self.offline.limit_problem(self.clock.now_ms)
+            if limit == "offline_limit_reached":
+                self._show(out, limit)
+                return True
+            if limit == "offline_limit_warning":
+                self._show(out, limit, left=_hm(self.offline.left_ms(self.clock.now_ms)))
+        return False
+
+    # ------------------------------------------------------------ what the user sees
+    def status_line(self) -> str:
+        now = self.clock.now_ms
+        if self.offline.active:
+            if self.offline.limit_problem(now) == "offline_limit_reached":
+                return f"{text('blocked')}: {text('offline_limit_reached')}"
+            return (f"{text('offline')} {_hm(self.offline.session_ms(now))} of 36h, "
+                    f"{_hm(self.offline.month_ms(now))} of 168h this month")
+        key = self._signing_key()
+        if key is None:
+            return f"{text('blocked')}: {text('no_key')}"
+        got = read_key(key["path"], key["password"], now_ms=now, libraries=self.libraries)
+        if got.message is not None:
+            return f"{text('blocked')}: {text(got.message)}"
+        return text("online")
+
+    def warnings(self) -> list[str]:
+        """A warning for each key (settings, cards) that expires within 14 days."""
+        now = self.clock.now_ms
+        seen: set[str] = set()
+        out: list[str] = []
+        keys = [self.store.get("key")] + [c for c in self.employees().values() if c.get("path")]
+        for key in keys:
+            if not key or key["path"] in seen:
+                continue
+            seen.add(key["path"])
+            got = read_key(key["path"], key.get("password", ""), now_ms=now, libraries=self.libraries)
+            if got.info is not None and got.message is None and got.info.not_after_ms - now <= KEY_EXPIRY_WARNING_MS:
+                days = max(0, (got.info.not_after_ms - now) // DAY_MS)
+                out.append(text("key_expires_soon", days=days))
+        return out
+
+    def check_warnings(self) -> Outcome:
+        out = Outcome(True)
+        for line in self.warnings():
+            self._show_text(out, line)
+        return out
+
+    def state(self) -> dict[str, Any]:
+        """The state as the CLI shows it (no password, key ids shortened)."""
+        key = self.store.get("key")
+        return {"identity": self.identity.as_json(), "status": self.status_line(),
+                "key": None if not key else {"file": Path(key["path"]).name, "owner": key["owner"],
+                                             "valid_to": _date(key["not_after_ms"])},
+                "employees": {n: (Path(c["path"]).name if c.get("path") else None) for n, c in self.employees().items()},
+                "cashier": self.cashier, "shift": {k: v for k, v in self.shift.items() if k != "opened_by"},
+                "documents": {s: self.store.count(s) for s in ("pending", "offline", "sent", "refused")},
+                "libraries": self.libraries}
+
+    def close(self) -> None:
+        self.store.close()
+
+
+def _zero_totals() -> dict[str, int]:
+    return {"sale": 0, "return": 0, "cash_in": 0, "cash_out": 0, "count": 0}
+
+
+def _money(kop: int) -> str:
+    return f"{kop // 100}.{kop % 100:02d}"
+
+
+def _totals_text(t: dict[str, int]) -> str:
+    return (f"sales {_money(t.get('sale', 0))}, returns {_money(t.get('return', 0))}, "
+            f"cash-in {_money(t.get('cash_in', 0))}, cash-out {_money(t.get('cash_out', 0))}, "
+            f"receipts {t.get('count', 0)}")
+
+
+def _hms(ms: int) -> str:
+    return datetime.fromtimestamp(ms / 1000, tz=UTC).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def _date(ms: int) -> str:
+    return datetime.fromtimestamp(ms / 1000, tz=UTC).strftime("%d.%m.%Y")
+
+
+def _hm(ms: int) -> str:
+    m = max(0, ms) // 60_000
+    return f"{m // 60}h{m % 60:02d}m"
