@@ -8,10 +8,10 @@ timed out, the connection lost mid-answer).
 * ``HttpTaxLink`` — httpx over loopback (``http://127.0.0.1:<port>/fs``; the
   tax service's plain-HTTP address has the same paths), with a timeout, TLS
   verification left on for an ``https`` address;
-* ``LocalTaxLink`` — an in-process link to a server object with the same three
-  entry points (``cmd``/``doc``/``pck`` taking and giving bytes), for scenarios
-  on virtual time; it honours a fault plan given by the world (down, lost
-  answer) the same way the real link meets them.
+* ``LocalTaxLink`` — an in-process link to the server model's own gate
+  (``request(path, body, content_type=…)``, the one its HTTP front calls), for
+  scenarios on virtual time; the server's fault plan (down, lost answer)
+  reaches the device as it would over HTTP.
 """
 
 from __future__ import annotations
@@ -41,34 +41,44 @@ class TaxLink(Protocol):
     def post(self, path: str, body: bytes, content_type: str) -> TaxAnswer: ...
 
 
-class TaxEndpoint(Protocol):
-    """What a server offers an in-process link: each path as a call of bytes to (status, bytes)."""
+class ServerAnswer(Protocol):
+    status: int
+    body: bytes
+    fault: str | None
+    delay_ms: int
 
-    def handle(self, path: str, body: bytes, content_type: str) -> tuple[int, bytes]: ...
+
+class TaxEndpoint(Protocol):
+    """What a server offers an in-process link: the one gate its HTTP front uses too."""
+
+    def request(self, path: str, body: bytes, *, content_type: str = ...) -> ServerAnswer: ...
 
 
 class LocalTaxLink:
-    """A direct call into the server model; ``fault`` (set by the world) may drop the request or the answer.
+    """A direct call into the server model, on virtual time.
 
-    ``fault()`` returns ``None`` (deliver), ``"down"`` (the request never arrives)
-    or ``"lost"`` (the server handles it, the answer is lost)."""
+    The server's fault plan decides what arrives: ``refuse`` / ``close`` /
+    ``stall`` (nothing processed) and ``lost-answer`` (processed, the answer
+    lost) are ``TaxLinkDown`` here as they are over HTTP; a planned latency
+    moves the virtual clock (``advance``) by that much."""
 
-    def __init__(self, server: TaxEndpoint, fault: Callable[[str], str | None] | None = None) -> None:
+    def __init__(self, server: TaxEndpoint, advance: Callable[[int], None] | None = None) -> None:
         self.server = server
-        self.fault = fault
+        self.advance = advance
         self.requests = 0
 
     def post(self, path: str, body: bytes, content_type: str) -> TaxAnswer:
         if path not in PATHS:
             raise ValueError(f"unknown path {path!r}")
         self.requests += 1
-        what = self.fault(path) if self.fault is not None else None
-        if what == "down":
-            raise TaxLinkDown("the tax server does not answer (connection refused)")
-        status, answer = self.server.handle(path, body, content_type)
-        if what == "lost":
+        answer = self.server.request(f"/fs/{path}", body, content_type=content_type)
+        if answer.delay_ms and self.advance is not None:
+            self.advance(answer.delay_ms)
+        if answer.fault == "lost-answer":
             raise TaxLinkDown("the connection was lost before the answer came")
-        return TaxAnswer(status, answer)
+        if answer.fault is not None:
+            raise TaxLinkDown(f"the tax server does not answer ({answer.fault})")
+        return TaxAnswer(answer.status, answer.body)
 
 
 class HttpTaxLink:
