@@ -42,10 +42,14 @@ class TaxLink(Protocol):
 
 
 class ServerAnswer(Protocol):
-    status: int
-    body: bytes
-    fault: str | None
-    delay_ms: int
+    @property
+    def status(self) -> int: ...
+    @property
+    def body(self) -> bytes: ...
+    @property
+    def fault(self) -> str | None: ...
+    @property
+    def delay_ms(self) -> int: ...
 
 
 class TaxEndpoint(Protocol):

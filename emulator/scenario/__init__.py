@@ -6,6 +6,7 @@
 * ``junit``  — JUnit XML for CI.
 """
 
+from emulator.scenario import prro as _prro  # noqa: F401,I001 - registers the ПРРО scenarios (kind: prro)
 from emulator.scenario.model import (
            Scenario,
            ScenarioError,
@@ -18,7 +19,6 @@ from emulator.scenario.model import (
            load_text,
 )
 from emulator.scenario.runner import ScenarioResult, run_paths, run_scenario
-from emulator.scenario import prro as _prro  # noqa: F401,I001 - registers the ПРРО scenarios (kind: prro)
 
 __all__ = ["Scenario", "ScenarioError", "ScenarioResult", "Step", "expand_paths", "load_all", "load_data",
            "load_file", "load_paths", "load_text", "run_paths", "run_scenario"]

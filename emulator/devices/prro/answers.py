@@ -27,7 +27,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from emulator.devices.prro.xml import read_ticket
+from emulator.wire.cms import SignatureError, verify
+from emulator.wire.prro.document import DocumentError, Ticket
 
 _ERROR_RE = re.compile(r"Код помилки:\s*(-?\d+)\s*(\w*)")
 
@@ -82,12 +83,13 @@ def read_doc_answer(status: int, body: bytes) -> Got:
     if status != 200 or body[:1] != b"\x30":
         return read_error(status, body)
     try:
-        ticket = read_ticket(body)
-    except ValueError as exc:
+        content, _cert = verify(body)
+        ticket = Ticket.from_xml(content)
+    except (SignatureError, DocumentError) as exc:
         return Got(False, messages=["@" + f"Bad ticket: {exc}"], error_line=str(exc))
     if ticket.error_code:
         return read_error(400, f"Код помилки: {ticket.error_code}\r\n{ticket.error_text}".encode())
-    return Got(True, fiscal_num=ticket.fiscal_num, offline_session_id=ticket.offline_session_id or "",
+    return Got(True, fiscal_num=ticket.ordertaxnum, offline_session_id=ticket.offline_session_id or "",
                offline_seed=ticket.offline_seed or "")
 
 

@@ -35,7 +35,6 @@ from typing import Any
 
 from emulator.base.clock import VirtualClock
 from emulator.devices.prro import answers
-from emulator.devices.prro import xml as xmldoc
 from emulator.devices.prro.keys import ALL_LIBRARIES, DEFAULT_LIBRARIES, KeyRead, read_key
 from emulator.devices.prro.messages import text
 from emulator.devices.prro.offline import OfflineSession
@@ -47,8 +46,15 @@ from emulator.rules.prro import (
     OFFLINE_KEY_MIN_VALIDITY_MS,
     PACKAGE_MAX_DOCUMENTS,
 )
+from emulator.wire.prro.document import CHECK, ZREP, Document, Item, Payment, ZTotals, local_date_time
+from emulator.wire.prro.package import pack
 
 RECEIPT_KINDS = ("sale", "return", "cash_in", "cash_out")
+# the device's document kinds -> (element, DOCTYPE, DOCSUBTYPE)
+DOC_TYPES: dict[str, tuple[str, int, int | None]] = {
+    "sale": (CHECK, 0, 0), "return": (CHECK, 0, 1), "cash_in": (CHECK, 0, 2), "cash_out": (CHECK, 0, 4),
+    "open_shift": (CHECK, 100, None), "close_shift": (CHECK, 101, None), "offline_begin": (CHECK, 102, None),
+    "offline_end": (CHECK, 103, None), "z_report": (ZREP, 0, None)}
 DAY_MS = 24 * HOUR_MS
 
 
@@ -290,6 +296,7 @@ class PrroDevice:
             return out
         totals = shift["totals"]
         totals[kind] = totals.get(kind, 0) + amount_kop
+        totals[f"{kind}_count"] = totals.get(f"{kind}_count", 0) + 1
         totals["count"] = totals.get("count", 0) + 1
         shift["totals"] = totals
         self.store.put("shift", shift)
@@ -305,23 +312,33 @@ class PrroDevice:
             local = int(self.store.get("next_local", 1))
             uid = str(uuid.UUID(bytes=hashlib.sha256(f"{self.identity.fiscal_num}/{local}".encode()).digest()[:16],
                                 version=4))
-            fields = xmldoc.DocFields(
-                kind=kind, uid=uid, tin=self.identity.tin, ipn=self.identity.ipn, org=self.identity.org,
-                point=self.identity.point, address=self.identity.address, time_ms=now, local_num=local,
-                desk_num=self.identity.desk_num, fiscal_num=self.identity.fiscal_num, cashier=signer.info.owner,
-                amount=amount, items=tuple(items or ()), totals=dict(totals or {}))
+            date, hms = local_date_time(now)
+            doc_kind, doctype, subtype = DOC_TYPES[kind]
+            z = None
+            if totals is not None:
+                z = ZTotals(sales_sum=totals.get("sale", 0), sales_count=totals.get("sale_count", 0),
+                            returns_sum=totals.get("return", 0), returns_count=totals.get("return_count", 0),
+                            deposits=totals.get("cash_in", 0), issues=totals.get("cash_out", 0))
+            rows = tuple(Item(name=n, price=p) for n, p in (items or ()))
+            document = Document(
+                kind=doc_kind, doctype=doctype, docsubtype=subtype, uid=uid, tin=self.identity.tin,
+                ipn=self.identity.ipn, orgnm=self.identity.org, pointnm=self.identity.point,
+                pointaddr=self.identity.address, date=date, time=hms, ordernum=local,
+                cashdesknum=self.identity.desk_num, cashregisternum=self.identity.fiscal_num,
+                cashier=signer.info.owner, items=rows if kind in ("sale", "return") else (),
+                payments=(Payment(sum=amount),) if kind in ("sale", "return") else (),
+                total=amount if kind in RECEIPT_KINDS else None, z=z)
             offline_num = ""
             if self.offline.active:
-                fields, offline_num = self.offline.number(fields)
-            xml = xmldoc.encode(fields)
-            signed = signer.signer.sign(xml)
+                document, offline_num = self.offline.number(document)
+            signed = signer.signer.sign(document.to_xml())
             doc = Doc(local_num=local, uid=uid, kind=kind, time_ms=now, amount=amount, shift_id=shift_id,
                       signer=signer.info.key_id, state="offline" if self.offline.active else "pending",
                       fiscal_num=offline_num, offline=self.offline.active, signed=signed, error="")
             self.store.add_doc(doc)
             self.store.put("next_local", local + 1)
             if self.offline.active:
-                self.offline.chain(doc)
+                self.offline.chain(document, signed)
         return doc
 
     def _send(self, out: Outcome, doc: Doc, *, undo_shift: bool = False) -> Outcome:
@@ -419,7 +436,7 @@ class PrroDevice:
             docs = self.store.docs("offline", limit=PACKAGE_MAX_DOCUMENTS)
             if not docs:
                 break
-            package = key.signer.sign(xmldoc.package([d.signed or b"" for d in docs]))
+            package = key.signer.sign(pack([d.signed or b"" for d in docs]))
             try:
                 answer = self.link.post("pck", package, SIGNED)
             except TaxLinkDown:

@@ -8,8 +8,9 @@ The tax service's rules (its published description, reference §8):
 * a document's offline fiscal number is ``<session id>.<n>.<control number>``,
   ``n`` from 1 within the session, the control number the byte-swapped CRC-32
   of the reference (``emulator.wire.prro``);
-* ``PREVDOCHASH`` is the SHA-256 of the previous document of the session as
-  signed; 102 and 103 take no part, the first document after 102 has none;
+* ``PREVDOCHASH`` is the SHA-256 of the session's previous settlement
+  document (receipt, Z-report) as signed; 102 carries none, the first
+  settlement document none (the chain starts with it), 103 the last one's;
 * at most 36 hours a session and 168 hours a calendar month, a session's length
   being the time of its last financially significant document (receipt or
   Z-report) minus the time of 102. Past a limit the ПРРО makes no document but
@@ -18,17 +19,15 @@ The tax service's rules (its published description, reference §8):
 
 from __future__ import annotations
 
-import hashlib
-from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
 from emulator.devices.prro.store import Doc, PrroStore
-from emulator.devices.prro.xml import DocFields, encode, offline_control
 from emulator.rules.prro import HOUR_MS, OFFLINE_MONTH_LIMIT_MS, OFFLINE_SESSION_LIMIT_MS
+from emulator.wire.prro.document import Document
+from emulator.wire.prro.offline import control_number, doc_hash, fiscal_number
 
 WARN_LEFT_MS = HOUR_MS
-FINANCIAL = ("sale", "return", "cash_in", "cash_out", "z_report")
 
 
 def _month(ms: int) -> str:
@@ -58,8 +57,7 @@ class OfflineSession:
         if self.month_ms(now_ms) >= OFFLINE_MONTH_LIMIT_MS:
             return "offline_limit_reached"
         self.store.put("offline", {"active": True, "session_id": pair["session_id"], "seed": pair["seed"],
-                                   "begin_ms": now_ms, "last_fin_ms": now_ms, "n": 1, "prev_hash": None,
-                                   "after_begin": True})
+                                   "begin_ms": now_ms, "last_fin_ms": now_ms, "n": 1, "prev_hash": None})
         return None
 
     def end(self) -> None:
@@ -72,31 +70,29 @@ class OfflineSession:
             self.store.put("offline", {"active": False})
             self.store.put("offline_seed", None)     # a new pair comes with the answer to the package with 103
 
-    def number(self, fields: DocFields) -> tuple[DocFields, str]:
-        """``fields`` made an offline document of the session: its number, control number, PREVDOCHASH."""
+    def number(self, doc: Document) -> tuple[Document, str]:
+        """``doc`` made an offline document of the session: its number, control number, PREVDOCHASH."""
         s = self._s
         n = int(s["n"])
-        begin_end = fields.kind in ("offline_begin", "offline_end")
-        prev = None if (begin_end or s.get("after_begin")) else s.get("prev_hash")
-        if fields.kind == "offline_begin":
-            prev = None
-        fields = replace(fields, offline=True, prev_hash=prev)
-        control = offline_control(s["seed"], fields)
-        number = f"{s['session_id']}.{n}.{control}"
-        fields = replace(fields, offline_fiscal_num=number)
+        # 102 carries none; the chain restarts with each session, so the first document after 102 has none either.
+        prev = None if doc.doctype == 102 and not doc.financial else s.get("prev_hash")
+        doc = doc.with_(offline=True, prevdochash=prev)
+        control = control_number(s["seed"], doc.date, doc.time, doc.ordernum, doc.cashregisternum, doc.cashdesknum,
+                                 doc.total if doc.is_receipt else None, prev)
+        number = fiscal_number(s["session_id"], n, control)
+        doc = doc.with_(ordertaxnum=number)
         s["n"] = n + 1
-        if fields.kind in FINANCIAL:
-            s["last_fin_ms"] = fields.time_ms
+        if doc.financial:
+            s["last_fin_ms"] = doc.instant_ms
         self.store.put("offline", s)
-        return fields, number
+        return doc, number
 
-    def chain(self, doc: Doc) -> None:
-        """After ``doc`` is stored: the hash the next document carries (102 and 103 leave it)."""
-        s = self._s
-        if doc.kind in ("offline_begin", "offline_end"):
+    def chain(self, doc: Document, signed: bytes) -> None:
+        """After ``doc`` is stored: the hash the next settlement document carries (only these chain)."""
+        if not doc.financial:
             return
-        s["prev_hash"] = hashlib.sha256(doc.signed or b"").hexdigest()
-        s["after_begin"] = False
+        s = self._s
+        s["prev_hash"] = doc_hash(signed)
         self.store.put("offline", s)
 
     def take_over(self, doc: Doc, begin: Doc) -> None:
@@ -124,5 +120,3 @@ class OfflineSession:
             return "offline_limit_warning"
         return None
 
-
-__all__ = ["OfflineSession", "encode"]
