@@ -25,6 +25,7 @@ import json
 import os
 import sys
 from collections.abc import Callable, Sequence
+from typing import Any
 
 from emulator import __version__
 
@@ -324,7 +325,13 @@ COMMANDS: dict[str, tuple[Callable[[argparse._SubParsersAction], None],  # type:
     "serve": (_add_serve, _cmd_serve),
     "explain-log": (_add_explain, _cmd_explain),
     "fd": (_add_fd, _cmd_fd),
+    "prro": (lambda sub: _prro().add_parser(sub), lambda args: _prro().run_command(args)),
 }
+
+
+def _prro() -> Any:
+    from emulator.scenario import prro_console
+    return prro_console
 
 
 def build_parser() -> argparse.ArgumentParser:
