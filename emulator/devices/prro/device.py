@@ -234,22 +234,15 @@ class PrroDevice:
             if status == 204:
                 return self._show(out, "no_business_units")
         shift_id = int(self.store.get("shift_seq", 0)) + 1
-        doc = self._make(out, "open_shift", signer, shift_id=shift_id)
-        if doc is None:
-            return out
-        with self.store.tx():
-            self.store.put("shift_seq", shift_id)
-            self.store.put("shift", {"open": True, "id": shift_id, "opened_by": signer.info.key_id if signer.info else "",
-                                     "opened_ms": self.clock.now_ms, "totals": _zero_totals()})
-        return self._send(out, doc, undo_shift=True)
+        doc = self._make("open_shift", signer, shift_id=shift_id)
+        return self._deliver(out, doc)
 
     def x_report(self) -> Outcome:
         """The X-report: the shift's totals, shown, no document sent (a local report)."""
         shift = self.shift
         if not shift.get("open"):
             return self._show(Outcome(False), "shift_not_opened")
-        t = shift["totals"]
-        return self._show_text(Outcome(True), "X-report: " + _totals_text(t))
+        return self._show_text(Outcome(True), "X-report: " + _totals_text(shift["totals"]))
 
     def z_report(self) -> Outcome:
         """The Z-report and the shift's closing (documents ZREP and 101)."""
@@ -260,57 +253,56 @@ class PrroDevice:
         signer = self._signer(out)
         if signer is None:
             return self._not_signed(out)
-        z = self._make(out, "z_report", signer, shift_id=shift["id"], totals=shift["totals"])
-        if z is None:
-            return out
-        sent = self._send(out, z)
-        if not sent.ok:
-            return sent
-        close = self._make(out, "close_shift", signer, shift_id=shift["id"])
-        if close is None:
-            return out
-        self.store.put("shift", {"open": False, "id": shift["id"]})
-        done = self._send(out, close, undo_shift=False)
+        if not self.offline.active and self.store.count("pending"):
+            if not self.resend().ok:
+                return self._show(out, "server_unreachable")
+        if not shift.get("z_sent"):
+            z = self._make("z_report", signer, shift_id=shift["id"], totals=shift["totals"])
+            if not self._deliver(out, z).ok:
+                return out
+        close = self._make("close_shift", signer, shift_id=shift["id"])
+        done = self._deliver(out, close)
         if done.ok:
             self._show_text(done, "Z-report: " + _totals_text(shift["totals"]))
         return done
 
     # ------------------------------------------------------------ receipts
     def receipt(self, kind: str, amount_kop: int, *, items: list[tuple[str, int]] | None = None) -> Outcome:
+        """A sale, a return (of the last sale sent), a cash-in or a cash-out of ``amount_kop``."""
         out = Outcome(False)
         if kind not in RECEIPT_KINDS:
             raise ValueError(f"unknown receipt kind {kind!r}")
-        if amount_kop <= 0:
+        if not 0 < amount_kop < 10_000_000_000:
             return self._show_text(out, "The amount must be above 0.00")
         shift = self.shift
         if not shift.get("open"):
             return self._show(out, "shift_not_opened")
         if self._blocked(out):
             return out
+        retnum = None
+        if kind == "return":
+            sale = self.store.last("sale", "sent") or self.store.last("sale", "offline")
+            if sale is None:
+                return self._show_text(out, "No sale to return")
+            retnum = sale.fiscal_num
         signer = self._signer(out)
         if signer is None:
             return self._not_signed(out)
-        doc = self._make(out, kind, signer, shift_id=shift["id"], amount=amount_kop,
-                         items=items or [("Товар", amount_kop)])
-        if doc is None:
-            return out
-        totals = shift["totals"]
-        totals[kind] = totals.get(kind, 0) + amount_kop
-        totals[f"{kind}_count"] = totals.get(f"{kind}_count", 0) + 1
-        totals["count"] = totals.get("count", 0) + 1
-        shift["totals"] = totals
-        self.store.put("shift", shift)
-        return self._send(out, doc)
+        doc = self._make(kind, signer, shift_id=shift["id"], amount=amount_kop,
+                         items=items or [("Товар", amount_kop)], retnum=retnum)
+        return self._deliver(out, doc)
 
     # ------------------------------------------------------------ making and sending documents
-    def _make(self, out: Outcome, kind: str, signer: KeyRead, *, shift_id: int, amount: int = 0,
-              items: list[tuple[str, int]] | None = None, totals: dict[str, int] | None = None) -> Doc | None:
-        """The next document, signed and stored (pending, or offline in an offline session)."""
+    def _make(self, kind: str, signer: KeyRead, *, shift_id: int, amount: int = 0,
+              items: list[tuple[str, int]] | None = None, totals: dict[str, int] | None = None,
+              retnum: str | None = None) -> Doc:
+        """The next document, signed, stored and its effect on the shift applied, in one transaction."""
         assert signer.signer is not None and signer.info is not None
         now = self.clock.now_ms
         with self.store.tx():
             local = int(self.store.get("next_local", 1))
-            uid = str(uuid.UUID(bytes=hashlib.sha256(f"{self.identity.fiscal_num}/{local}".encode()).digest()[:16],
+            seq = int(self.store.get("doc_seq", 0)) + 1
+            uid = str(uuid.UUID(bytes=hashlib.sha256(f"{self.identity.fiscal_num}/{seq}".encode()).digest()[:16],
                                 version=4))
             date, hms = local_date_time(now)
             doc_kind, doctype, subtype = DOC_TYPES[kind]
@@ -319,56 +311,81 @@ class PrroDevice:
                 z = ZTotals(sales_sum=totals.get("sale", 0), sales_count=totals.get("sale_count", 0),
                             returns_sum=totals.get("return", 0), returns_count=totals.get("return_count", 0),
                             deposits=totals.get("cash_in", 0), issues=totals.get("cash_out", 0))
-            rows = tuple(Item(name=n, price=p) for n, p in (items or ()))
+            goods = kind in ("sale", "return")
             document = Document(
                 kind=doc_kind, doctype=doctype, docsubtype=subtype, uid=uid, tin=self.identity.tin,
                 ipn=self.identity.ipn, orgnm=self.identity.org, pointnm=self.identity.point,
                 pointaddr=self.identity.address, date=date, time=hms, ordernum=local,
                 cashdesknum=self.identity.desk_num, cashregisternum=self.identity.fiscal_num,
-                cashier=signer.info.owner, items=rows if kind in ("sale", "return") else (),
-                payments=(Payment(sum=amount),) if kind in ("sale", "return") else (),
+                cashier=signer.info.owner, orderretnum=retnum,
+                items=tuple(Item(name=n, price=p) for n, p in (items or ())) if goods else (),
+                payments=(Payment(sum=amount),) if goods else (),
                 total=amount if kind in RECEIPT_KINDS else None, z=z)
+            offline = self.offline.active
             offline_num = ""
-            if self.offline.active:
+            if offline:
                 document, offline_num = self.offline.number(document)
             signed = signer.signer.sign(document.to_xml())
-            doc = Doc(local_num=local, uid=uid, kind=kind, time_ms=now, amount=amount, shift_id=shift_id,
-                      signer=signer.info.key_id, state="offline" if self.offline.active else "pending",
-                      fiscal_num=offline_num, offline=self.offline.active, signed=signed, error="")
+            doc = Doc(id=seq, local_num=local, uid=uid, kind=kind, time_ms=now, amount=amount, shift_id=shift_id,
+                      signer=signer.info.key_id, state="offline" if offline else "pending",
+                      fiscal_num=offline_num, offline=offline, signed=signed, error="")
             self.store.add_doc(doc)
+            self.store.put("doc_seq", seq)
             self.store.put("next_local", local + 1)
-            if self.offline.active:
+            if offline:
                 self.offline.chain(document, signed)
+            self._apply(doc, signer.info.key_id, +1)
         return doc
 
-    def _send(self, out: Outcome, doc: Doc, *, undo_shift: bool = False) -> Outcome:
+    def _apply(self, doc: Doc, key_id: str, sign: int) -> None:
+        """A document's effect on the shift (``sign`` -1 undoes it when the server refused the document)."""
+        shift = self.shift
+        if doc.kind == "open_shift":
+            if sign > 0:
+                self.store.put("shift_seq", doc.shift_id)
+                self.store.put("shift", {"open": True, "id": doc.shift_id, "opened_by": key_id,
+                                         "opened_ms": doc.time_ms, "totals": _zero_totals()})
+            else:
+                self.store.put("shift", {"open": False, "id": doc.shift_id})
+        elif doc.kind in RECEIPT_KINDS:
+            t = shift["totals"]
+            t[doc.kind] = t.get(doc.kind, 0) + sign * doc.amount
+            t[f"{doc.kind}_count"] = t.get(f"{doc.kind}_count", 0) + sign
+            t["count"] = t.get("count", 0) + sign
+            self.store.put("shift", shift)
+        elif doc.kind == "z_report":
+            shift["z_sent"] = sign > 0
+            self.store.put("shift", shift)
+        elif doc.kind == "close_shift":
+            if sign > 0:
+                self.store.put("shift", {"open": False, "id": doc.shift_id, "last": shift})
+            else:
+                self.store.put("shift", shift.get("last", shift))
+
+    def _deliver(self, out: Outcome, doc: Doc) -> Outcome:
+        out.local_num = doc.local_num
         if doc.offline:
             out.ok = True
             out.fiscal_num = doc.fiscal_num
-            out.local_num = doc.local_num
             return out
         try:
             answer = self.link.post("doc", doc.signed or b"", SIGNED)
         except TaxLinkDown:
-            out.local_num = doc.local_num
             return self._show(out, "server_unreachable")
         got = answers.read_doc_answer(answer.status, answer.body)
-        out.local_num = doc.local_num
         if got.ok:
-            self.store.mark(doc.local_num, "sent", fiscal_num=got.fiscal_num)
-            if got.offline_session_id:
-                self.offline.remember_seed(got.offline_session_id, got.offline_seed)
+            with self.store.tx():
+                self.store.mark(doc.id, "sent", fiscal_num=got.fiscal_num)
+                if got.offline_session_id:
+                    self.offline.remember_seed(got.offline_session_id, got.offline_seed)
             out.ok = True
             out.fiscal_num = got.fiscal_num
             return out
         with self.store.tx():
-            self.store.mark(doc.local_num, "refused", error=got.error_line)
-            if undo_shift:
-                self.store.put("shift", {"open": False, "id": doc.shift_id})
-            elif doc.kind == "close_shift":
-                shift = self.shift
-                shift["open"] = True
-                self.store.put("shift", shift)
+            self.store.mark(doc.id, "refused", error=got.error_line)
+            if int(self.store.get("next_local", 1)) == doc.local_num + 1:
+                self.store.put("next_local", doc.local_num)     # the server never took this number
+            self._apply(doc, doc.signer, -1)
         for message_id in got.messages:
             self._show(out, message_id)
         if doc.kind in RECEIPT_KINDS:
@@ -382,7 +399,7 @@ class PrroDevice:
         """Send again every document stored but not answered (after a restart or a lost answer)."""
         out = Outcome(True)
         for doc in self.store.docs("pending"):
-            got = self._send(Outcome(False), doc)
+            got = self._deliver(Outcome(False), doc)
             out.messages.extend(got.messages)
             if not got.ok:
                 out.ok = False
@@ -402,13 +419,7 @@ class PrroDevice:
         problem = self.offline.begin(self.clock.now_ms)
         if problem:
             return self._show(out, problem)
-        begin = self._make(out, "offline_begin", key, shift_id=self.shift.get("id", 0) or 0)
-        if begin is None:
-            return out
-        # A receipt whose answer never came is issued again inside the session.
-        for doc in self.store.docs("pending"):
-            if doc.local_num != begin.local_num:
-                self.offline.take_over(doc, begin)
+        self._make("offline_begin", key, shift_id=self.shift.get("id", 0) or 0)
         out.ok = True
         return self._show(out, "offline")
 
@@ -420,9 +431,7 @@ class PrroDevice:
         key = self._signer(out)
         if key is None:
             return out
-        end = self._make(out, "offline_end", key, shift_id=self.shift.get("id", 0) or 0)
-        if end is None:
-            return out
+        self._make("offline_end", key, shift_id=self.shift.get("id", 0) or 0)
         self.offline.end()
         return self.send_packages(out, key)
 
@@ -432,6 +441,10 @@ class PrroDevice:
             if key is None:
                 return out
         assert key.signer is not None
+        # A document whose online answer never came goes first, with its own bytes: the server takes it
+        # once (the same UID and bytes give the first ticket again), so nothing doubles and nothing is lost.
+        if self.store.count("pending") and not self.resend().ok:
+            return self._show(out, "server_unreachable")
         while True:
             docs = self.store.docs("offline", limit=PACKAGE_MAX_DOCUMENTS)
             if not docs:
@@ -448,7 +461,7 @@ class PrroDevice:
                 return out
             with self.store.tx():
                 for d in docs:
-                    self.store.mark(d.local_num, "sent")
+                    self.store.mark(d.id, "sent")
                 if got.offline_session_id:
                     self.offline.remember_seed(got.offline_session_id, got.offline_seed)
         out.ok = True

@@ -29,7 +29,8 @@ DB_NAME = "prro.sqlite"
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS kv (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS docs (
-    local_num INTEGER PRIMARY KEY,
+    id INTEGER PRIMARY KEY,
+    local_num INTEGER NOT NULL,
     uid TEXT NOT NULL,
     kind TEXT NOT NULL,
     time_ms INTEGER NOT NULL,
@@ -53,6 +54,7 @@ STATES = ("pending", "offline", "sent", "refused", "unsigned")
 
 @dataclass(frozen=True)
 class Doc:
+    id: int                 # the device's own document counter (a refused document's local number is reused)
     local_num: int
     uid: str
     kind: str
@@ -115,31 +117,36 @@ class PrroStore:
     def add_doc(self, doc: Doc) -> None:
         with self.tx():
             self.db.execute(
-                "INSERT INTO docs(local_num, uid, kind, time_ms, amount, shift_id, signer, state, fiscal_num,"
-                " offline, signed, error) VALUES(?,?,?,?,?,?,?,?,?,?,?,?)",
-                (doc.local_num, doc.uid, doc.kind, doc.time_ms, doc.amount, doc.shift_id, doc.signer, doc.state,
+                "INSERT INTO docs(id, local_num, uid, kind, time_ms, amount, shift_id, signer, state, fiscal_num,"
+                " offline, signed, error) VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                (doc.id, doc.local_num, doc.uid, doc.kind, doc.time_ms, doc.amount, doc.shift_id, doc.signer, doc.state,
                  doc.fiscal_num, int(doc.offline), doc.signed, doc.error))
 
-    def mark(self, local_num: int, state: str, *, fiscal_num: str | None = None, error: str | None = None) -> None:
+    def mark(self, doc_id: int, state: str, *, fiscal_num: str | None = None, error: str | None = None) -> None:
         assert state in STATES
         with self.tx():
             self.db.execute("UPDATE docs SET state=?, fiscal_num=COALESCE(?, fiscal_num), error=COALESCE(?, error)"
-                            " WHERE local_num=?", (state, fiscal_num, error, local_num))
+                            " WHERE id=?", (state, fiscal_num, error, doc_id))
 
     def docs(self, state: str | None = None, *, limit: int | None = None) -> list[Doc]:
-        sql = "SELECT * FROM docs" + (" WHERE state=?" if state else "") + " ORDER BY local_num"
+        sql = "SELECT * FROM docs" + (" WHERE state=?" if state else "") + " ORDER BY id"
         if limit is not None:
             sql += f" LIMIT {int(limit)}"
         rows = self.db.execute(sql, (state,) if state else ()).fetchall()
         return [_doc(r) for r in rows]
 
-    def doc(self, local_num: int) -> Doc | None:
-        row = self.db.execute("SELECT * FROM docs WHERE local_num=?", (local_num,)).fetchone()
+    def doc(self, doc_id: int) -> Doc | None:
+        row = self.db.execute("SELECT * FROM docs WHERE id=?", (doc_id,)).fetchone()
         return None if row is None else _doc(row)
 
     def count(self, state: str) -> int:
         return int(self.db.execute("SELECT COUNT(*) FROM docs WHERE state=?", (state,)).fetchone()[0])
 
+    def last(self, kind: str, state: str = "sent") -> Doc | None:
+        row = self.db.execute("SELECT * FROM docs WHERE kind=? AND state=? ORDER BY id DESC LIMIT 1",
+                              (kind, state)).fetchone()
+        return None if row is None else _doc(row)
+
 
 def _doc(r: tuple[Any, ...]) -> Doc:
-    return Doc(r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8], bool(r[9]), r[10], r[11])
+    return Doc(r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8], r[9], bool(r[10]), r[11], r[12])
