@@ -87,6 +87,10 @@ class SignatureError(Exception):
     """A signed message that is not CMS SignedData, or whose signature does not verify (one-line reason)."""
 
 
+class SignatureMismatch(SignatureError):
+    """A well-formed SignedData whose signature does not match its content (a subclass of ``SignatureError``)."""
+
+
 def ms_of(when: dt.datetime) -> int:
     return int(when.timestamp() * 1000)
 
@@ -315,7 +319,7 @@ def verify(signed: bytes) -> tuple[bytes, x509.Certificate]:
     try:
         public.verify(signature, signed_bytes, ec.ECDSA(algorithm))
     except InvalidSignature:
-        raise SignatureError("CMS: the signature does not match the content") from None
+        raise SignatureMismatch("CMS: the signature does not match the content") from None
     return content, cert
 
 
@@ -347,7 +351,7 @@ def _check_message_digest(data: bytes, attrs: _Tlv, content: bytes, algorithm: h
             values = _children(data, fields[1])
             if len(values) == 1 and values[0].content(data) == want:
                 return
-            raise SignatureError("CMS: messageDigest does not match the content")
+            raise SignatureMismatch("CMS: messageDigest does not match the content")
     raise SignatureError("CMS: signed attributes without messageDigest")
 
 
