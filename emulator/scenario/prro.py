@@ -10,14 +10,15 @@ Steps (one key each; an outcome is what the step's action gave: ``ok`` and the
 messages shown):
 
 ==================  ==========================================================================
-``issue_key``       ``{name, owner, tax_id, role, days, password, file}``: the CA issues a key
+``issue_key``       ``{name, owner, tax_id, role, days, password, file, ca}``: the CA (``ca: other``:
+                    another bank's) issues a key
 ``register``        ``{key, role, delay}``: form 5-ПРРО → «Квитанція №2»; active after the delay
 ``revoke``          ``key``: the CA revokes the key (its OCSP says revoked)
 ``move_key``        ``key``: the key file is moved away; ``damage_key``: its bytes are changed
 ``use``             the ПРРО the next steps act on; ``restart``: the current one restarts
 ``choose_key``      ``{key, password}``: the settings' «Private key» field (file and password)
 ``read_key``        «Read»; ``save_key``: Set/Save; ``set_key`` ``{key, password}``: the three
-``update_libraries`` the settings' «Update libraries»
+``update_libraries`` the settings' «Update libraries»; ``offline_limits``: ``block`` or ``warn``
 ``employee``        ``{name, key, password}``: an employee card with its own key (no key: none)
 ``cashier``         the employee who works now (``null``: nobody, the settings' key signs)
 ``open_shift``      ``sale`` / ``return`` / ``cash_in`` / ``cash_out`` (an amount, ``125.50``),
@@ -55,7 +56,8 @@ from emulator.world.prro import PrroWorld, PrroWorldError
 ROLES = ("cashier", "senior_cashier", "director")
 # step -> the argument keys it takes (None: no argument, "scalar": one value)
 STEP_ARGS: dict[str, Any] = {
-    "issue_key": {"name", "owner", "tax_id", "role", "days", "password", "file"},
+    "issue_key": {"name", "owner", "tax_id", "role", "days", "password", "file", "ca"},
+    "offline_limits": "scalar",
     "register": {"key", "role", "delay"},
     "revoke": "scalar", "move_key": "scalar", "damage_key": "scalar", "use": "scalar", "cashier": "scalar",
     "choose_key": {"key", "password"}, "set_key": {"key", "password"},
@@ -277,7 +279,8 @@ class PrroRun:
         if kind == "issue_key":
             w.issue_key(v["name"], owner=v["owner"], tax_id=str(v.get("tax_id", "1234567890")),
                         role=v.get("role", "cashier"), days=int(v.get("days", 365)),
-                        password=str(v.get("password", "1111")), file=str(v.get("file", "key.pfx")))
+                        password=str(v.get("password", "1111")), file=str(v.get("file", "key.pfx")),
+                        ca=str(v.get("ca", "main")))
             k = w.key(v["name"])
             self._world_line(f"CA: key {v['name']} ({k.owner}, {k.role.label}) valid to {_stamp(k.not_after_ms)}")
         elif kind == "register":
@@ -313,6 +316,8 @@ class PrroRun:
                 saved = d.save_key()
                 out.messages.extend(saved.messages)
                 out.ok = saved.ok
+        elif kind == "offline_limits":
+            out = d.set_offline_limits(str(v))
         elif kind == "update_libraries":
             out = d.update_libraries()
         elif kind == "employee":
@@ -405,9 +410,13 @@ class PrroRun:
 
 def _expect_server(world: PrroWorld, d: PrroDevice, v: dict[str, Any]) -> list[str]:
     problems = []
-    summary = world.tax.summary(d.identity.fiscal_num)
+    summary = world.tax.summary()
+    reg = next(r for r in summary["registrars"] if r["fiscal_num"] == d.identity.fiscal_num)
+    mine = [doc for doc in summary["documents"] if doc["Registrar"] == d.identity.fiscal_num]
+    facts = {"documents": len(mine), "shift": "open" if reg["shift_open"] else "closed", "blocked": reg["blocked"],
+             "operators": len(summary["operators"]), "offline": reg["offline_active"]}
     for key, want in v.items():
-        got = summary.get(key)
+        got = facts.get(key)
         if got != want:
             problems.append(f"server.{key}: expected {want!r}, the tax server has {got!r}")
     return problems

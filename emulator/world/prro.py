@@ -56,10 +56,14 @@ class PrroWorld:
         self.network = network
         self.clock = VirtualClock(start_ms)
         self.ca = CertificationAuthority(self.clock, seed=hashlib.sha256(f"kkt-emu prro ca {seed}".encode()).digest())
+        # Another bank's CA: the tax server trusts its certificates, but the OCSP it asks is this world's CA,
+        # which does not know them (MODELLED: the seeds' «Certificate not found» for a key of another CA).
+        self.other_ca = CertificationAuthority(self.clock, seed=hashlib.sha256(f"kkt-emu other ca {seed}".encode())
+                                               .digest(), name="Інший АЦСК (модель)")
         server_key, _ = self.ca.issue("Державна податкова служба України", "43005393", Role.DIRECTOR,
                                       days=3650, password="server")
         self.tax = TaxServer(self.clock, tin=TAXPAYER_TIN, taxpayer=TAXPAYER, cert_status=self.ocsp_status,
-                             trusted=[self.ca.certificate], propagation_delay_ms=propagation_delay_ms,
+                             trusted=[self.ca.certificate, self.other_ca.certificate], propagation_delay_ms=propagation_delay_ms,
                              signer=self.ca.signer(server_key.serial))
         self.keys: dict[str, IssuedKey] = {}
         self.key_files: dict[str, Path] = {}
@@ -80,12 +84,14 @@ class PrroWorld:
             resp.certificate_status, "unknown")
 
     def issue_key(self, name: str, *, owner: str, tax_id: str = "1234567890", role: str = "cashier",
-                  days: int = 365, password: str = "1111", file: str = "key.pfx") -> Path:
-        """A key from the CA, its container written to ``keys/<name>/<file>``."""
+                  days: int = 365, password: str = "1111", file: str = "key.pfx", ca: str = "main") -> Path:
+        """A key from the CA (``ca="other"``: another bank's), its container written to ``keys/<name>/<file>``."""
         if name in self.keys:
             raise PrroWorldError(f"key {name!r} is issued already")
+        if ca not in ("main", "other"):
+            raise PrroWorldError(f"ca: main or other, not {ca!r}")
         try:
-            issued, container = self.ca.issue(owner, tax_id, Role(role), days=days, password=password, container=file)
+            issued, container = (self.ca if ca == "main" else self.other_ca).issue(owner, tax_id, Role(role), days=days, password=password, container=file)
         except ValueError as exc:
             raise PrroWorldError(f"key {name!r}: {exc}") from None
         path = self.directory / "keys" / name / Path(file).name

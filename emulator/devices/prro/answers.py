@@ -62,8 +62,13 @@ def read_error(status: int, body: bytes) -> Got:
     m = _ERROR_RE.search(raw)
     if m:
         code = int(m.group(1))
-    first = " ".join(raw.splitlines()[0].split()) if raw.strip() else f"HTTP {status}"
-    line = first if code is None or str(code) in first else f"{first} (code {code}: {' '.join(message.split())[:200]})"
+    lines = [" ".join(x.split()) for x in raw.splitlines() if x.strip()]
+    first = lines[0][:200] if lines else f"HTTP {status}"
+    if raw.startswith("{") and code is not None:
+        line = f"Код помилки: {code}: {' '.join(message.split())}"
+    else:
+        line = ": ".join(lines[:2]) if lines else first
+    line = line[:300]
     if code == 12:
         if "CertStatus: 1" in raw or "відкликан" in raw.lower():
             ids = ["cert_revoked", "cert_revoked_short", "cert_status_1"]

@@ -155,6 +155,14 @@ class PrroDevice:
                                "not_after_ms": got.info.not_after_ms})
         return Outcome(True)
 
+    def set_offline_limits(self, mode: str) -> Outcome:
+        """``block`` (default): past 36 h / 168 h the ПРРО makes no document; ``warn``: it warns and goes on,
+        and the tax server blocks it when the package comes (MODELLED: a ПРРО program that only warns)."""
+        if mode not in ("block", "warn"):
+            return self._show_text(Outcome(False), f"offline limits: block or warn, not {mode!r}")
+        self.store.put("offline_limits", mode)
+        return Outcome(True)
+
     def update_libraries(self) -> Outcome:
         self.store.put("libraries", list(ALL_LIBRARIES))
         return self._show(Outcome(True), "libraries_update")
@@ -367,7 +375,7 @@ class PrroDevice:
         if doc.offline:
             out.ok = True
             out.fiscal_num = doc.fiscal_num
-            return out
+            return self._show_text(out, f"{_doc_line(doc)}: offline fiscal number {doc.fiscal_num}")
         try:
             answer = self.link.post("doc", doc.signed or b"", SIGNED)
         except TaxLinkDown:
@@ -380,12 +388,14 @@ class PrroDevice:
                     self.offline.remember_seed(got.offline_session_id, got.offline_seed)
             out.ok = True
             out.fiscal_num = got.fiscal_num
-            return out
+            return self._show_text(out, f"{_doc_line(doc)}: fiscal number {got.fiscal_num}")
         with self.store.tx():
             self.store.mark(doc.id, "refused", error=got.error_line)
             if int(self.store.get("next_local", 1)) == doc.local_num + 1:
                 self.store.put("next_local", doc.local_num)     # the server never took this number
             self._apply(doc, doc.signer, -1)
+        if got.error_line:
+            self._show_text(out, f"{_doc_line(doc)} refused by the tax server: {got.error_line}")
         for message_id in got.messages:
             self._show(out, message_id)
         if doc.kind in RECEIPT_KINDS:
@@ -472,7 +482,8 @@ class PrroDevice:
             limit = self.offline.limit_problem(self.clock.now_ms)
             if limit == "offline_limit_reached":
                 self._show(out, limit)
-                return True
+                # MODELLED setting: a ПРРО that only warns leaves the blocking to the tax server.
+                return bool(self.store.get("offline_limits", "block") == "block")
             if limit == "offline_limit_warning":
                 self._show(out, limit, left=_hm(self.offline.left_ms(self.clock.now_ms)))
         return False
@@ -528,6 +539,16 @@ class PrroDevice:
 
     def close(self) -> None:
         self.store.close()
+
+
+DOC_LABELS = {"sale": "Sale", "return": "Return", "cash_in": "Cash-in", "cash_out": "Cash-out",
+              "open_shift": "Shift opened", "close_shift": "Shift closed", "z_report": "Z-report",
+              "offline_begin": "Offline session begun (102)", "offline_end": "Offline session ended (103)"}
+
+
+def _doc_line(doc: Doc) -> str:
+    label = DOC_LABELS[doc.kind]
+    return f"{label} {_money(doc.amount)}" if doc.kind in RECEIPT_KINDS else label
 
 
 def _zero_totals() -> dict[str, int]:
