@@ -22,6 +22,7 @@ messages shown):
 ``employee``        ``{name, key, password}``: an employee card with its own key (no key: none)
 ``cashier``         the employee who works now (``null``: nobody, the settings' key signs)
 ``open_shift``      ``sale`` / ``return`` / ``cash_in`` / ``cash_out`` (an amount, ``125.50``),
+                    ``sales`` ``{count, amount}`` (that many sales, stopping at a refusal),
                     ``x_report``, ``z_report``, ``go_offline``, ``go_online``, ``resend``
 ``check_warnings``  the key-expiry warnings, shown
 ``fault``           ``{plan, repeat, down, latency}``: the tax server's fault plan
@@ -58,6 +59,7 @@ ROLES = ("cashier", "senior_cashier", "director")
 STEP_ARGS: dict[str, Any] = {
     "issue_key": {"name", "owner", "tax_id", "role", "days", "password", "file", "ca"},
     "offline_limits": "scalar",
+    "sales": {"count", "amount"},
     "register": {"key", "role", "delay"},
     "revoke": "scalar", "move_key": "scalar", "damage_key": "scalar", "use": "scalar", "cashier": "scalar",
     "choose_key": {"key", "password"}, "set_key": {"key", "password"},
@@ -191,6 +193,13 @@ def _check_step(step: Step) -> str | None:
         return f"{kind} needs `key`"
     if kind == "issue_key" and not {"name", "owner"} <= set(v):
         return "issue_key needs `name` and `owner`"
+    if kind == "sales":
+        if not (isinstance(v.get("count"), int) and 1 <= v["count"] <= 10_000):
+            return "sales: count is 1..10000"
+        try:
+            amount_kop(v.get("amount", "1.00"))
+        except ValueError as exc:
+            return str(exc)
     if kind == "employee" and "name" not in v:
         return "employee needs `name`"
     if kind == "register" and "delay" in v:
@@ -329,6 +338,11 @@ class PrroRun:
             out = d.open_shift()
         elif kind in ("sale", "return", "cash_in", "cash_out"):
             out = d.receipt(kind, amount_kop(v))
+        elif kind == "sales":
+            for _ in range(int(v.get("count", 1))):
+                out = d.receipt("sale", amount_kop(v.get("amount", "1.00")))
+                if not out.ok:
+                    break
         elif kind == "x_report":
             out = d.x_report()
         elif kind == "z_report":

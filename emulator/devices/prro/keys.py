@@ -16,6 +16,7 @@ here: the ПРРО learns it from the tax server, which asks the CA's OCSP.
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -43,6 +44,25 @@ class KeyRead:
     detail: str = ""
 
 
+_OPENED: dict[bytes, tuple[Signer, CertInfo]] = {}
+_OPENED_MAX = 64
+
+
+def _open(data: bytes, password: str, name: str, libraries: tuple[str, ...]) -> tuple[Signer, CertInfo]:
+    """``load_container`` remembered by the file's bytes, password, name and libraries: the file is read at
+    every signing (a moved or changed file is seen at once), the container opened once."""
+    key = hashlib.sha256(b"\0".join([hashlib.sha256(data).digest(), password.encode(), name.encode(),
+                                      ",".join(libraries).encode()])).digest()
+    got = _OPENED.get(key)
+    if got is None:
+        signer = load_container(data, password, name=name, libraries=libraries)
+        got = signer, cert_info(signer.certificate)
+        if len(_OPENED) >= _OPENED_MAX:
+            _OPENED.pop(next(iter(_OPENED)))
+        _OPENED[key] = got
+    return got
+
+
 def read_key(path: str, password: str, *, now_ms: int, libraries: tuple[str, ...] | list[str]) -> KeyRead:
     p = Path(path)
     try:
@@ -53,10 +73,9 @@ def read_key(path: str, password: str, *, now_ms: int, libraries: tuple[str, ...
     if len(data) > MAX_KEY_FILE_BYTES:
         return KeyRead("key_damaged", detail=f"{p.name}: larger than 1 MiB")
     try:
-        signer = load_container(data, password, name=p.name, libraries=libraries)
+        signer, info = _open(data, password, p.name, tuple(sorted(libraries)))
     except KeyFileError as exc:
         return KeyRead(MESSAGE_OF_KIND[exc.kind], detail=exc.detail)
-    info = cert_info(signer.certificate)
     if now_ms > info.not_after_ms:
         return KeyRead("cert_expired", info=info)
     if now_ms < info.not_before_ms:
