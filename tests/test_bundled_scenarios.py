@@ -36,6 +36,8 @@ def test_the_seed_examples_are_covered():
 def test_every_permit_error_code_is_reached_by_some_bundled_scenario():
     codes: set[int] = set()
     for path, index in SCENARIOS:
+        if path.relative_to(ROOT).parts[0] == "prro":
+            continue        # the ПРРО's scenarios log its journal, not GIS MT records
         result = run_scenario(load_file(path)[index])
         codes |= {int(block.split("\t")[1]) for block in result.log_text.split("\n\n") if block}
     wanted = {747, 748, 749, 750, 751, 752, 753, 754, 755, 756, 757, 758, 760, 761, 762, 764, 765, 766, 768}
