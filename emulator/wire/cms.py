@@ -49,13 +49,14 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import warnings
 from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
 from cryptography import x509
-from cryptography.exceptions import InvalidSignature
+from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.serialization import pkcs7, pkcs12
@@ -282,10 +283,7 @@ def verify(signed: bytes) -> tuple[bytes, x509.Certificate]:
     rest = parts[3:]
     if rest and rest[0].tag == 0xA0:
         for t in _children(data, rest[0]):
-            try:
-                certs.append(x509.load_der_x509_certificate(t.raw(data)))
-            except ValueError as exc:
-                raise SignatureError(f"CMS: bad embedded certificate ({exc})") from None
+            certs.append(_certificate(t.raw(data)))
         rest = rest[1:]
     if rest and rest[0].tag == 0xA1:
         rest = rest[1:]
@@ -321,6 +319,21 @@ def verify(signed: bytes) -> tuple[bytes, x509.Certificate]:
     except InvalidSignature:
         raise SignatureMismatch("CMS: the signature does not match the content") from None
     return content, cert
+
+
+def _certificate(der: bytes) -> x509.Certificate:
+    """An embedded certificate, every part the emulator reads decoded now (cryptography decodes lazily)."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")          # e.g. a non-positive serial: refused just below
+            cert = x509.load_der_x509_certificate(der)
+        if cert.serial_number <= 0:
+            raise ValueError("a serial number that is not positive")
+        cert.public_key()
+        cert_info(cert)
+    except (ValueError, UnsupportedAlgorithm) as exc:
+        raise SignatureError(f"CMS: bad embedded certificate ({str(exc)[:80]})") from None
+    return cert
 
 
 def _signer_cert(data: bytes, sid: _Tlv, certs: list[x509.Certificate]) -> x509.Certificate:

@@ -166,7 +166,7 @@ class CertificationAuthority:
             return "unknown"
         return "revoked" if rec.revoked_ms is not None and rec.revoked_ms <= self.clock.now_ms else "good"
 
-    def keys(self) -> list[tuple[IssuedKey, CertStatus]]:
+    def issued(self) -> list[tuple[IssuedKey, CertStatus]]:
         """Every issued key with its status, in the order issued."""
         return [(r.key, self.status(r.key.serial)) for r in self._records.values()]
 

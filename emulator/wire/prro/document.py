@@ -47,6 +47,7 @@ CHECK = "CHECK"
 _HEAD_ORDER = ("DOCTYPE", "DOCSUBTYPE", "UID", "TIN", "IPN", "ORGNM", "POINTNM", "POINTADDR", "ORDERDATE",
                "ORDERTIME", "ORDERNUM", "CASHDESKNUM", "CASHREGISTERNUM", "ORDERRETNUM", "ORDERSTORNUM",
                "REVOKELASTONLINEDOC", "CASHIER", "VER", "ORDERTAXNUM", "OFFLINE", "PREVDOCHASH", "TESTING")
+_DECLARATION = re.compile(rb"""\s*<\?xml[^>]*?encoding\s*=\s*["']([^"']*)["']""")
 _AMOUNT = re.compile(r"-?[0-9]{1,12}\.[0-9]{2}")
 
 
@@ -276,10 +277,13 @@ def parse_xml(data: bytes) -> ET.Element:
         raise DocumentError(f"XML of {len(data)} bytes is over {MESSAGE_MAX_BYTES}")
     if b"<!DOCTYPE" in data or b"<!ENTITY" in data:
         raise DocumentError("XML with a DTD or entities is refused")
+    declared = _DECLARATION.match(data)
+    if declared and declared[1] and declared[1].lower() not in (b"windows-1251", b"cp1251"):
+        raise DocumentError(f"XML in {declared[1][:20].decode('ascii', 'replace')!r}: windows-1251 is required")
     try:
         return ET.fromstring(data)
-    except ET.ParseError as exc:
-        raise DocumentError(f"not well-formed XML ({exc})") from None
+    except (ET.ParseError, LookupError, ValueError) as exc:
+        raise DocumentError(f"not well-formed XML ({str(exc)[:80]})") from None
 
 
 def _items(root: ET.Element) -> list[Item]:

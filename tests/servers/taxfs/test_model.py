@@ -9,7 +9,9 @@ import zlib
 import pytest
 
 from emulator.rules.prro import DAY_MS, Role
+from emulator.servers.ca.model import CertificationAuthority
 from emulator.servers.taxfs.model import TaxServer
+from emulator.wire import cms
 from emulator.wire.prro.document import CLOSE_SHIFT, RETURN, Item, Payment
 from tests.servers.taxfs.world import FN, MIN, make_world
 
@@ -118,12 +120,12 @@ def test_revoked_and_unknown_certificates(world):
     world.ca.revoke(key.info.serial)
     answer = till.send(till.sale())
     assert code(answer) == 12 and "CertStatus: 1" in answer.text
-    stranger_ca = make_world().ca
+    stranger_ca = CertificationAuthority(world.clock, seed=b"a CA the tax service does not know")
     issued, data = stranger_ca.issue("Чужий", "1234567890", Role.CASHIER, days=10, password="p")
-    from emulator.wire import cms
     stranger = cms.load_container(data, "p", name="k.pfx")
     world.server.register_operator(stranger.certificate, Role.CASHIER, delay_ms=0)
-    assert code(world.till(stranger).open()) == 12
+    answer = world.till(stranger).open()
+    assert code(answer) == 12 and "невідомим ЦСК" in answer.text
 
 
 def test_ocsp_unknown_is_certificate_not_found():

@@ -94,3 +94,12 @@ def test_package_round_trip_and_limits():
     for bad in (b"", b"\x01\x00", b"\x05\x00\x00\x00ab", b"\x00\x00\x00\x00"):
         with pytest.raises(package.PackageError):
             package.unpack(bad)
+
+
+def test_another_declared_encoding_is_refused():
+    xml = receipt().to_xml().replace(b"windows-1251", b"utf-8", 1)
+    with pytest.raises(DocumentError, match="windows-1251 is required"):
+        Document.from_xml(xml)
+    with pytest.raises(DocumentError, match="well-formed"):
+        Document.from_xml(receipt().to_xml().replace(b"windows-1251", b"no-such-encoding", 1).replace(
+            b'encoding="no-such-encoding"', b"encoding='cp1251' encoding='x'"))
