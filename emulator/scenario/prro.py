@@ -2,7 +2,8 @@
 
 A ПРРО scenario has ``name``, ``steps`` and optionally ``description``,
 ``network`` (``simulated``: the server's gate called in process; ``real``: the
-server's HTTP front under uvicorn on loopback, httpx from the ПРРО), ``start``,
+server's HTTP front under uvicorn on loopback, httpx from the ПРРО, the CA's
+OCSP over HTTP; ``both``: each, the logs compared), ``start``,
 ``seed``, ``propagation_delay`` (default 15m) and ``prro`` (the names of the
 ПРРО registered by form 1-ПРРО; default ``[A]``, the first is current).
 
@@ -43,6 +44,7 @@ hash of a signed document, and the modelled signatures are randomised).
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import time
 from dataclasses import dataclass
@@ -115,8 +117,8 @@ def _build(raw: dict[str, Any], file: str, pos: int | None, lines: list[int]) ->
     if not isinstance(raw.get("name"), str) or not raw.get("name"):
         problems.append("name: a non-empty text is required")
     network = raw.get("network", "simulated")
-    if network not in ("simulated", "real"):
-        problems.append(f"network: simulated or real, not {network!r}")
+    if network not in ("simulated", "real", "both"):
+        problems.append(f"network: simulated, real or both, not {network!r}")
     try:
         start_ms = parse_instant(raw.get("start", DEFAULT_START))
     except ValueError as exc:
@@ -456,8 +458,19 @@ def _stamp(ms: int) -> str:
 
 
 def run_prro(sc: Scenario, **_: Any) -> ScenarioResult:
+    """One ПРРО scenario; ``network: both`` runs it in process and over loopback HTTP, the logs compared."""
     assert isinstance(sc, PrroScenario)
-    return PrroRun(sc).run()
+    if sc.network != "both":
+        return PrroRun(sc).run()
+    sim = PrroRun(dataclasses.replace(sc, network="simulated")).run()
+    real = PrroRun(dataclasses.replace(sc, network="real")).run()
+    failures = [f"[simulated] {f}" for f in sim.failures] + [f"[real] {f}" for f in real.failures]
+    if sim.passed and real.passed and sim.log_text != real.log_text:
+        failures.append(f"the logs differ between the simulated and the real network:\n--- simulated\n"
+                        f"{sim.log_text}--- real\n{real.log_text}")
+    return ScenarioResult(f"{sc.name} [simulated + real]", sc.file, not failures, failures,
+                          sim.steps_run + real.steps_run, sim.log_text, round(sim.wall_s + real.wall_s, 4),
+                          sim.virtual_ms)
 
 
 model.KIND_LOADERS["prro"] = load_prro

@@ -13,7 +13,8 @@ as ``world.root`` is for the Russian one):
   read back);
 * the link — ``LocalTaxLink`` (simulated: the server's gate called in process,
   planned latency moving the virtual clock) or ``HttpTaxLink`` over loopback to
-  the server's HTTP front under uvicorn (real);
+  the server's HTTP front under uvicorn (real; the tax server then asks the
+  CA's OCSP responder over HTTP too);
 * the ПРРО devices, each with its own state directory.
 """
 
@@ -32,6 +33,7 @@ from cryptography.x509 import ocsp
 from emulator.base.clock import VirtualClock
 from emulator.base.storage import private_dir, write_atomic
 from emulator.devices.prro.device import Identity, PrroDevice
+from emulator.net.ocsp import OcspClient, read_response
 from emulator.net.taxlink import HttpTaxLink, LocalTaxLink, TaxLink
 from emulator.rules.prro import DEFAULT_PROPAGATION_DELAY_MS, Role
 from emulator.servers.ca.model import CertificationAuthority, IssuedKey
@@ -70,18 +72,18 @@ class PrroWorld:
         self.devices: dict[str, PrroDevice] = {}
         self.identities: dict[str, Identity] = {}
         self._http: Any = None
+        self._ca_http: Any = None
+        self._ocsp: Any = None
         self.ocsp_requests = 0
 
     # ------------------------------------------------------------ the CA
     def ocsp_status(self, cert: x509.Certificate) -> str:
-        """The CA's OCSP answer for ``cert``: a DER request, the CA's signed DER response, read back."""
+        """The CA's OCSP answer for ``cert``: a DER request, the CA's signed DER response, read back and checked
+        (in process; on the real network the tax server asks the CA's responder over HTTP instead)."""
         self.ocsp_requests += 1
-        req = ocsp.OCSPRequestBuilder().add_certificate(cert, self.ca.certificate, hashes.SHA256()).build()
-        resp = ocsp.load_der_ocsp_response(self.ca.ocsp_response(req.public_bytes(serialization.Encoding.DER)))
-        if resp.response_status != ocsp.OCSPResponseStatus.SUCCESSFUL:
-            return "unknown"
-        return {ocsp.OCSPCertStatus.GOOD: "good", ocsp.OCSPCertStatus.REVOKED: "revoked"}.get(
-            resp.certificate_status, "unknown")
+        req = ocsp.OCSPRequestBuilder().add_certificate(cert, self.ca.certificate, hashes.SHA1()).build()
+        return read_response(self.ca.ocsp_response(req.public_bytes(serialization.Encoding.DER)), cert,
+                             self.ca.certificate)
 
     def issue_key(self, name: str, *, owner: str, tax_id: str = "1234567890", role: str = "cashier",
                   days: int = 365, password: str = "1111", file: str = "key.pfx", ca: str = "main") -> Path:
@@ -157,12 +159,18 @@ class PrroWorld:
     def link(self) -> TaxLink:
         if self.network == "simulated":
             return LocalTaxLink(self.tax, advance=lambda ms: self.clock.run_until(self.clock.now_ms + ms))
-        return HttpTaxLink(f"{self.http_url()}/fs")
+        return HttpTaxLink(f"{self.http_url()}/fs", timeout_s=5.0)
 
     def http_url(self) -> str:
+        """The tax server's HTTP front on loopback (started on first use, with the CA's OCSP responder, which
+        the tax server then asks over HTTP)."""
         if self._http is None:
-            from emulator.servers.taxfs.web import serve_in_thread
-            self._http = serve_in_thread(self.tax)
+            from emulator.servers.ca.web import make_host as ca_host
+            from emulator.servers.taxfs.web import make_host as tax_host
+            self._ca_http = ca_host(self.ca).start()
+            self._ocsp = OcspClient(f"{self._ca_http.url}/ocsp", self.ca.certificate)
+            self.tax.cert_status = self._ocsp.status
+            self._http = tax_host(self.tax).start()
         return str(self._http.url)
 
     def close(self) -> None:
@@ -171,6 +179,8 @@ class PrroWorld:
         self.devices.clear()
         if self._http is not None:
             self._http.stop()
+            self._ca_http.stop()
+            self._ocsp.close()
             self._http = None
         if self._tmp is not None:
             shutil.rmtree(self._tmp, ignore_errors=True)
