@@ -131,7 +131,13 @@ class PrroWorld:
 
     # ------------------------------------------------------------ ПРРО
     def add_prro(self, name: str, *, offline_supported: bool = True) -> PrroDevice:
-        if name in self.devices:
+        """A ПРРО registered (form 1-ПРРО) and started on its own state directory."""
+        self.register_prro(name, offline_supported=offline_supported)
+        return self.start_prro(name)
+
+    def register_prro(self, name: str, *, offline_supported: bool = True) -> Identity:
+        """Form 1-ПРРО only: the tax server knows the ПРРО (its device may run elsewhere, another process)."""
+        if name in self.identities:
             raise PrroWorldError(f"ПРРО {name!r} exists already")
         n = len(self.identities)
         identity = Identity(tin=TAXPAYER_TIN, org=TAXPAYER, point=f"Магазин №{n + 1}",
@@ -139,7 +145,7 @@ class PrroWorld:
         self.tax.register_prro(identity.fiscal_num, local_num=identity.desk_num, name=f"ПРРО {name}",
                                unit_name=identity.point, address=identity.address, offline_supported=offline_supported)
         self.identities[name] = identity
-        return self.start_prro(name)
+        return identity
 
     def start_prro(self, name: str) -> PrroDevice:
         """The ПРРО ``name`` (re)started on its state directory."""
