@@ -30,7 +30,7 @@ from typing import Any
 from emulator.wire.cms import SignatureError, verify
 from emulator.wire.prro.document import DocumentError, Ticket
 
-_ERROR_RE = re.compile(r"Код помилки:\s*(-?\d+)\s*(\w*)")
+_ERROR_RE = re.compile(r"Код помилки:\s*(-?\d{1,9})\s*(\w*)")
 
 CODE_MESSAGES = {2: ["no_business_units"], 4: ["shift_already_opened"], 5: ["shift_not_opened"],
                  9: ["document_validation"]}
@@ -55,10 +55,13 @@ def read_error(status: int, body: bytes) -> Got:
     if raw.startswith("{"):
         try:
             obj = json.loads(raw)
-            code = int(obj.get("ErrorCode"))
-            message = str(obj.get("ErrorMessage", ""))
-        except (ValueError, TypeError, AttributeError):
-            pass
+        except ValueError:
+            obj = None
+        if isinstance(obj, dict):
+            value = obj.get("ErrorCode")
+            if isinstance(value, int) and not isinstance(value, bool) and abs(value) < 10**6:
+                code = value
+            message = str(obj.get("ErrorMessage", ""))[:300]
     m = _ERROR_RE.search(raw)
     if m:
         code = int(m.group(1))
