@@ -156,6 +156,9 @@ def _cmd_bench(args: argparse.Namespace) -> int:
         from emulator.bench.ofd import run_ofd
 
         result.update(run_ofd(quick=args.quick_net))
+        from emulator.bench.prro import run_prro
+
+        result.update(run_prro(quick=args.quick_net))
     if args.json:
         print(json.dumps(result, ensure_ascii=False))
     else:

@@ -1,8 +1,8 @@
 """The ПРРО's state in one SQLite file: settings, employee cards, the shift, the documents.
 
-Every change is one SQLite transaction (``synchronous=FULL``, rollback
-journal), so a process killed at any instant leaves either the old state or the
-new one. A document is written (``pending``, with its signed bytes) *before* it
+Every change is one SQLite transaction (write-ahead log, ``synchronous=FULL``:
+committed means on disk), so a process killed at any instant leaves either the
+old state or the new one. A document is written (``pending``, with its signed bytes) *before* it
 is sent and marked ``sent`` with its fiscal number after the answer; a pending
 document found at start-up is sent again with the same bytes, which the tax
 server takes as the same document (it is idempotent by the document's local
@@ -78,6 +78,7 @@ class PrroStore:
         else:
             path = private_file(Path(directory) / DB_NAME)
             self.db = sqlite3.connect(path, isolation_level=None)
+            self.db.execute("PRAGMA journal_mode=WAL")
             self.db.execute("PRAGMA synchronous=FULL")
         self.db.executescript(_SCHEMA)
         self._in_tx = False
