@@ -15,7 +15,7 @@ BODIES = st.one_of(
     st.text(max_size=300).map(lambda t: t.encode("utf-8")),
     st.builds(lambda n, name, text: f"Код помилки: {n} {name}\r\n{text}".encode(),
               st.integers(-20, 99), st.text("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdef", max_size=30), st.text(max_size=200)),
-    st.builds(lambda n, m: ('{"ErrorCode": %s, "ErrorMessage": %s}' % (n, m)).encode(),
+    st.builds(lambda n, m: f'{{"ErrorCode": {n}, "ErrorMessage": {m}}}'.encode(),
               st.sampled_from(["12", "4", "\"x\"", "null", "1e999", "[]"]), st.sampled_from(['"a"', "1", "null"])),
     st.just(b"\x30\x82\xff\xff"),
 )
