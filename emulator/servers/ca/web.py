@@ -81,3 +81,8 @@ def make_app(ca: CertificationAuthority, hosts: tuple[str, ...] = ()) -> Starlet
 def make_host(ca: CertificationAuthority, *, port: int = 0) -> AsgiHost:
     """The CA's front on loopback (not started); the OCSP URL is ``host.url + '/ocsp'``."""
     return AsgiHost(make_app(ca), port=port, name="ca-ocsp")
+
+
+def serve_in_thread(ca: CertificationAuthority, *, port: int = 0) -> AsgiHost:
+    """The CA's front started on loopback (``.url``, ``.stop()``); OCSP at ``url + '/ocsp'``."""
+    return make_host(ca, port=port).start()

@@ -124,3 +124,8 @@ def page(s: dict) -> str:  # type: ignore[type-arg]
 def make_host(model: TaxServer, *, port: int = 0) -> AsgiHost:
     """The tax server's front on loopback (not started); the API is under ``host.url + '/fs'``."""
     return AsgiHost(make_app(model), port=port, name="taxfs-http")
+
+
+def serve_in_thread(model: TaxServer, *, port: int = 0) -> AsgiHost:
+    """The tax server's front started on loopback (``.url``, ``.stop()``); the API is under ``url + '/fs'``."""
+    return make_host(model, port=port).start()

@@ -10,8 +10,8 @@ import pytest
 
 from emulator.net.ocsp import OcspClient, OcspError
 from emulator.servers.ca.model import CertificationAuthority
-from emulator.servers.ca.web import make_host as ca_host
-from emulator.servers.taxfs.web import make_host as taxfs_host
+from emulator.servers.ca.web import serve_in_thread as ca_host
+from emulator.servers.taxfs.web import serve_in_thread as taxfs_host
 from emulator.wire import cms
 from emulator.wire.prro.document import Ticket
 from tests.servers.taxfs.world import FN, make_world
@@ -20,10 +20,10 @@ from tests.servers.taxfs.world import FN, make_world
 @pytest.fixture
 def net():
     w = make_world()
-    ca = ca_host(w.ca).start()
+    ca = ca_host(w.ca)
     ocsp = OcspClient(ca.url + "/ocsp", w.ca.certificate, timeout_s=5)
     w.server.cert_status = ocsp.status
-    fs = taxfs_host(w.server).start()
+    fs = taxfs_host(w.server)
     client = httpx.Client(base_url=fs.url, timeout=10, trust_env=False)
     yield w, ocsp, ca, fs, client
     client.close()
