@@ -49,7 +49,6 @@ import re
 import time
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
-from pathlib import Path
 from typing import Any
 
 from emulator.base.instants import parse_duration, parse_instant
@@ -152,7 +151,7 @@ def _build(raw: dict[str, Any], file: str, pos: int | None, lines: list[int]) ->
             continue
         kind = kinds[0]
         step = Step(i, kind, item.get(kind), line, item.get("note") if kind != "note" else None)
-        problem = _check_step(step)
+        problem = check_step(step)
         if problem:
             problems.append(f"{step.where}: {problem}")
         steps.append(step)
@@ -163,7 +162,7 @@ def _build(raw: dict[str, Any], file: str, pos: int | None, lines: list[int]) ->
                         prro=tuple(prro), propagation_delay_ms=delay)
 
 
-def _check_step(step: Step) -> str | None:
+def check_step(step: Step) -> str | None:
     kind, v = step.kind, step.value
     if kind in EMPTY:
         return None if v in (None, {}) else f"{kind} takes no argument"
@@ -251,7 +250,7 @@ class PrroRun:
     def device(self) -> PrroDevice:
         return self.world.device(self.current)
 
-    def _flush(self) -> None:
+    def flush(self) -> None:
         for name, dev in self.world.devices.items():
             seen = self._marks.get(name, 0)
             for t, line in dev.journal[seen:]:
@@ -260,7 +259,7 @@ class PrroRun:
             self._marks[name] = len(dev.journal)
 
     def _world_line(self, line: str) -> None:
-        self._flush()
+        self.flush()
         self.log.append(f"[world] {_stamp(self.world.clock.now_ms)} {line}")
 
     def run(self) -> ScenarioResult:
@@ -276,7 +275,7 @@ class PrroRun:
                     break
                 done += 1
         finally:
-            self._flush()
+            self.flush()
             virtual = self.world.clock.now_ms - self.sc.start_ms
             self.world.close()
         name = self.sc.name + (" [real]" if self.sc.network == "real" else "")
@@ -383,7 +382,7 @@ class PrroRun:
             self.expect(v)
         if out is not None:
             self.last = out
-            self._flush()
+            self.flush()
 
     def expect(self, v: dict[str, Any]) -> None:
         d = self.device
@@ -476,4 +475,4 @@ def run_prro(sc: Scenario, **_: Any) -> ScenarioResult:
 model.KIND_LOADERS["prro"] = load_prro
 runner.KIND_RUNNERS[PrroScenario] = run_prro
 
-__all__ = ["PrroScenario", "amount_kop", "load_prro", "run_prro", "Path"]
+__all__ = ["PrroRun", "PrroScenario", "amount_kop", "check_step", "load_prro", "run_prro"]

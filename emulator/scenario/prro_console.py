@@ -27,7 +27,7 @@ from typing import Any, TextIO
 import yaml
 
 from emulator.scenario.model import Step
-from emulator.scenario.prro import EMPTY, STEP_ARGS, PrroRun, PrroScenario, StepFailed, _check_step
+from emulator.scenario.prro import EMPTY, STEP_ARGS, PrroRun, PrroScenario, StepFailed, check_step
 from emulator.world.prro import PrroWorldError
 
 HELP = """steps, as in a ПРРО scenario (key=value for a step's mapping, one value for the others):
@@ -67,7 +67,7 @@ def parse_line(line: str, index: int = 0) -> Step | None:
     else:
         raise ValueError(f"unknown command {kind!r} (help lists them)")
     step = Step(index, kind, value)
-    problem = _check_step(step)
+    problem = check_step(step)
     if problem:
         raise ValueError(problem)
     return step
@@ -129,7 +129,7 @@ class Console:
         except (StepFailed, PrroWorldError) as exc:
             self.out(f"error: {exc}")
             return True
-        self.run._flush()
+        self.run.flush()
         for entry in self.run.log[mark:]:
             self.out(entry)
         last = self.run.last

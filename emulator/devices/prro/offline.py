@@ -22,7 +22,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from emulator.devices.prro.store import Doc, PrroStore
+from emulator.devices.prro.store import PrroStore
 from emulator.rules.prro import HOUR_MS, OFFLINE_MONTH_LIMIT_MS, OFFLINE_SESSION_LIMIT_MS
 from emulator.wire.prro.document import Document
 from emulator.wire.prro.offline import control_number, doc_hash, fiscal_number
@@ -94,11 +94,6 @@ class OfflineSession:
         s = self._s
         s["prev_hash"] = doc_hash(signed)
         self.store.put("offline", s)
-
-    def take_over(self, doc: Doc, begin: Doc) -> None:
-        """A document sent online whose answer never came becomes the session's (MODELLED: it is kept
-        with its own bytes and goes first in the package; the server, idempotent, takes it once)."""
-        self.store.mark(doc.local_num, "offline")
 
     # ------------------------------------------------------------ limits
     def session_ms(self, now_ms: int) -> int:

@@ -26,7 +26,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from emulator.base.clock import VirtualClock  # noqa: E402
-from emulator.devices.prro.device import Identity, PrroDevice  # noqa: E402
+from emulator.devices.prro.device import Identity, Outcome, PrroDevice  # noqa: E402
 from emulator.net.taxlink import HttpTaxLink  # noqa: E402
 
 
@@ -46,7 +46,7 @@ def main() -> int:
         say("resend failed")
         return 1
     if not device.offline.active and device.store.count("offline"):
-        out = device.send_packages(__import__("emulator.devices.prro.device", fromlist=["Outcome"]).Outcome(False))
+        out = device.send_packages(Outcome(False))
         if not out.ok:
             say(f"packages failed: {out.text}")
             return 1
