@@ -102,3 +102,17 @@ def test_console_lines_are_scenario_steps():
             assert "\n" not in str(exc)
         else:
             raise AssertionError(bad)
+
+
+def test_a_world_directory_keeps_the_world_between_commands(tmp_path):
+    world = tmp_path / "w"
+    for line in ("issue_key name=k owner=Ода file=Key-6.dat", "register key=k role=cashier", "set_key key=k",
+                 "advance 20m", "open_shift", "sale 12.00"):
+        assert main(["prro", "do", "--world", str(world), line]) == 0, line
+    assert main(["prro", "do", "--world", str(world), "sale abc"]) == 2
+    r = _run("do", "--world", str(world), "registry", cwd=tmp_path)
+    assert r.stdout == "operator k: Ода, Касир, Квитанція №2 № 1, active\n"
+    r = _run("do", "--world", str(world), "x_report", cwd=tmp_path)
+    assert "X-report: sales 12.00" in r.stdout
+    assert (world / "steps.txt").stat().st_mode & 0o077 == 0
+    assert "sale abc" not in (world / "steps.txt").read_text("utf-8")

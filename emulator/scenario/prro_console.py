@@ -13,7 +13,11 @@ and the ПРРО) on a virtual clock, and takes the scenario steps as lines::
 
 plus ``status``, ``state``, ``registry`` (the tax server's operators),
 ``journal``, ``help`` and ``quit``. A line that is not a step is one line of
-error and nothing changes. The world lives as long as the console.
+error and nothing changes. The world lives as long as the console, or, with
+``--world DIR``, in DIR: the steps that ran are recorded there and replayed
+at the next start, so ``kkt-emu prro do --world DIR "register key=new
+role=cashier"`` and ``kkt-emu prro do --world DIR registry`` work from a shell
+one command at a time.
 """
 
 from __future__ import annotations
@@ -22,10 +26,12 @@ import json
 import shlex
 import sys
 from collections.abc import Callable, Iterable
+from pathlib import Path
 from typing import Any, TextIO
 
 import yaml
 
+from emulator.base.storage import write_atomic
 from emulator.scenario.model import Step
 from emulator.scenario.prro import EMPTY, STEP_ARGS, PrroRun, PrroScenario, StepFailed, check_step
 from emulator.world.prro import PrroWorldError
@@ -93,9 +99,13 @@ class Console:
         self.run = run
         self.out = out
         self.count = 0
+        self.stepped = False     # the last line was a step that ran (what a world directory records)
+        self.failed = False      # the last line was refused (one line of error)
 
     def handle(self, line: str) -> bool:
         """One line; False after ``quit``."""
+        self.stepped = False
+        self.failed = False
         word = line.strip().split(" ", 1)[0] if line.strip() else ""
         if word in ("quit", "exit"):
             return False
@@ -119,6 +129,7 @@ class Console:
             step = parse_line(line, self.count)
         except ValueError as exc:
             self.out(f"error: {exc}")
+            self.failed = True
             return True
         if step is None:
             return True
@@ -128,7 +139,9 @@ class Console:
             self.run.step(step)
         except (StepFailed, PrroWorldError) as exc:
             self.out(f"error: {exc}")
+            self.failed = True
             return True
+        self.stepped = True
         self.run.flush()
         for entry in self.run.log[mark:]:
             self.out(entry)
@@ -149,24 +162,48 @@ def registry_lines(run: PrroRun) -> list[str]:
     return out or ["no operators registered (form 5-ПРРО)"]
 
 
+STEPS_FILE = "steps.txt"
+WORLD_FILE = "world.json"
+
+
 def console(lines: Iterable[str], out: Callable[[str], None], *, network: str = "simulated", start: str | None = None,
-            prro: tuple[str, ...] = ("A",)) -> int:
+            prro: tuple[str, ...] = ("A",), world_dir: Path | None = None, banner: bool = True) -> int:
+    """Run console lines in a fresh world (0; 2 when the last line was refused); with ``world_dir`` the world is the one its recorded steps make
+    (replayed first, silently) and every step that runs is recorded there (``steps.txt``, private)."""
     from emulator.base.instants import parse_instant
     from emulator.scenario.model import DEFAULT_START
+    history: list[str] = []
+    if world_dir is not None:
+        conf_path, steps_path = world_dir / WORLD_FILE, world_dir / STEPS_FILE
+        if conf_path.is_file():
+            conf = json.loads(conf_path.read_text("utf-8"))
+            start, prro = conf["start"], tuple(conf["prro"])
+            history = steps_path.read_text("utf-8").splitlines() if steps_path.is_file() else []
+        else:
+            write_atomic(conf_path, json.dumps({"start": start or DEFAULT_START, "prro": list(prro)}).encode())
     sc = PrroScenario(name="console", file="<console>", steps=(), network=network,
                       start_ms=parse_instant(start or DEFAULT_START), prro=prro)
     run = PrroRun(sc)
     try:
-        if network == "real":
-            out(f"tax server: {run.world.http_url()}/fs (loopback)")
-        out(f"ПРРО {', '.join(prro)}: {run.device.status_line()} — `help` lists the commands")
-        con = Console(run, out)
+        con = Console(run, lambda s: None)
+        for line in history:
+            con.handle(line)
+            if not con.stepped:
+                raise ValueError(f"{world_dir}: the recorded step {line[:60]!r} does not run again")
+        con.out = out
+        if banner:
+            if network == "real":
+                out(f"tax server: {run.world.http_url()}/fs (loopback)")
+            out(f"ПРРО {', '.join(prro)}: {run.device.status_line()} — `help` lists the commands")
         for line in lines:
             if not con.handle(line.rstrip("\n")):
                 break
+            if con.stepped and world_dir is not None:
+                history.append(line.rstrip("\n"))
+                write_atomic(world_dir / STEPS_FILE, ("\n".join(history) + "\n").encode("utf-8"))
     finally:
         run.world.close()
-    return 0
+    return 2 if con.failed else 0
 
 
 def main_console(args: Any, stdin: TextIO | None = None) -> int:
@@ -175,7 +212,13 @@ def main_console(args: Any, stdin: TextIO | None = None) -> int:
         with open(args.script, encoding="utf-8") as f:
             lines = f.readlines()
     return console(lines, lambda s: print(s, flush=True), network=args.network, start=args.start,
-                   prro=tuple(p for p in args.prro.split(",") if p))
+                   prro=tuple(p for p in args.prro.split(",") if p),
+                   world_dir=Path(args.world) if args.world else None)
+
+
+def main_do(args: Any) -> int:
+    """``kkt-emu prro do --world DIR LINE``: one console line in the world DIR records."""
+    return console([args.line], lambda s: print(s, flush=True), world_dir=Path(args.world), banner=False)
 
 
 def _json_or_text(obj: Any, as_json: bool) -> str:
@@ -195,6 +238,11 @@ def add_parser(sub: Any) -> None:
     c.add_argument("--start", help="the virtual clock's start (ISO 8601 with an offset)")
     c.add_argument("--prro", default="A", help="names of the ПРРО, comma-separated (default A)")
     c.add_argument("--script", metavar="FILE", help="read the console lines from FILE instead of stdin")
+    c.add_argument("--world", metavar="DIR", help="keep the world in DIR: its recorded steps are replayed first "
+                                                  "and every step that runs is recorded")
+    d = ps.add_parser("do", help="one console line (a step, status, state, registry) in the world a directory keeps")
+    d.add_argument("--world", metavar="DIR", required=True)
+    d.add_argument("line", metavar="LINE", help="e.g. \"register key=new role=senior_cashier\" or registry")
     r = ps.add_parser("read-key", help="«Read» a key file: the owner's certificate, or the ПРРО's error")
     r.add_argument("file", metavar="FILE")
     _password_args(r)
@@ -234,6 +282,8 @@ def run_command(args: Any) -> int:
     try:
         if args.prro_command == "console":
             return main_console(args)
+        if args.prro_command == "do":
+            return main_do(args)
         if args.prro_command == "read-key":
             return _read_key(args)
         if args.prro_command == "issue-key":
