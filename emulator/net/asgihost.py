@@ -15,12 +15,13 @@ connection, and the traceback uvicorn would log for it is filtered out.
 from __future__ import annotations
 
 import asyncio
-import ipaddress
 import logging
 import socket
 import threading
 import time
 from typing import Any
+
+from emulator.net.webguard import is_loopback
 
 
 class DroppedConnection(Exception):
@@ -40,20 +41,12 @@ class _QuietDrops(logging.Filter):
 _FILTER = _QuietDrops()
 
 
-def _loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
 
 class AsgiHost:
     """See the module docstring."""
 
     def __init__(self, app: Any, *, host: str = "127.0.0.1", port: int = 0, name: str = "asgi-host") -> None:
-        if not _loopback(host):
+        if not is_loopback(host):
             raise ValueError(f"{name}: listens on loopback only, not {host!r}")
         self.app = app
         self.host = "127.0.0.1" if host == "localhost" else host

@@ -90,7 +90,7 @@ import json
 import random
 import zlib
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import astuple, dataclass, replace
 from functools import lru_cache
 from importlib import resources
 from typing import Any
@@ -112,7 +112,7 @@ from emulator.rules.prro import (
     OFFLINE_SESSION_LIMIT_MS,
     Role,
 )
-from emulator.servers.taxfs.state import OfflineState, Operator, Registrar, Shift, Stored, Totals
+from emulator.servers.taxfs.state import OfflineState, Operator, Registrar, Shift, Stored
 from emulator.wire import cms
 from emulator.wire.prro import offline
 from emulator.wire.prro.document import (
@@ -129,6 +129,7 @@ from emulator.wire.prro.document import (
     Document,
     DocumentError,
     Ticket,
+    ZTotals,
     local_date_time,
 )
 from emulator.wire.prro.package import PackageError, unpack
@@ -509,7 +510,7 @@ class TaxServer:
             return Answer(204, b"")
         s = reg.shifts[-1]
         return _json_answer({"ShiftState": 1 if s.open else 0, "ShiftId": s.shift_id, "ZRepPresent": bool(s.z_fiscal),
-                             "Totals": s.totals.as_json()})
+                             "Totals": totals_json(s.totals)})
 
     def _find(self, command: dict[str, Any]) -> Stored:
         reg = self._registrar(command, "RegistrarNumFiscal")
@@ -620,7 +621,7 @@ class TaxServer:
                 self._new_session(reg)
         assert shift is not None
         if document.is_receipt:
-            _add_totals(shift.totals, document, +1)
+            shift.totals = _add_totals(shift.totals, document, +1)
         elif document.kind == ZREP:
             shift.z_fiscal = fiscal
         elif t == CLOSE_SHIFT:
@@ -669,13 +670,11 @@ class TaxServer:
     @staticmethod
     def _check_z(shift: Shift | None, document: Document) -> None:
         assert shift is not None
-        z, t = document.z, shift.totals
-        if z is None:
+        if document.z is None:
             raise Refusal(9, "Z-звіт без підсумків")
-        mine = (t.sales_sum, t.sales_count, t.returns_sum, t.returns_count, t.deposits, t.issues)
-        theirs = (z.sales_sum, z.sales_count, z.returns_sum, z.returns_count, z.deposits, z.issues)
-        if mine != theirs:
-            raise Refusal(9, f"Підсумки Z-звіту {theirs} не збігаються з документами зміни {mine}")
+        if document.z != shift.totals:
+            raise Refusal(9, f"Підсумки Z-звіту {astuple(document.z)} не збігаються з документами зміни "
+                             f"{astuple(shift.totals)}")
 
     def _new_session(self, reg: Registrar) -> None:
         self._next_session += 1
@@ -849,7 +848,7 @@ class TaxServer:
         reg.last_online_financial = None
         shift = next((s for s in reg.shifts if s.shift_id == stored.shift_id), None)
         if shift is not None and stored.doc.is_receipt:
-            _add_totals(shift.totals, stored.doc, -1)
+            shift.totals = _add_totals(shift.totals, stored.doc, -1)
         elif shift is not None and stored.doc.kind == ZREP:
             shift.z_fiscal = None
 
@@ -883,22 +882,24 @@ def _issued_by(cert: x509.Certificate, ca: x509.Certificate) -> bool:
     return True
 
 
-def _add_totals(t: Totals, document: Document, sign: int) -> None:
-    total = document.total or 0
+def _add_totals(t: ZTotals, document: Document, sign: int) -> ZTotals:
+    """The totals with one receipt added (``sign`` 1) or taken back (-1); a storno takes its sale back."""
+    total = sign * (document.total or 0)
     sub = document.docsubtype or 0
     if sub == DEPOSIT:
-        t.deposits += sign * total
-    elif sub == ISSUE:
-        t.issues += sign * total
-    elif sub == RETURN:
-        t.returns_sum += sign * total
-        t.returns_count += sign
-    elif sub == STORNO:
-        t.sales_sum -= sign * total
-        t.sales_count -= sign
-    else:
-        t.sales_sum += sign * total
-        t.sales_count += sign
+        return replace(t, deposits=t.deposits + total)
+    if sub == ISSUE:
+        return replace(t, issues=t.issues + total)
+    if sub == RETURN:
+        return replace(t, returns_sum=t.returns_sum + total, returns_count=t.returns_count + sign)
+    if sub == STORNO:
+        return replace(t, sales_sum=t.sales_sum - total, sales_count=t.sales_count - sign)
+    return replace(t, sales_sum=t.sales_sum + total, sales_count=t.sales_count + sign)
+
+
+def totals_json(t: ZTotals) -> dict[str, int]:
+    return {"SalesSum": t.sales_sum, "SalesCount": t.sales_count, "ReturnsSum": t.returns_sum,
+            "ReturnsCount": t.returns_count, "ServiceInput": t.deposits, "ServiceOutput": t.issues}
 
 
 def _doc_json(d: Stored) -> dict[str, Any]:
