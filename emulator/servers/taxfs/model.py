@@ -254,6 +254,7 @@ class TaxServer:
         self.operators: dict[str, Operator] = {}
         self.documents: list[Stored] = []
         self.by_uid: dict[str, Stored] = {}
+        self.by_fiscal: dict[tuple[str, str], Stored] = {}     # (ПРРО, fiscal number) → the document
         self.packages: dict[str, Answer] = {}        # sha-256 of a package's content → the answer given
         self.ocsp_checks = 0
         self._receipt_no = 0
@@ -515,9 +516,9 @@ class TaxServer:
     def _find(self, command: dict[str, Any]) -> Stored:
         reg = self._registrar(command, "RegistrarNumFiscal")
         num = str(command.get("NumFiscal", ""))
-        for d in self.documents:
-            if d.registrar == reg.fiscal_num and d.fiscal == num:
-                return d
+        found = self.by_fiscal.get((reg.fiscal_num, num))
+        if found is not None:
+            return found
         raise Refusal(13, f"Документ {num[:30]!r} не знайдено")
 
     def _cmd_Check(self, command: dict[str, Any], caller: _Caller) -> Answer:
@@ -636,10 +637,13 @@ class TaxServer:
             date, time = local_date_time(now)
             ticket = self.signer.sign(Ticket(document.uid, date, time, document.ordernum, fiscal,
                                              str(off.session_id or ""), str(off.seed or "")).to_xml())
-        stored = Stored(len(self.documents) + 1, document.uid, reg.fiscal_num, fiscal, document, signed, kid,
-                        caller.operator.name, now, shift.shift_id, ticket, offline=offline_doc)
+        return self._store(Stored(len(self.documents) + 1, document.uid, reg.fiscal_num, fiscal, document, signed,
+                                  kid, caller.operator.name, now, shift.shift_id, ticket, offline=offline_doc))
+
+    def _store(self, stored: Stored) -> Stored:
         self.documents.append(stored)
-        self.by_uid[document.uid] = stored
+        self.by_uid[stored.uid] = stored
+        self.by_fiscal[(stored.registrar, stored.fiscal)] = stored
         return stored
 
     @staticmethod
@@ -659,8 +663,7 @@ class TaxServer:
             raise Refusal(9, "Сума оплат менша за суму чека")
         sub = document.docsubtype or 0
         if sub == RETURN:
-            if not document.orderretnum or not any(d.fiscal == document.orderretnum and d.registrar == reg.fiscal_num
-                                                   for d in self.documents):
+            if (reg.fiscal_num, document.orderretnum or "") not in self.by_fiscal:
                 raise Refusal(9, f"Повернення: чек {str(document.orderretnum)[:30]!r} не знайдено")
         if sub == STORNO:
             last = next((d for d in reversed(self.documents) if d.registrar == reg.fiscal_num), None)
@@ -721,6 +724,8 @@ class TaxServer:
         if reg is None:
             raise Refusal(1)
         snapshot = copy.deepcopy(reg), len(self.documents), self._next_fiscal, self._next_session, self._shift_ids
+        last_online = self.by_uid.get(reg.last_online_financial or "")
+        last_revoked = last_online.revoked if last_online is not None else False
         try:
             result: Answer = Answer(200, b"OK")
             for n, (signed, cert, document) in enumerate(opened, 1):
@@ -740,10 +745,13 @@ class TaxServer:
             return result
         except Refusal:
             reg_copy, count, self._next_fiscal, self._next_session, self._shift_ids = snapshot
-            self.registrars[reg.fiscal_num] = reg_copy
+            reg.__dict__.update(reg_copy.__dict__)         # in place: whoever holds the Registrar sees it
             for stored in self.documents[count:]:
                 self.by_uid.pop(stored.uid, None)
+                self.by_fiscal.pop((stored.registrar, stored.fiscal), None)
             del self.documents[count:]
+            if last_online is not None:
+                last_online.revoked = last_revoked          # a REVOKELASTONLINEDOC of the refused package
             raise
 
     def _offline_doc(self, reg: Registrar, document: Document, signed: bytes, caller: _Caller,
@@ -815,11 +823,9 @@ class TaxServer:
         self._check_local_num(reg, document, True)
         reg.next_local_num = document.ordernum + 1
         shift = reg.shift
-        stored = Stored(len(self.documents) + 1, document.uid, reg.fiscal_num, document.ordertaxnum or "",
-                        document, signed, caller.key_id, caller.operator.name, document.instant_ms,
-                        shift.shift_id if shift else None, b"", offline=True)
-        self.documents.append(stored)
-        self.by_uid[document.uid] = stored
+        self._store(Stored(len(self.documents) + 1, document.uid, reg.fiscal_num, document.ordertaxnum or "",
+                           document, signed, caller.key_id, caller.operator.name, document.instant_ms,
+                           shift.shift_id if shift else None, b"", offline=True))
 
     def _end_session(self, reg: Registrar) -> None:
         off = reg.offline
@@ -854,8 +860,9 @@ class TaxServer:
 
     # --- views for the page and the world ---
 
-    def summary(self) -> dict[str, Any]:
-        """Operators, ПРРО with their shifts and offline state, and the documents, for the page and the CLI."""
+    def summary(self, documents: int | None = None) -> dict[str, Any]:
+        """Operators, ПРРО with their shifts and offline state, and the documents (the last ``documents`` of
+        them when given), for the page and the CLI."""
         now = self.clock.now_ms
         return {
             "now": _iso(now),
@@ -868,7 +875,8 @@ class TaxServer:
                             "offline_session_id": r.offline.session_id, "offline_active": r.offline.active,
                             "blocked": r.blocked(now), "block_reason": r.block_reason if r.blocked(now) else "",
                             "shifts": len(r.shifts)} for r in self.registrars.values()],
-            "documents": [_doc_json(d) for d in self.documents],
+            "documents": [_doc_json(d) for d in (self.documents if documents is None
+                                                 else self.documents[len(self.documents) - documents:])],
         }
 
 
