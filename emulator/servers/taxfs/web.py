@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import html
+import ssl
 import threading
 
 from starlette.applications import Starlette
@@ -121,11 +122,13 @@ def page(s: dict) -> str:  # type: ignore[type-arg]
             f"</tr>{docs}</table><p><small>Емулятор: підписи ECDSA P-256 замість ДСТУ 4145.</small></p>")
 
 
-def make_host(model: TaxServer, *, port: int = 0) -> AsgiHost:
-    """The tax server's front on loopback (not started); the API is under ``host.url + '/fs'``."""
-    return AsgiHost(make_app(model), port=port, name="taxfs-http")
+def make_host(model: TaxServer, *, port: int = 0, ssl_context: ssl.SSLContext | None = None) -> AsgiHost:
+    """The tax server's front on loopback (not started); the API is under ``host.url + '/fs'``.
+
+    Plain HTTP is the tax service's ``http://…:8609/fs``; with ``ssl_context`` it is HTTPS as ``:8643``."""
+    return AsgiHost(make_app(model), port=port, name="taxfs-http", ssl_context=ssl_context)
 
 
-def serve_in_thread(model: TaxServer, *, port: int = 0) -> AsgiHost:
+def serve_in_thread(model: TaxServer, *, port: int = 0, ssl_context: ssl.SSLContext | None = None) -> AsgiHost:
     """The tax server's front started on loopback (``.url``, ``.stop()``); the API is under ``url + '/fs'``."""
-    return make_host(model, port=port).start()
+    return make_host(model, port=port, ssl_context=ssl_context).start()
