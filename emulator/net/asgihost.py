@@ -3,7 +3,8 @@
 ``AsgiHost(app, port=0)`` binds on ``127.0.0.1`` (any other address than a
 loopback one is refused: the mock servers never listen on the network) in
 ``start()``, picks a free port when ``port`` is 0, and serves with h11 in its
-own thread and event loop; ``url`` is ``http://127.0.0.1:<port>``. ``stop()``
+own thread and event loop; ``url`` is ``http://127.0.0.1:<port>`` (``https``
+with ``ssl_context``, a server context, e.g. from the lab CA). ``stop()``
 asks uvicorn to exit and waits. Used by the CA's OCSP responder and the tax
 server's front.
 
@@ -15,12 +16,14 @@ connection, and the traceback uvicorn would log for it is filtered out.
 from __future__ import annotations
 
 import asyncio
-import ipaddress
 import logging
 import socket
+import ssl
 import threading
 import time
 from typing import Any
+
+from emulator.net.webguard import is_loopback
 
 
 class DroppedConnection(Exception):
@@ -40,25 +43,19 @@ class _QuietDrops(logging.Filter):
 _FILTER = _QuietDrops()
 
 
-def _loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
 
 class AsgiHost:
     """See the module docstring."""
 
-    def __init__(self, app: Any, *, host: str = "127.0.0.1", port: int = 0, name: str = "asgi-host") -> None:
-        if not _loopback(host):
+    def __init__(self, app: Any, *, host: str = "127.0.0.1", port: int = 0, name: str = "asgi-host",
+                 ssl_context: ssl.SSLContext | None = None) -> None:
+        if not is_loopback(host):
             raise ValueError(f"{name}: listens on loopback only, not {host!r}")
         self.app = app
         self.host = "127.0.0.1" if host == "localhost" else host
         self.port = port
         self.name = name
+        self.ssl_context = ssl_context
         self._server: Any = None
         self._thread: threading.Thread | None = None
         self._sock: socket.socket | None = None
@@ -66,7 +63,7 @@ class AsgiHost:
     @property
     def url(self) -> str:
         host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"http://{host}:{self.port}"
+        return f"{'https' if self.ssl_context is not None else 'http'}://{host}:{self.port}"
 
     def start(self) -> AsgiHost:
         import uvicorn
@@ -86,7 +83,8 @@ class AsgiHost:
         self.port = sock.getsockname()[1]
         logging.getLogger("uvicorn.error").addFilter(_FILTER)
         config = uvicorn.Config(self.app, http="h11", ws="none", lifespan="off", log_config=None, access_log=False,
-                                server_header=False, log_level="warning", timeout_keep_alive=30)
+                                server_header=False, log_level="warning", timeout_keep_alive=30,
+                                **self._tls())
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(target=self._run, name=self.name, daemon=True)
         self._thread.start()
@@ -97,6 +95,12 @@ class AsgiHost:
                 raise RuntimeError(f"{self.name}: the server did not start")
             time.sleep(0.01)
         return self
+
+    def _tls(self) -> dict[str, Any]:
+        ctx = self.ssl_context
+        if ctx is None:
+            return {}
+        return {"ssl_context_factory": lambda _config, _default: ctx}
 
     def _run(self) -> None:
         loop = asyncio.new_event_loop()

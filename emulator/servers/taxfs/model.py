@@ -90,7 +90,7 @@ import json
 import random
 import zlib
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import astuple, dataclass, replace
 from functools import lru_cache
 from importlib import resources
 from typing import Any
@@ -112,7 +112,7 @@ from emulator.rules.prro import (
     OFFLINE_SESSION_LIMIT_MS,
     Role,
 )
-from emulator.servers.taxfs.state import OfflineState, Operator, Registrar, Shift, Stored, Totals
+from emulator.servers.taxfs.state import OfflineState, Operator, Registrar, Shift, Stored
 from emulator.wire import cms
 from emulator.wire.prro import offline
 from emulator.wire.prro.document import (
@@ -129,6 +129,7 @@ from emulator.wire.prro.document import (
     Document,
     DocumentError,
     Ticket,
+    ZTotals,
     local_date_time,
 )
 from emulator.wire.prro.package import PackageError, unpack
@@ -253,6 +254,7 @@ class TaxServer:
         self.operators: dict[str, Operator] = {}
         self.documents: list[Stored] = []
         self.by_uid: dict[str, Stored] = {}
+        self.by_fiscal: dict[tuple[str, str], Stored] = {}     # (ПРРО, fiscal number) → the document
         self.packages: dict[str, Answer] = {}        # sha-256 of a package's content → the answer given
         self.ocsp_checks = 0
         self._receipt_no = 0
@@ -509,14 +511,14 @@ class TaxServer:
             return Answer(204, b"")
         s = reg.shifts[-1]
         return _json_answer({"ShiftState": 1 if s.open else 0, "ShiftId": s.shift_id, "ZRepPresent": bool(s.z_fiscal),
-                             "Totals": s.totals.as_json()})
+                             "Totals": totals_json(s.totals)})
 
     def _find(self, command: dict[str, Any]) -> Stored:
         reg = self._registrar(command, "RegistrarNumFiscal")
         num = str(command.get("NumFiscal", ""))
-        for d in self.documents:
-            if d.registrar == reg.fiscal_num and d.fiscal == num:
-                return d
+        found = self.by_fiscal.get((reg.fiscal_num, num))
+        if found is not None:
+            return found
         raise Refusal(13, f"Документ {num[:30]!r} не знайдено")
 
     def _cmd_Check(self, command: dict[str, Any], caller: _Caller) -> Answer:
@@ -620,7 +622,7 @@ class TaxServer:
                 self._new_session(reg)
         assert shift is not None
         if document.is_receipt:
-            _add_totals(shift.totals, document, +1)
+            shift.totals = _add_totals(shift.totals, document, +1)
         elif document.kind == ZREP:
             shift.z_fiscal = fiscal
         elif t == CLOSE_SHIFT:
@@ -635,10 +637,13 @@ class TaxServer:
             date, time = local_date_time(now)
             ticket = self.signer.sign(Ticket(document.uid, date, time, document.ordernum, fiscal,
                                              str(off.session_id or ""), str(off.seed or "")).to_xml())
-        stored = Stored(len(self.documents) + 1, document.uid, reg.fiscal_num, fiscal, document, signed, kid,
-                        caller.operator.name, now, shift.shift_id, ticket, offline=offline_doc)
+        return self._store(Stored(len(self.documents) + 1, document.uid, reg.fiscal_num, fiscal, document, signed,
+                                  kid, caller.operator.name, now, shift.shift_id, ticket, offline=offline_doc))
+
+    def _store(self, stored: Stored) -> Stored:
         self.documents.append(stored)
-        self.by_uid[document.uid] = stored
+        self.by_uid[stored.uid] = stored
+        self.by_fiscal[(stored.registrar, stored.fiscal)] = stored
         return stored
 
     @staticmethod
@@ -658,8 +663,7 @@ class TaxServer:
             raise Refusal(9, "Сума оплат менша за суму чека")
         sub = document.docsubtype or 0
         if sub == RETURN:
-            if not document.orderretnum or not any(d.fiscal == document.orderretnum and d.registrar == reg.fiscal_num
-                                                   for d in self.documents):
+            if (reg.fiscal_num, document.orderretnum or "") not in self.by_fiscal:
                 raise Refusal(9, f"Повернення: чек {str(document.orderretnum)[:30]!r} не знайдено")
         if sub == STORNO:
             last = next((d for d in reversed(self.documents) if d.registrar == reg.fiscal_num), None)
@@ -669,13 +673,11 @@ class TaxServer:
     @staticmethod
     def _check_z(shift: Shift | None, document: Document) -> None:
         assert shift is not None
-        z, t = document.z, shift.totals
-        if z is None:
+        if document.z is None:
             raise Refusal(9, "Z-звіт без підсумків")
-        mine = (t.sales_sum, t.sales_count, t.returns_sum, t.returns_count, t.deposits, t.issues)
-        theirs = (z.sales_sum, z.sales_count, z.returns_sum, z.returns_count, z.deposits, z.issues)
-        if mine != theirs:
-            raise Refusal(9, f"Підсумки Z-звіту {theirs} не збігаються з документами зміни {mine}")
+        if document.z != shift.totals:
+            raise Refusal(9, f"Підсумки Z-звіту {astuple(document.z)} не збігаються з документами зміни "
+                             f"{astuple(shift.totals)}")
 
     def _new_session(self, reg: Registrar) -> None:
         self._next_session += 1
@@ -722,6 +724,8 @@ class TaxServer:
         if reg is None:
             raise Refusal(1)
         snapshot = copy.deepcopy(reg), len(self.documents), self._next_fiscal, self._next_session, self._shift_ids
+        last_online = self.by_uid.get(reg.last_online_financial or "")
+        last_revoked = last_online.revoked if last_online is not None else False
         try:
             result: Answer = Answer(200, b"OK")
             for n, (signed, cert, document) in enumerate(opened, 1):
@@ -741,10 +745,13 @@ class TaxServer:
             return result
         except Refusal:
             reg_copy, count, self._next_fiscal, self._next_session, self._shift_ids = snapshot
-            self.registrars[reg.fiscal_num] = reg_copy
+            reg.__dict__.update(reg_copy.__dict__)         # in place: whoever holds the Registrar sees it
             for stored in self.documents[count:]:
                 self.by_uid.pop(stored.uid, None)
+                self.by_fiscal.pop((stored.registrar, stored.fiscal), None)
             del self.documents[count:]
+            if last_online is not None:
+                last_online.revoked = last_revoked          # a REVOKELASTONLINEDOC of the refused package
             raise
 
     def _offline_doc(self, reg: Registrar, document: Document, signed: bytes, caller: _Caller,
@@ -816,11 +823,9 @@ class TaxServer:
         self._check_local_num(reg, document, True)
         reg.next_local_num = document.ordernum + 1
         shift = reg.shift
-        stored = Stored(len(self.documents) + 1, document.uid, reg.fiscal_num, document.ordertaxnum or "",
-                        document, signed, caller.key_id, caller.operator.name, document.instant_ms,
-                        shift.shift_id if shift else None, b"", offline=True)
-        self.documents.append(stored)
-        self.by_uid[document.uid] = stored
+        self._store(Stored(len(self.documents) + 1, document.uid, reg.fiscal_num, document.ordertaxnum or "",
+                           document, signed, caller.key_id, caller.operator.name, document.instant_ms,
+                           shift.shift_id if shift else None, b"", offline=True))
 
     def _end_session(self, reg: Registrar) -> None:
         off = reg.offline
@@ -849,14 +854,15 @@ class TaxServer:
         reg.last_online_financial = None
         shift = next((s for s in reg.shifts if s.shift_id == stored.shift_id), None)
         if shift is not None and stored.doc.is_receipt:
-            _add_totals(shift.totals, stored.doc, -1)
+            shift.totals = _add_totals(shift.totals, stored.doc, -1)
         elif shift is not None and stored.doc.kind == ZREP:
             shift.z_fiscal = None
 
     # --- views for the page and the world ---
 
-    def summary(self) -> dict[str, Any]:
-        """Operators, ПРРО with their shifts and offline state, and the documents, for the page and the CLI."""
+    def summary(self, documents: int | None = None) -> dict[str, Any]:
+        """Operators, ПРРО with their shifts and offline state, and the documents (the last ``documents`` of
+        them when given), for the page and the CLI."""
         now = self.clock.now_ms
         return {
             "now": _iso(now),
@@ -869,7 +875,8 @@ class TaxServer:
                             "offline_session_id": r.offline.session_id, "offline_active": r.offline.active,
                             "blocked": r.blocked(now), "block_reason": r.block_reason if r.blocked(now) else "",
                             "shifts": len(r.shifts)} for r in self.registrars.values()],
-            "documents": [_doc_json(d) for d in self.documents],
+            "documents": [_doc_json(d) for d in (self.documents if documents is None
+                                                 else self.documents[len(self.documents) - documents:])],
         }
 
 
@@ -883,22 +890,24 @@ def _issued_by(cert: x509.Certificate, ca: x509.Certificate) -> bool:
     return True
 
 
-def _add_totals(t: Totals, document: Document, sign: int) -> None:
-    total = document.total or 0
+def _add_totals(t: ZTotals, document: Document, sign: int) -> ZTotals:
+    """The totals with one receipt added (``sign`` 1) or taken back (-1); a storno takes its sale back."""
+    total = sign * (document.total or 0)
     sub = document.docsubtype or 0
     if sub == DEPOSIT:
-        t.deposits += sign * total
-    elif sub == ISSUE:
-        t.issues += sign * total
-    elif sub == RETURN:
-        t.returns_sum += sign * total
-        t.returns_count += sign
-    elif sub == STORNO:
-        t.sales_sum -= sign * total
-        t.sales_count -= sign
-    else:
-        t.sales_sum += sign * total
-        t.sales_count += sign
+        return replace(t, deposits=t.deposits + total)
+    if sub == ISSUE:
+        return replace(t, issues=t.issues + total)
+    if sub == RETURN:
+        return replace(t, returns_sum=t.returns_sum + total, returns_count=t.returns_count + sign)
+    if sub == STORNO:
+        return replace(t, sales_sum=t.sales_sum - total, sales_count=t.sales_count - sign)
+    return replace(t, sales_sum=t.sales_sum + total, sales_count=t.sales_count + sign)
+
+
+def totals_json(t: ZTotals) -> dict[str, int]:
+    return {"SalesSum": t.sales_sum, "SalesCount": t.sales_count, "ReturnsSum": t.returns_sum,
+            "ReturnsCount": t.returns_count, "ServiceInput": t.deposits, "ServiceOutput": t.issues}
 
 
 def _doc_json(d: Stored) -> dict[str, Any]:

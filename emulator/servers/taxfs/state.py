@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from emulator.rules.prro import Role
-from emulator.wire.prro.document import Document
+from emulator.wire.prro.document import Document, ZTotals
 
 
 @dataclass
@@ -31,20 +31,6 @@ class Operator:
 
 
 @dataclass
-class Totals:
-    sales_sum: int = 0
-    sales_count: int = 0
-    returns_sum: int = 0
-    returns_count: int = 0
-    deposits: int = 0
-    issues: int = 0
-
-    def as_json(self) -> dict[str, int]:
-        return {"SalesSum": self.sales_sum, "SalesCount": self.sales_count, "ReturnsSum": self.returns_sum,
-                "ReturnsCount": self.returns_count, "ServiceInput": self.deposits, "ServiceOutput": self.issues}
-
-
-@dataclass
 class Shift:
     shift_id: int
     opened_by: str               # key id
@@ -53,7 +39,7 @@ class Shift:
     opened_ms: int
     first_local: int
     testing: bool
-    totals: Totals = field(default_factory=Totals)
+    totals: ZTotals = field(default_factory=ZTotals)      # what the shift's Z-report must say
     z_fiscal: str | None = None
     close_fiscal: str | None = None
     closed_ms: int | None = None

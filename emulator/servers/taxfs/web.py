@@ -4,7 +4,7 @@
                                        the body is read up to 200 KB (more: 416 without reading on)
     GET  /                             the page: operators (form 5-ПРРО), ПРРО with shifts and offline
                                        state, documents (newest first, up to 500)
-    GET  /api/state                    the same as JSON (``TaxServer.summary``)
+    GET  /api/state                    the same as JSON (``TaxServer.summary``, the last 500 documents)
 
 The model is called in a worker thread under one lock (it may wait for the
 CA's OCSP responder). The fault plan's answer faults happen on the wire:
@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import html
+import ssl
 import threading
 
 from starlette.applications import Starlette
@@ -80,7 +81,7 @@ def make_app(model: TaxServer, hosts: tuple[str, ...] = ()) -> Starlette:
 
     def summary() -> dict:  # type: ignore[type-arg]
         with lock:
-            return model.summary()
+            return model.summary(PAGE_DOCUMENTS)
 
     async def state(request: Request) -> Response:
         return JSONResponse(await run_in_threadpool(summary))
@@ -109,7 +110,7 @@ def page(s: dict) -> str:  # type: ignore[type-arg]
                    f"<td>{e(d['NumLocal'])}</td><td>{e(d['DocClass'])} {e(d['CheckDocType'])}/"
                    f"{e(d['CheckDocSubType'])}</td><td>{e(d['Sum'])}</td><td>{e(d['Cashier'])}</td>"
                    f"<td>{'офлайн' if d['Offline'] else 'онлайн'}{' (відкликано)' if d['Revoked'] else ''}</td></tr>"
-                   for d in reversed(s["documents"][-PAGE_DOCUMENTS:]))
+                   for d in reversed(s["documents"]))
     return ("<!doctype html><html lang=uk><meta charset=utf-8><title>Фіскальний сервер ДПС (емулятор)</title>"
             f"<h1>Фіскальний сервер ДПС (емулятор)</h1><p>Віртуальний час: {e(s['now'])}</p>"
             "<h2>Оператори (форма 5-ПРРО)</h2><table border=1><tr><th>Ім'я</th><th>Тип підпису</th><th>Ключ</th>"
@@ -121,11 +122,13 @@ def page(s: dict) -> str:  # type: ignore[type-arg]
             f"</tr>{docs}</table><p><small>Емулятор: підписи ECDSA P-256 замість ДСТУ 4145.</small></p>")
 
 
-def make_host(model: TaxServer, *, port: int = 0) -> AsgiHost:
-    """The tax server's front on loopback (not started); the API is under ``host.url + '/fs'``."""
-    return AsgiHost(make_app(model), port=port, name="taxfs-http")
+def make_host(model: TaxServer, *, port: int = 0, ssl_context: ssl.SSLContext | None = None) -> AsgiHost:
+    """The tax server's front on loopback (not started); the API is under ``host.url + '/fs'``.
+
+    Plain HTTP is the tax service's ``http://…:8609/fs``; with ``ssl_context`` it is HTTPS as ``:8643``."""
+    return AsgiHost(make_app(model), port=port, name="taxfs-http", ssl_context=ssl_context)
 
 
-def serve_in_thread(model: TaxServer, *, port: int = 0) -> AsgiHost:
+def serve_in_thread(model: TaxServer, *, port: int = 0, ssl_context: ssl.SSLContext | None = None) -> AsgiHost:
     """The tax server's front started on loopback (``.url``, ``.stop()``); the API is under ``url + '/fs'``."""
-    return make_host(model, port=port).start()
+    return make_host(model, port=port, ssl_context=ssl_context).start()

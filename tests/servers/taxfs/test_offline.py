@@ -155,3 +155,23 @@ def test_golden_4758_on_the_server():
     assert unswapped.error_code == 9 and "контрольне число 413" in unswapped.text     # plain zlib CRC-32 is wrong
     answer = till.package([till.signer.sign(doc.to_xml())])
     assert answer.error_code is None and "OfflineSessionId" in answer.json()
+
+
+def test_a_refused_package_takes_its_revokelastonlinedoc_back(world):
+    till = opened(world)
+    sale = till.sale(4200)
+    assert till.send(sale).error_code is None
+    bad = till.offline_doc(till.sale(100))
+    till.off_number, till.local = 1, till.local - 1
+    begin = till.begin(revokelastonlinedoc=True)
+    assert till.package([begin, bad]).error_code == 9                    # the sale numbered before the 102
+    assert not world.server.by_uid[sale.uid].revoked
+    totals = till.command("LastShiftTotals", NumFiscal=FN).json()["Totals"]
+    assert totals["SalesSum"] == 4200
+
+
+def test_a_refused_package_restores_the_same_registrar_object(world):
+    till = opened(world)
+    reg = world.server.registrars[FN]
+    assert till.package([till.begin(), till.signer.sign(till.sale().to_xml())]).error_code == 9
+    assert world.server.registrars[FN] is reg and not reg.offline.active and reg.offline.next_number == 1

@@ -149,3 +149,23 @@ def test_only_loopback():
     from emulator.net.asgihost import AsgiHost
     with pytest.raises(ValueError, match="loopback"):
         AsgiHost(None, host="0.0.0.0")
+
+
+def test_https_front_with_verification_on():
+    import ssl
+
+    from tls_store.lab_ca import LabCA
+
+    w = make_world()
+    lab = LabCA.create()
+    ctx = lab.server_context(lab.issue_server(["localhost"], ip_addresses=["127.0.0.1"]))
+    fs = taxfs_host(w.server, ssl_context=ctx)
+    try:
+        assert fs.url.startswith("https://127.0.0.1:")
+        trust = ssl.create_default_context(cadata=lab.cert_pem.decode())
+        with httpx.Client(base_url=fs.url, verify=trust, trust_env=False) as c:
+            assert c.post("/fs/cmd", json={"Command": "ServerState"}).status_code == 200
+        with httpx.Client(base_url=fs.url, trust_env=False) as c, pytest.raises(httpx.ConnectError):
+            c.post("/fs/cmd", json={"Command": "ServerState"})        # the lab CA is not trusted by default
+    finally:
+        fs.stop()
