@@ -435,7 +435,7 @@ def _expect_server(world: PrroWorld, d: PrroDevice, v: dict[str, Any]) -> list[s
     problems = []
     summary = world.tax.summary()
     reg = next(r for r in summary["registrars"] if r["fiscal_num"] == d.identity.fiscal_num)
-    mine = [doc for doc in summary["documents"] if doc["Registrar"] == d.identity.fiscal_num]
+    mine = [doc for doc in world.tax.documents if doc.registrar == d.identity.fiscal_num]
     facts = {"documents": len(mine), "shift": "open" if reg["shift_open"] else "closed", "blocked": reg["blocked"],
              "operators": len(summary["operators"]), "offline": reg["offline_active"]}
     for key, want in v.items():

@@ -99,15 +99,14 @@ def test_kill_9_mid_receipt_and_mid_package_loses_and_doubles_nothing(tmp_path: 
         assert "done" in _finish(_spawn(args, "offline", target))
         assert "z ok" in _finish(_spawn(args, "finish", 0))
 
-        summary = world.tax.summary()
-        at_server = [d for d in summary["documents"] if d["Registrar"] == identity.fiscal_num]
-        by_uid = {stored.uid: stored for stored in world.tax.documents}
+        at_server = [d for d in world.tax.documents if d.registrar == identity.fiscal_num]
+        by_uid = {stored.uid: stored for stored in at_server}
     store = PrroStore(tmp_path / "prro")
     try:
         docs = store.docs()
         assert {d.state for d in docs} == {"sent"}, {d.state for d in docs}
-        assert len(at_server) == len({d["Uid"] for d in at_server}) == len(docs)
-        assert {d["Uid"] for d in at_server} == {d.uid for d in docs}
+        assert len(at_server) == len(by_uid) == len(docs)
+        assert set(by_uid) == {d.uid for d in docs}
         for d in docs:
             assert by_uid[d.uid].signed == d.signed       # the server holds the ПРРО's own bytes
         assert sum(1 for d in docs if d.kind == "sale") == target
