@@ -25,7 +25,8 @@ messages shown):
 ``open_shift``      ``sale`` / ``return`` / ``cash_in`` / ``cash_out`` (an amount, ``125.50``),
                     ``sales`` ``{count, amount}`` (that many sales, stopping at a refusal),
                     ``x_report``, ``z_report``, ``go_offline``, ``go_online``, ``resend``
-``check_warnings``  the key-expiry warnings, shown
+``check_warnings``  the key-expiry warnings, shown; ``check_link``: the connection check (offline: back
+                    online when the server answers); ``link_checks: 1m``: that check every minute
 ``fault``           ``{plan, repeat, down, latency}``: the tax server's fault plan
 ``advance``         virtual time (``20m``, ``3h``, ``15d``)
 ``expect``          ``ok``, ``shown`` (each text among the last outcome's messages),
@@ -62,7 +63,7 @@ ROLES = ("cashier", "senior_cashier", "director")
 # step -> the argument keys it takes (None: no argument, "scalar": one value)
 STEP_ARGS: dict[str, Any] = {
     "issue_key": {"name", "owner", "tax_id", "role", "days", "password", "file", "ca"},
-    "offline_limits": "scalar",
+    "offline_limits": "scalar", "link_checks": "scalar",
     "sales": {"count", "amount"},
     "register": {"key", "role", "delay"},
     "revoke": "scalar", "move_key": "scalar", "damage_key": "scalar", "use": "scalar", "cashier": "scalar",
@@ -75,7 +76,7 @@ STEP_ARGS: dict[str, Any] = {
     "note": "scalar",
 }
 EMPTY = ("read_key", "save_key", "update_libraries", "open_shift", "x_report", "z_report", "go_offline",
-         "go_online", "resend", "restart", "check_warnings")
+         "go_online", "resend", "restart", "check_warnings", "check_link")
 TOP_KEYS = {"kind", "name", "description", "network", "start", "seed", "propagation_delay", "prro", "steps",
             "scenarios"}
 
@@ -176,6 +177,12 @@ def check_step(step: Step) -> str | None:
         if kind in ("sale", "return", "cash_in", "cash_out"):
             try:
                 amount_kop(v)
+            except ValueError as exc:
+                return str(exc)
+        if kind == "link_checks" and v not in (None, "off", False):
+            try:
+                if not 1000 <= parse_duration(v) <= MAX_ADVANCE_MS:
+                    return "link_checks: an interval of at least 1s, or off"
             except ValueError as exc:
                 return str(exc)
         if kind == "advance":
@@ -334,6 +341,11 @@ class PrroRun:
                 saved = d.save_key()
                 out.messages.extend(saved.messages)
                 out.ok = saved.ok
+        elif kind == "link_checks":
+            if v in (None, "off", False):
+                d.stop_link_checks()
+            else:
+                d.start_link_checks(parse_duration(v))
         elif kind == "offline_limits":
             out = d.set_offline_limits(str(v))
         elif kind == "update_libraries":
@@ -362,6 +374,8 @@ class PrroRun:
             out = d.go_online()
         elif kind == "resend":
             out = d.resend()
+        elif kind == "check_link":
+            out = d.check_link()
         elif kind == "check_warnings":
             out = d.check_warnings()
         elif kind == "fault":

@@ -28,6 +28,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from emulator.base.clock import Timer
 from emulator.devices.prro.core import (  # noqa: F401 - Identity and Outcome are the device's API too
     DAY_MS,
     RECEIPT_KINDS,
@@ -49,6 +50,8 @@ from emulator.rules.prro import (
 
 class PrroDevice(PrroCore):
     """The ПРРО as a person uses it (see the module docstring)."""
+
+    _link_timer: Timer | None = None
 
     def choose_key(self, path: str, password: str) -> Outcome:
         self.form = {"path": str(path), "password": password, "read": None}
@@ -107,7 +110,7 @@ class PrroDevice(PrroCore):
         out = Outcome(False)
         if self.shift.get("open"):
             return self._show(out, "shift_already_opened")
-        if self._blocked(out):
+        if self._blocked(out) or not self._unsent_first(out):
             return out
         signer = self._signer(out)
         if signer is None:
@@ -142,6 +145,8 @@ class PrroDevice(PrroCore):
         if not self.offline.active and self.store.count("pending"):
             if not self.resend().ok:
                 return self._show(out, "server_unreachable")
+        if not self._unsent_first(out):
+            return out
         if not shift.get("z_sent"):
             z = self._make("z_report", signer, shift_id=shift["id"], totals=shift["totals"])
             if not self._deliver(out, z).ok:
@@ -162,7 +167,7 @@ class PrroDevice(PrroCore):
         shift = self.shift
         if not shift.get("open"):
             return self._show(out, "shift_not_opened")
-        if self._blocked(out):
+        if self._blocked(out) or not self._unsent_first(out):
             return out
         retnum = None
         if kind == "return":
@@ -197,13 +202,60 @@ class PrroDevice(PrroCore):
         """End the session (103) and send its documents in packages of at most 100."""
         out = Outcome(False)
         if not self.offline.active:
+            if self.store.count("offline"):
+                return self.send_packages(out)
             return self._show_text(out, "Already online")
         key = self._signer(out)
         if key is None:
             return out
+        if not self.link_up():
+            return self._show(out, "server_unreachable")
         self._make("offline_end", key, shift_id=self.shift.get("id", 0) or 0)
         self.offline.end()
         return self.send_packages(out, key)
+
+    def link_up(self) -> bool:
+        """The connection check: an unsigned ``ServerState`` answered."""
+        try:
+            status, _ = self._cmd("ServerState")
+        except TaxLinkDown:
+            return False
+        return status == 200
+
+    def check_link(self) -> Outcome:
+        """What the ПРРО does while offline, every ``interval`` of ``start_link_checks``: when the server
+        answers again it goes online by itself (103, the packages); documents left unsent go out."""
+        if not (self.offline.active or self.store.count("offline") or self.store.count("pending")):
+            return Outcome(True)
+        if not self.link_up():
+            return Outcome(False)
+        if self.store.count("pending") and not self.resend().ok:
+            return Outcome(False)
+        return self.go_online() if (self.offline.active or self.store.count("offline")) else Outcome(True)
+
+    def start_link_checks(self, interval_ms: int) -> None:
+        """Check the link every ``interval_ms`` of the clock (MODELLED: the description's periodic check)."""
+        def tick() -> None:
+            self.check_link()
+            self._link_timer = self.clock.call_later(interval_ms, tick, "prro link check")
+        self.stop_link_checks()
+        self._link_timer = self.clock.call_later(interval_ms, tick, "prro link check")
+
+    def close(self) -> None:
+        self.stop_link_checks()
+        super().close()
+
+    def stop_link_checks(self) -> None:
+        timer = self._link_timer
+        if timer is not None:
+            timer.cancel()
+            self._link_timer = None
+
+    def _unsent_first(self, out: Outcome) -> bool:
+        """Online, the packages of an ended session go before any new document (False: they cannot)."""
+        if self.offline.active or not self.store.count("offline"):
+            return True
+        return self.send_packages(out).ok
 
     def _blocked(self, out: Outcome) -> bool:
         if self.offline.active:
@@ -223,6 +275,9 @@ class PrroDevice(PrroCore):
                 return f"{text('blocked')}: {text('offline_limit_reached')}"
             return (f"{text('offline')} {hm_text(self.offline.session_ms(now))} of 36h, "
                     f"{hm_text(self.offline.month_ms(now))} of 168h this month")
+        unsent = self.store.count("offline")
+        if unsent:
+            return f"{text('online')}, {unsent} offline documents not sent yet"
         key = self._signing_key()
         if key is None:
             return f"{text('blocked')}: {text('no_key')}"
