@@ -89,6 +89,7 @@ import copy
 import datetime as dt
 import hashlib
 import json
+import logging
 import random
 import zlib
 from collections.abc import Callable, Iterable
@@ -135,6 +136,8 @@ from emulator.wire.prro.document import (
     local_date_time,
 )
 from emulator.wire.prro.package import PackageError, unpack
+
+log = logging.getLogger("kkt_emu.taxfs")
 
 CertStatusFn = Callable[[x509.Certificate], str]     # "good" | "revoked" | "unknown"
 
@@ -328,6 +331,8 @@ class TaxServer:
         if item in TRANSPORT_ITEMS:
             return Answer(503, b"", fault=str(item), delay_ms=delay)
         answer = self._handle(path, body, content_type, content_encoding, as_json)
+        if answer.status >= 400 or answer.error_code is not None:
+            log.warning("%s refused: %s", path[:20], answer.text.replace("\r\n", " | ")[:200])
         if item not in (OK, 200):
             answer = Answer(answer.status, answer.body, answer.content_type, answer.error_code, fault=str(item))
         if delay:

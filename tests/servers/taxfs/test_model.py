@@ -282,3 +282,11 @@ def test_check_ext_types_and_results(world):
     assert ext(1, name="ZRepExt").json() == {"Result": 1}              # a receipt is not a Z-report
     assert code(ext(9)) == 11
     assert till.command("Schemas").json()["Schemas"]
+
+
+def test_refusals_are_logged_in_one_line(world, caplog):
+    till = world.till(world.key())
+    with caplog.at_level("WARNING", logger="kkt_emu.taxfs"):
+        till.send(till.sale())
+    (record,) = caplog.records
+    assert "5 ShiftNotOpened" in record.getMessage() and "\n" not in record.getMessage()
