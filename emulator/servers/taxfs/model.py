@@ -16,6 +16,8 @@ limit, then dispatches to
   (``NumFiscal``), ``Shifts`` (``NumFiscal``), ``Documents`` (``NumFiscal``,
   ``ShiftId``), ``LastShiftTotals`` (``NumFiscal``), ``Check`` / ``ZRep``
   (``RegistrarNumFiscal``, ``NumFiscal``: the document's XML as sent),
+  ``CheckExt`` / ``ZRepExt`` (the same and ``Type`` 0-5: availability, XML,
+  server-signed, text view, sender-signed, countersigned), ``Schemas``,
   ``DocumentInfoByLocalNum`` (``NumFiscal``, ``NumLocal``). A command with
   ``Timestamp`` (ms or ISO 8601) and ``Timeout`` (ms) past server time is
   cancelled (code 11).
@@ -87,6 +89,7 @@ import copy
 import datetime as dt
 import hashlib
 import json
+import logging
 import random
 import zlib
 from collections.abc import Callable, Iterable
@@ -134,13 +137,20 @@ from emulator.wire.prro.document import (
 )
 from emulator.wire.prro.package import PackageError, unpack
 
+log = logging.getLogger("kkt_emu.taxfs")
+
 CertStatusFn = Callable[[x509.Certificate], str]     # "good" | "revoked" | "unknown"
 
 FAULT_WORDS = frozenset({"lost-answer"})
 PATHS = ("/fs/cmd", "/fs/doc", "/fs/pck")
 UNSIGNED_COMMANDS = ("ServerState",)
 SIGNED_COMMANDS = ("Objects", "Operators", "TransactionsRegistrarState", "Shifts", "Documents", "LastShiftTotals",
-                   "Check", "ZRep", "DocumentInfoByLocalNum")
+                   "Check", "ZRep", "CheckExt", "ZRepExt", "DocumentInfoByLocalNum", "Schemas")
+# Document request types of CheckExt / ZRepExt, and their results (the description's enums)
+AVAILABILITY, ORIGINAL_XML, SIGNED_BY_SERVER, VISUALIZATION, SIGNED_BY_SENDER, SIGNED_BY_BOTH = range(6)
+(RESULT_OK, ONLINE_DOCUMENT_ABSENT, OFFLINE_NUMBER_RESERVED, OFFLINE_NUMBER_NOT_RESERVED,
+ REGISTRAR_NOT_REGISTERED, DOCUMENT_ABSENT) = range(6)
+SCHEMAS = ("check01.xsd", "zrep01.xsd", "ticket01.xsd")          # MODELLED names
 FIRST_FISCAL = 1_000_000_001
 
 
@@ -321,6 +331,8 @@ class TaxServer:
         if item in TRANSPORT_ITEMS:
             return Answer(503, b"", fault=str(item), delay_ms=delay)
         answer = self._handle(path, body, content_type, content_encoding, as_json)
+        if answer.status >= 400 or answer.error_code is not None:
+            log.warning("%s refused: %s", path[:20], answer.text.replace("\r\n", " | ")[:200])
         if item not in (OK, 200):
             answer = Answer(answer.status, answer.body, answer.content_type, answer.error_code, fault=str(item))
         if delay:
@@ -532,6 +544,47 @@ class TaxServer:
         if stored.doc.kind != ZREP:
             raise Refusal(13, f"Документ {stored.fiscal} не є Z-звітом")
         return Answer(200, stored.doc.to_xml(), "application/xml; charset=windows-1251")
+
+    def _cmd_CheckExt(self, command: dict[str, Any], caller: _Caller) -> Answer:
+        return self._ext(command, zrep=False)
+
+    def _cmd_ZRepExt(self, command: dict[str, Any], caller: _Caller) -> Answer:
+        return self._ext(command, zrep=True)
+
+    def _ext(self, command: dict[str, Any], *, zrep: bool) -> Answer:
+        """``CheckExt`` / ``ZRepExt``: ``Type`` 0 availability (JSON ``{"Result": n}``), 1 the XML as sent, 2 that
+        XML signed by the server, 3 a text view (UTF-8), 4 the sender's signed message, 5 that countersigned by
+        the server. A document that is not there is JSON ``{"Result": n}`` with the description's result code
+        (1 online document absent, 2 / 3 an offline number of the current session / not reserved, 4 no such
+        ПРРО, 5 absent)."""
+        kind = command.get("Type", ORIGINAL_XML)
+        if not isinstance(kind, int) or isinstance(kind, bool) or not AVAILABILITY <= kind <= SIGNED_BY_BOTH:
+            raise Refusal(11, f"Type: 0-5, not {str(kind)[:10]!r}")
+        reg = self.registrars.get(str(command.get("RegistrarNumFiscal", "")))
+        if reg is None:
+            return _json_answer({"Result": REGISTRAR_NOT_REGISTERED})
+        num = str(command.get("NumFiscal", ""))
+        stored = self.by_fiscal.get((reg.fiscal_num, num))
+        if stored is None or (stored.doc.kind == ZREP) != zrep:
+            parsed = offline.parse_fiscal_number(num)
+            if parsed is None:
+                return _json_answer({"Result": ONLINE_DOCUMENT_ABSENT if num.isdigit() else DOCUMENT_ABSENT})
+            current = parsed[0] == reg.offline.session_id and parsed[1] >= reg.offline.next_number
+            return _json_answer({"Result": OFFLINE_NUMBER_RESERVED if current else OFFLINE_NUMBER_NOT_RESERVED})
+        if kind == AVAILABILITY:
+            return _json_answer({"Result": RESULT_OK, "Revoked": stored.revoked})
+        if kind == ORIGINAL_XML:
+            return Answer(200, stored.doc.to_xml(), "application/xml; charset=windows-1251")
+        if kind == SIGNED_BY_SERVER:
+            return Answer(200, self.signer.sign(stored.doc.to_xml()), "application/octet-stream")
+        if kind == VISUALIZATION:
+            return Answer(200, visualize(stored).encode("utf-8"), "text/plain; charset=utf-8")
+        if kind == SIGNED_BY_SENDER:
+            return Answer(200, stored.signed, "application/octet-stream")
+        return Answer(200, self.signer.sign(stored.signed), "application/octet-stream")
+
+    def _cmd_Schemas(self, command: dict[str, Any], caller: _Caller) -> Answer:
+        return _json_answer({"Schemas": list(SCHEMAS)})
 
     def _cmd_DocumentInfoByLocalNum(self, command: dict[str, Any], caller: _Caller) -> Answer:
         reg = self._registrar(command)
@@ -878,6 +931,28 @@ class TaxServer:
             "documents": [_doc_json(d) for d in (self.documents if documents is None
                                                  else self.documents[len(self.documents) - documents:])],
         }
+
+
+def visualize(stored: Stored) -> str:
+    """A plain-text view of a registered document (what ``Type`` 3 of CheckExt / ZRepExt gives; MODELLED layout)."""
+    d = stored.doc
+    title = "Z-звіт" if d.kind == ZREP else {OPEN_SHIFT: "Відкриття зміни", CLOSE_SHIFT: "Закриття зміни",
+                                              OFFLINE_BEGIN: "Початок офлайн сесії",
+                                              OFFLINE_END: "Завершення офлайн сесії"}.get(d.doctype, "Чек")
+    lines = [d.orgnm, d.pointnm, d.pointaddr, f"ПН {d.tin}", f"{title} № {stored.fiscal}",
+             f"{d.date[:2]}.{d.date[2:4]}.{d.date[4:]} {d.time[:2]}:{d.time[2:4]}:{d.time[4:]}",
+             f"ФН ПРРО {d.cashregisternum}, ЛН {d.ordernum}", f"Касир: {d.cashier}"]
+    lines += [f"{i.name} {i.quantity_milli / 1000:g} x {offline.format_total(i.price)} = {offline.format_total(i.cost)}"
+              for i in d.items]
+    if d.total is not None:
+        lines.append(f"СУМА {offline.format_total(d.total)}")
+    if d.z is not None:
+        lines += [f"Продажі {offline.format_total(d.z.sales_sum)} ({d.z.sales_count})",
+                  f"Повернення {offline.format_total(d.z.returns_sum)} ({d.z.returns_count})"]
+    lines.append("ОФЛАЙН" if stored.offline else "ОНЛАЙН")
+    if stored.revoked:
+        lines.append("ВІДКЛИКАНО")
+    return "\n".join(line for line in lines if line)
 
 
 def _issued_by(cert: x509.Certificate, ca: x509.Certificate) -> bool:

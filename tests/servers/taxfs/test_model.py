@@ -254,3 +254,39 @@ def test_server_without_ocsp_or_trust(world):
     till = world.till(key)
     till.world = type(world)(world.clock, world.ca, server)
     assert code(till.open()) is None
+
+
+def test_check_ext_types_and_results(world):
+    from emulator.wire.prro.document import Document
+
+    till = world.till(world.key())
+    till.open()
+    sale = till.sale(1234)
+    fiscal = till.ticket(till.send(sale)).ordertaxnum
+
+    def ext(kind, num=fiscal, reg=FN, name="CheckExt"):
+        return till.command(name, RegistrarNumFiscal=reg, NumFiscal=num, Type=kind)
+
+    assert ext(0).json() == {"Result": 0, "Revoked": False}
+    assert Document.from_xml(ext(1).body) == sale
+    content, cert = cms.verify(ext(2).body)
+    assert Document.from_xml(content) == sale and cert == world.server.signer.certificate
+    assert "Хліб 1 x 12.34 = 12.34" in ext(3).text and "СУМА 12.34" in ext(3).text
+    assert cms.verify(ext(4).body)[1] == till.signer.certificate
+    inner, cert = cms.verify(ext(5).body)
+    assert cms.verify(inner)[0] == sale.to_xml() and cert == world.server.signer.certificate
+    assert ext(1, num="999").json() == {"Result": 1}
+    assert ext(1, reg="4999999999").json() == {"Result": 4}
+    assert ext(0, num=f"{till.session_id}.1.5").json() == {"Result": 2}
+    assert ext(0, num="1.1.5").json() == {"Result": 3}
+    assert ext(1, name="ZRepExt").json() == {"Result": 1}              # a receipt is not a Z-report
+    assert code(ext(9)) == 11
+    assert till.command("Schemas").json()["Schemas"]
+
+
+def test_refusals_are_logged_in_one_line(world, caplog):
+    till = world.till(world.key())
+    with caplog.at_level("WARNING", logger="kkt_emu.taxfs"):
+        till.send(till.sale())
+    (record,) = caplog.records
+    assert "5 ShiftNotOpened" in record.getMessage() and "\n" not in record.getMessage()
