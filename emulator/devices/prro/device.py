@@ -75,7 +75,7 @@ class PrroDevice(PrroCore):
         """Set/Save: only a key that was read well is taken."""
         got: KeyRead | None = self.form["read"]
         if got is None or got.message is not None or got.info is None:
-            return self._show_text(Outcome(False), "Read the key first")
+            return self._show(Outcome(False), "read_first")
         self.store.put("key", {"path": self.form["path"], "password": self.form["password"],
                                "serial": got.info.serial, "owner": got.info.owner,
                                "not_after_ms": got.info.not_after_ms})
@@ -102,7 +102,7 @@ class PrroDevice(PrroCore):
 
     def select_cashier(self, name: str | None) -> Outcome:
         if name is not None and name not in self.employees():
-            return self._show_text(Outcome(False), f"No employee {name!r}")
+            return self._show(Outcome(False), "no_employee", name=name)
         self.store.put("cashier", name)
         return Outcome(True)
 
@@ -163,7 +163,7 @@ class PrroDevice(PrroCore):
         if kind not in RECEIPT_KINDS:
             raise ValueError(f"unknown receipt kind {kind!r}")
         if not 0 < amount_kop < 10_000_000_000:
-            return self._show_text(out, "The amount must be above 0.00")
+            return self._show(out, "bad_amount")
         shift = self.shift
         if not shift.get("open"):
             return self._show(out, "shift_not_opened")
@@ -173,7 +173,7 @@ class PrroDevice(PrroCore):
         if kind == "return":
             sale = self.store.last("sale", "sent") or self.store.last("sale", "offline")
             if sale is None:
-                return self._show_text(out, "No sale to return")
+                return self._show(out, "no_sale")
             retnum = sale.fiscal_num
         signer = self._signer(out)
         if signer is None:
@@ -185,7 +185,7 @@ class PrroDevice(PrroCore):
     def go_offline(self) -> Outcome:
         out = Outcome(False)
         if self.offline.active:
-            return self._show_text(out, "Already offline")
+            return self._show(out, "already_offline")
         key = self._signer(out)
         if key is None or key.info is None:
             return out
@@ -204,7 +204,7 @@ class PrroDevice(PrroCore):
         if not self.offline.active:
             if self.store.count("offline"):
                 return self.send_packages(out)
-            return self._show_text(out, "Already online")
+            return self._show(out, "already_online")
         key = self._signer(out)
         if key is None:
             return out

@@ -101,3 +101,15 @@ def test_the_seed_texts_are_in_the_message_table_verbatim():
             "Error loading key certificates", "Library not initialized", "No available business units",
             "Certificate revoked", "CertStatus: 1", "ShiftAlreadyOpened", "DocumentValidationError",
             "Certificate not found", "Online"} <= verbatim
+
+
+def test_every_message_id_the_device_uses_is_in_the_table():
+    import re
+    root = Path(__file__).resolve().parents[3] / "emulator" / "devices" / "prro"
+    used = set()
+    for path in root.glob("*.py"):
+        used |= set(re.findall(r'_show\([^,]+, "([a-z_0-9]+)"', path.read_text("utf-8")))
+        used |= set(re.findall(r'return "([a-z_0-9]+)"', path.read_text("utf-8")))
+        used |= set(re.findall(r'KeyRead\("([a-z_0-9]+)"', path.read_text("utf-8")))
+    assert "offline_no_seed" in used and "key_damaged" in used
+    assert used <= set(message_table()), sorted(used - set(message_table()))
