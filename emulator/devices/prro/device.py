@@ -191,10 +191,12 @@ class PrroDevice(PrroCore):
             return out
         if key.info.not_after_ms - self.clock.now_ms < OFFLINE_KEY_MIN_VALIDITY_MS:
             return self._show(out, "offline_refused_key")
-        problem = self.offline.begin(self.clock.now_ms)
+        with self.store.tx():       # the session and its 102 together, or neither (a kill between them)
+            problem = self.offline.begin(self.clock.now_ms)
+            if not problem:
+                self._make("offline_begin", key, shift_id=self.shift.get("id", 0) or 0)
         if problem:
             return self._show(out, problem)
-        self._make("offline_begin", key, shift_id=self.shift.get("id", 0) or 0)
         out.ok = True
         return self._show(out, "offline")
 
@@ -210,8 +212,9 @@ class PrroDevice(PrroCore):
             return out
         if not self.link_up():
             return self._show(out, "server_unreachable")
-        self._make("offline_end", key, shift_id=self.shift.get("id", 0) or 0)
-        self.offline.end()
+        with self.store.tx():       # 103 and the session's end together, or neither
+            self._make("offline_end", key, shift_id=self.shift.get("id", 0) or 0)
+            self.offline.end()
         return self.send_packages(out, key)
 
     def link_up(self) -> bool:
