@@ -27,7 +27,7 @@ import json
 import os
 import sys
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from emulator import __version__
 
@@ -170,6 +170,9 @@ def _cmd_bench(args: argparse.Namespace) -> int:
         from emulator.bench.driver import run_driver_bench
 
         result.update(run_driver_bench(quick=args.quick_net))
+        from emulator.bench.prro import run_prro
+
+        result.update(run_prro(quick=args.quick_net))
     if args.json:
         print(json.dumps(result, ensure_ascii=False))
     else:
@@ -385,6 +388,7 @@ COMMANDS: dict[str, tuple[Callable[[argparse._SubParsersAction], None],  # type:
     "console": (_add_console, _cmd_console),
     "explain-log": (_add_explain, _cmd_explain),
     "fd": (_add_fd, _cmd_fd),
+    "prro": (lambda sub: _prro().add_parser(sub), lambda args: _prro().run_command(args)),
 }
 
 
@@ -404,6 +408,11 @@ def _cmd_terminal(args: argparse.Namespace) -> int:
 
 
 COMMANDS["terminal"] = (_add_terminal, _cmd_terminal)
+
+
+def _prro() -> Any:
+    from emulator.scenario import prro_console
+    return prro_console
 
 
 def build_parser() -> argparse.ArgumentParser:

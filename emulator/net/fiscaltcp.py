@@ -33,7 +33,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import ipaddress
 import logging
 import socket
 import time
@@ -41,6 +40,7 @@ from collections.abc import Callable
 
 from emulator.net.asyncserver import BackgroundServer
 from emulator.net.ofdlink import ServerAnswer
+from emulator.net.webguard import is_loopback
 from emulator.wire.ffd.session import MAX_BODY, SIGNATURES, FramingError, SessionFramer, SessionMessage
 
 Respond = Callable[[SessionMessage, int], ServerAnswer]
@@ -48,14 +48,6 @@ WRITE_BUFFER = 64 * 1024
 MAX_MESSAGES = 1024
 log = logging.getLogger("kkt_emu.fiscaltcp")
 
-
-def _is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def _wall_ms() -> int:
@@ -69,7 +61,7 @@ class FiscalTcpServer(BackgroundServer):
                  now_ms: Callable[[], int] = _wall_ms, signatures: tuple[bytes, ...] = SIGNATURES,
                  max_body: int = MAX_BODY, message_timeout_s: float = 30.0, write_timeout_s: float = 10.0,
                  max_messages: int = MAX_MESSAGES) -> None:
-        if not _is_loopback(host):
+        if not is_loopback(host):
             raise ValueError(f"the mock {name} server listens on loopback only, not {host!r}")
         super().__init__(host, port)
         self.thread_name = f"{name}-tcp"

@@ -32,6 +32,7 @@ front it guards (``MESSAGES``).
 from __future__ import annotations
 
 import html
+import ipaddress
 import logging
 from collections.abc import Iterable
 from typing import Any
@@ -119,6 +120,16 @@ class SecurityHeaders:
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
+
+
+def is_loopback(host: str) -> bool:
+    """``localhost`` or a loopback address (127.0.0.0/8, ::1): where the local servers may listen."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def allowed_hosts(names: Iterable[str] = ()) -> list[str]:

@@ -6,6 +6,7 @@
 * ``junit``  — JUnit XML for CI.
 """
 
+from emulator.scenario import prro as _prro  # noqa: F401,I001 - registers the ПРРО scenarios (kind: prro)
 from emulator.scenario.model import (
            Scenario,
            ScenarioError,

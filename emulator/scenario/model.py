@@ -54,6 +54,9 @@ STEP_KINDS = ("press", "keys", "goto", "type", "scan", "set", "sale", "sale_free
               "advance", "host", "world", "expect", "note", "tech", "fiscal_server") + EMPTY_STEPS
 
 
+# Loaders of other devices' scenario files, by their top-level ``kind`` (``scenario.prro`` adds "prro").
+KIND_LOADERS: dict[str, Any] = {}
+
 MAX_YAML_BYTES = 4 << 20          # a scenario file (the bundled ones are a few kB)
 MAX_YAML_DEPTH = 32                # nesting of mappings and lists
 MAX_INTEGER = 2**53 - 1            # JSON's safe integers: every count, ms, price and seed fits
@@ -293,6 +296,8 @@ def load_data(data: Any, file: str = "<data>", lines: list[list[int]] | None = N
     if not isinstance(data, dict):
         raise ScenarioError(file, ["a scenario file must hold a mapping (name, steps, ...) "
                                    f"or `scenarios: [...]`, not a {type(data).__name__}"])
+    if data.get("kind") in KIND_LOADERS:
+        return list(KIND_LOADERS[data["kind"]](data, file, lines))
     many = data.get("scenarios")
     for sc in many if isinstance(many, list) else [data]:
         _bare_steps(sc)

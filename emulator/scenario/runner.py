@@ -49,6 +49,8 @@ from emulator.world.spec import apply_host, apply_world, make_backend, tokens_na
 from tls_store import TlsStore
 
 SETTLE_MAX_MS = 60_000
+# Runners of other devices' scenarios, by scenario class (``scenario.prro`` adds the ПРРО's).
+KIND_RUNNERS: dict[type, Callable[..., ScenarioResult]] = {}
 Printer = Callable[[str], None]
 
 
@@ -743,6 +745,8 @@ def run_scenario(source: Scenario | str | Path | Mapping[str, Any], *, trace: Pr
         if len(loaded) != 1:
             raise ValueError(f"{source}: holds {len(loaded)} scenarios; use run_paths")
         sc = loaded[0]
+    if type(sc) in KIND_RUNNERS:
+        return KIND_RUNNERS[type(sc)](sc, trace=trace, verbose=verbose)
     if sc.network == "both":
         return run_on_both(sc, trace=trace, verbose=verbose)
     r = ScenarioRun(sc, trace=trace, verbose=verbose).run()
