@@ -344,14 +344,22 @@ def render(document: Document, width_dots: int = WIDTH_DOTS) -> Image.Image:
     return page
 
 
-def render_png(document: Document, width_dots: int = WIDTH_DOTS) -> bytes:
+def png_bytes(page: Image.Image) -> bytes:
     buf = io.BytesIO()
-    render(document, width_dots).save(buf, "PNG", optimize=False)
+    page.save(buf, "PNG")
     return buf.getvalue()
+
+
+def pdf_bytes(page: Image.Image, dpi: int = 180) -> bytes:
+    """A picture of the paper as a one-page PDF at the head's resolution (Pillow's PDF writer, 1 bit a dot)."""
+    buf = io.BytesIO()
+    page.convert("1").save(buf, "PDF", resolution=float(dpi))
+    return buf.getvalue()
+
+
+def render_png(document: Document, width_dots: int = WIDTH_DOTS) -> bytes:
+    return png_bytes(render(document, width_dots))
 
 
 def render_pdf(document: Document, width_dots: int = WIDTH_DOTS, dpi: int = 180) -> bytes:
-    """The document as a one-page PDF of the paper's picture, at the head's resolution (Pillow's PDF writer)."""
-    buf = io.BytesIO()
-    render(document, width_dots).save(buf, "PDF", resolution=float(dpi))
-    return buf.getvalue()
+    return pdf_bytes(render(document, width_dots), dpi)
