@@ -18,6 +18,7 @@ qrcode, images dot for dot. A scanner reads the codes off the picture.
 from __future__ import annotations
 
 import io
+import unicodedata
 from collections import deque
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -190,10 +191,15 @@ class Paper:
 # ---------------------------------------------------------------- render
 @lru_cache(maxsize=8)
 def _font(size: int, bold: bool) -> Any:
-    try:
-        return ImageFont.truetype(FONT_FILES[1 if bold else 0], size)
+    try:   # the basic layout: one glyph a cell, no shaping library to trip over odd characters
+        return ImageFont.truetype(FONT_FILES[1 if bold else 0], size, layout_engine=ImageFont.Layout.BASIC)
     except OSError:
         return ImageFont.load_default(size=size)
+
+
+def _printable(c: str) -> str:
+    """What a print head makes of a character: control and unassigned code points print as '?'."""
+    return "?" if unicodedata.category(c)[0] == "C" else c
 
 
 def _run_image(text: str, style: Style) -> Image.Image:
@@ -202,7 +208,8 @@ def _run_image(text: str, style: Style) -> Image.Image:
     draw = ImageDraw.Draw(img)
     font = _font(20 if style.font == 0 else 15, style.bold)
     for i, c in enumerate(text):
-        draw.text((i * cw, 1), c, fill=0, font=font)
+        if c != " ":
+            draw.text((i * cw, 1), _printable(c), fill=0, font=font)
     if style.underline:
         draw.rectangle((0, ch - style.underline, img.width, ch - 1), fill=0)
     if style.invert:
