@@ -12,6 +12,8 @@ Subcommands::
     kkt-emu fd show STATE_DIR|ARCHIVE [--json] [--number N]
         the fiscal drive's documents (ФД, type, date, ФП, delivered or pending),
         or one decoded; exit 2 for a missing or damaged archive
+    kkt-emu printer serve [--port N] [--png-dir DIR] [faults]
+        the emulated ESC/POS receipt printer on loopback, with a console on standard input
 
 Each subcommand is a pair ``_add_<name>(subparsers)`` / ``_cmd_<name>(args)``
 registered in ``COMMANDS``; a new one (``bench``) adds its pair there.
@@ -221,6 +223,22 @@ def _cmd_serve(args: argparse.Namespace) -> int:
     return serve_main(args)
 
 
+# ---------------------------------------------------------------- printer
+def _add_printer(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    from emulator.fronts.printer import add_arguments
+
+    p = sub.add_parser("printer", help="the emulated ESC/POS receipt printer on loopback")
+    psub = p.add_subparsers(dest="printer_command", metavar="SUBCOMMAND")
+    psub.required = True
+    add_arguments(psub.add_parser("serve", help="run the printer on raw TCP (port 9100 style), with a console"))
+
+
+def _cmd_printer(args: argparse.Namespace) -> int:
+    from emulator.fronts.printer import main as printer_main
+
+    return printer_main(args)
+
+
 # ---------------------------------------------------------------- fd (fiscal documents)
 # `kkt-emu fd <subcommand>`: each subcommand is a pair in FD_COMMANDS, as COMMANDS are.
 def _add_fd_decode(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -324,6 +342,7 @@ COMMANDS: dict[str, tuple[Callable[[argparse._SubParsersAction], None],  # type:
     "serve": (_add_serve, _cmd_serve),
     "explain-log": (_add_explain, _cmd_explain),
     "fd": (_add_fd, _cmd_fd),
+    "printer": (_add_printer, _cmd_printer),
 }
 
 

@@ -215,7 +215,7 @@ class PrinterModel:
             return
         before_lines = self.paper.lines_printed
         self.paper.apply(e)
-        self.stats["documents"] = self.paper.cuts
+        self.stats["documents"] = self.paper.ended
         if self.paper_lines is not None:
             self.paper_lines = max(0, self.paper_lines - (self.paper.lines_printed - before_lines))
             if self.paper_lines == 0:
@@ -249,7 +249,7 @@ class PrinterModel:
                     "cover_open": self.cover_open, "offline": self.offline, "slow_ms": self.slow_ms,
                     "paper_lines": self.paper_lines, "drawer_open": self.drawer_open,
                     "drawer_openings": len(self.drawer_openings), "held_events": len(self._held),
-                    "documents": self.paper.cuts, **{f"stat_{k}": v for k, v in self.stats.items()}}
+                    "documents": self.paper.ended, **{f"stat_{k}": v for k, v in self.stats.items()}}
 
 
 class PrinterSession:

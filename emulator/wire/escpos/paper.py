@@ -121,6 +121,7 @@ class Paper:
         self._align = 0
         self.lines_printed = 0
         self.cuts = 0
+        self.ended = 0                     # documents ended so far, by a cut or by the length bound
 
     def apply(self, e: Event) -> None:
         if isinstance(e, Text):
@@ -184,6 +185,7 @@ class Paper:
             self._end()
 
     def _end(self) -> None:
+        self.ended += 1
         self.documents.append(self.current)
         self.current = Document()
 
