@@ -34,7 +34,6 @@ the ESC/POS status bytes.
 from __future__ import annotations
 
 import io
-import socket
 import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -288,7 +287,7 @@ class PrinterLink:
                 opened = True
             return PrintResult("printed", f"{where}: {what} done", ms(), status, sent=sent, drawer_opened=opened,
                                bytes_sent=nbytes)
-        except (_Deadline, TimeoutError, socket.timeout):
+        except (_Deadline, TimeoutError):
             return PrintResult("timeout", f"{where}: no answer within {self.timeout_s:g} s", ms(), status, sent=sent)
         except OSError as exc:
             return PrintResult("offline", f"{where} is offline ({type(exc).__name__})", ms(), status, sent=sent)

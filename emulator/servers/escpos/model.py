@@ -39,7 +39,7 @@ from __future__ import annotations
 import threading
 import time
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from emulator.base.clock import VirtualClock
@@ -147,11 +147,13 @@ class PrinterModel:
         with self._lock:
             if self.clock is not None:
                 for s in parsed:
-                    self.clock.call_at(s.at_ms, lambda s=s: self.set_fault(s.fault, s.value),
-                                       label=f"printer {s.fault}")
+                    self.clock.call_at(s.at_ms, self._step(s), label=f"printer {s.fault}")
             else:
                 self._plan = sorted([*self._plan, *parsed], key=lambda s: s.at_ms)
         self.tick()
+
+    def _step(self, s: FaultStep) -> Callable[[], None]:
+        return lambda: self.set_fault(s.fault, s.value)
 
     def tick(self) -> None:
         """Apply the plan's changes that are due (live; with a virtual clock its timers do that)."""
@@ -273,6 +275,6 @@ class PrinterSession:
                     m.stats["dropped_bytes"] += e.nbytes
                 elif isinstance(e, Init):
                     continue
-                elif isinstance(e, PRINT_EVENTS) or isinstance(e, DrawerPulse):
+                elif isinstance(e, (*PRINT_EVENTS, DrawerPulse)):
                     m._take(e)
         return bytes(reply)
