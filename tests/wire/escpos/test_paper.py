@@ -97,3 +97,11 @@ def test_bad_codes_render_as_marked_placeholders_not_errors():
     assert decode(img) == []
     assert isinstance(doc.elements[0], type(doc.barcodes[0]))
     assert not any(isinstance(e, TextLine) for e in doc.elements)
+
+
+def test_control_characters_in_a_barcode_text_or_a_code_page_render_as_question_marks():
+    # GS k 0 with a CR in its data (UPC-A of garbage), DEL in CP437 and C1 controls of ISO 8859-7
+    data = b"\x1dH\x02\x1dk\x00\r\x00" + b"\x7f\n" + b"\x1bt\x0f\x80\x81\n\x1dV\x00"
+    (doc,) = paper_of(data).documents
+    assert doc.text_lines() == ["\r", "\x7f", "\x80\x81"]
+    assert render(doc).height > 3 * LINE_SPACING
