@@ -36,7 +36,7 @@ from __future__ import annotations
 import io
 import time
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 PRINT_TIMEOUT_S = 5.0
@@ -131,7 +131,6 @@ class PrintResult:
     sent: bool = False                 # the receipt's bytes went to the printer
     drawer_opened: bool = False
     bytes_sent: int = 0
-    extra: dict[str, Any] = field(default_factory=dict)
 
     @property
     def isprint(self) -> int:
