@@ -23,6 +23,7 @@ Every way it can end is a ``PrintResult`` with one of ``OUTCOMES``:
   during the receipt, ``sent`` is true: the printer keeps the rest and prints
   it when a roll is loaded, so the receipt must not be sent again;
 * ``timeout`` — no answer within the deadline (a slow or stalled printer);
+  with ``sent`` true the printer has the receipt and may still print it late;
 * ``bad_receipt`` — the data make no receipt (an EAN-13 with a wrong check
   digit, a Code128 with characters it cannot carry, a logo that is no image).
 
