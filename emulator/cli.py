@@ -14,6 +14,8 @@ Subcommands::
         or one decoded; exit 2 for a missing or damaged archive
     kkt-emu terminal serve [--host H] [--port N] [--no-console]
         the emulated PrivatBank bank terminal (ECR JSON over TCP) alone on loopback, with a console
+    kkt-emu printer serve [--port N] [--png-dir DIR] [faults]
+        the emulated ESC/POS receipt printer on loopback, with a console on standard input
 
 Each subcommand is a pair ``_add_<name>(subparsers)`` / ``_cmd_<name>(args)``
 registered in ``COMMANDS``; a new one (``bench``) adds its pair there.
@@ -283,6 +285,22 @@ def _cmd_console(args: argparse.Namespace) -> int:
     return serve_main(args)
 
 
+# ---------------------------------------------------------------- printer
+def _add_printer(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    from emulator.fronts.printer import add_arguments
+
+    p = sub.add_parser("printer", help="the emulated ESC/POS receipt printer on loopback")
+    psub = p.add_subparsers(dest="printer_command", metavar="SUBCOMMAND")
+    psub.required = True
+    add_arguments(psub.add_parser("serve", help="run the printer on raw TCP (port 9100 style), with a console"))
+
+
+def _cmd_printer(args: argparse.Namespace) -> int:
+    from emulator.fronts.printer import main as printer_main
+
+    return printer_main(args)
+
+
 # ---------------------------------------------------------------- fd (fiscal documents)
 # `kkt-emu fd <subcommand>`: each subcommand is a pair in FD_COMMANDS, as COMMANDS are.
 def _add_fd_decode(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -389,6 +407,7 @@ COMMANDS: dict[str, tuple[Callable[[argparse._SubParsersAction], None],  # type:
     "explain-log": (_add_explain, _cmd_explain),
     "fd": (_add_fd, _cmd_fd),
     "prro": (lambda sub: _prro().add_parser(sub), lambda args: _prro().run_command(args)),
+    "printer": (_add_printer, _cmd_printer),
 }
 
 

@@ -1,0 +1,1 @@
+"""ESC/POS, the receipt printers' byte stream: the parser (``parser.py``) and the paper it prints on (``paper.py``)."""
