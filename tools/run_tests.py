@@ -2,9 +2,10 @@
 """The test suite in two pytest processes side by side (what ``make test`` and CI run).
 
 The machine has two cores. The suite splits into a CPU-bound half that runs
-on virtual time or on bytes alone (the fuzz tests, the wire codecs, the
-bundled scenarios, the scenario runner) and the rest (real servers, real
-sockets and processes, the browser, the timing bounds). Each half runs in its
+on bytes or virtual time alone (the fuzz tests, the wire codecs, the rules,
+the scenario loader) and the rest (real servers, real sockets and processes,
+the browser, the bundled scenarios, several of which also run on the real
+network and compare their logs). Each half runs in its
 own pytest process; their outputs are printed one after the other, each
 whole, and the last line sums both (``N passed, N failed``). The exit status
 is pytest's worst: 0 only when both halves passed.
@@ -26,7 +27,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 # The CPU-bound half: no real server or timing bound in these (paths relative to the root).
-CPU_HALF = ["tests/fuzz", "tests/wire", "tests/test_bundled_scenarios.py", "tests/scenario", "tests/rules"]
+CPU_HALF = ["tests/fuzz", "tests/wire", "tests/scenario", "tests/rules"]
 
 
 def _counts(junit: Path) -> tuple[int, int, int, int]:
