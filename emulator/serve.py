@@ -451,8 +451,9 @@ class Serve:
         self.webconsole = wc = WebConsole(
             device=lambda: self.device, run=self.run_on_device_thread, post=self.driver.post, live=self.live,
             pace=self.driver, advance=self.world.advance, catalogue=catalogue,
-            links={} if self.world.fiscal is None else {"ofd": self.world.fiscal.ofd.faults.plan,
-                                                        "oism": self.world.fiscal.oism.faults.plan})
+            links={**({} if self.world.fiscal is None else {"ofd": self.world.fiscal.ofd.faults.plan,
+                                                             "oism": self.world.fiscal.oism.faults.plan}),
+                   **({} if self.world.tech is None else {"tech": self.world.tech.link})})
         shown = self.device.on_event
 
         def both(ev: Any) -> None:

@@ -108,6 +108,7 @@ class TcpTechLink(_Names):
         self.ssl_context = ssl_context
         self.server_hostname = server_hostname
         self.timeout_s = timeout_s
+        self.down = False            # switched off (a trainer's fault): every request refused, no connection made
         self.sessions_opened = 0
         self._clients: dict[str, TechClient] = {}
         self._lock = threading.Lock()
@@ -115,6 +116,9 @@ class TcpTechLink(_Names):
 
     def request(self, key: str, frame: Frame, deliver: Deliver) -> None:
         def work() -> TechReply:
+            if self.down:
+                self.close(key)
+                return TechReply(None, Failure.REFUSED, "connection refused (the link is switched off)")
             try:
                 with self._lock:
                     client = self._clients.get(key)

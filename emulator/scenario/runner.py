@@ -37,7 +37,6 @@ from emulator.devices.kkt.settings import Settings, SettingsStore
 from emulator.devices.printer.form import qr_text
 from emulator.fronts.operator import Operator, OperatorError
 from emulator.net.seam import NetRequest, NetResult
-from emulator.net.techlink import SimTechLink
 from emulator.rules.marking import is_marking
 from emulator.rules.syntax import TOKEN_RE, mask_token
 from emulator.scenario.model import Scenario, ScenarioError, Step, load_all, load_data, load_file, setting_node
@@ -336,8 +335,8 @@ class ScenarioRun:
             m.queue_token_for_inn(value["token_for_inn"]["inn"], value["token_for_inn"]["token"])
         elif isinstance(value, Mapping) and "down" in value:
             link = self.world.tech.link if self.world.tech is not None else None
-            if not isinstance(link, SimTechLink):
-                raise StepFailed("tech down is available on the simulated network only")
+            if link is None:
+                raise StepFailed("tech down: the scenario has no technological server")
             link.down = bool(value["down"])
 
     def _exp_tech(self, want: Mapping[str, Any]) -> str | None:

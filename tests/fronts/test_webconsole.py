@@ -232,3 +232,25 @@ def test_the_clock_takes_only_its_speeds_and_a_jump_is_a_step_of_the_lesson():
             wc._press({"keys": ["НЕТ"]})
     finally:
         world.close()
+
+
+def test_the_technological_servers_link_is_switched_live_and_is_a_tech_step_of_the_lesson(tmp_path):
+    from emulator.fronts.webconsole import WebConsole
+    from emulator.fronts.webconsole.app import Refused
+
+    world, device, wc = console_over_a_device()
+    try:
+        tech = world.add_techserver(tmp_path / "tech.sqlite3")
+        wc = WebConsole(device=lambda: device, run=wc.run, post=lambda fn: fn(), live=wc.live, pace=_Pace(),
+                        advance=world.advance, catalogue=lambda: [], links={"tech": tech.link})
+        wc.lesson_action({"action": "start"})
+        state = wc.link_switch({"name": "tech", "down": True})
+        assert tech.link.down is True and state["links"]["tech"] is True
+        wc.link_switch({"name": "tech", "down": False})
+        assert tech.link.down is False
+        with pytest.raises(Refused):
+            wc.link_switch({"name": "ofd", "down": True})     # this console has no fiscal servers
+        assert wc.lesson is not None
+        assert [s for s in wc.lesson.steps if "tech" in s] == [{"tech": {"down": True}}, {"tech": {"down": False}}]
+    finally:
+        world.close()

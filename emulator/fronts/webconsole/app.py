@@ -167,7 +167,9 @@ class WebConsole:
         self._catalogue_fn = catalogue
         self._catalogue: list[dict[str, Any]] | None = None
         self.names = names
-        self.links = dict(links or {})   # "ofd" / "oism" -> the mock's fault plan (its ``down`` switch)
+        # "ofd" / "oism" -> the mock's fault plan, "tech" -> the device's link to the technological server
+        # (each with its ``down`` switch)
+        self.links = dict(links or {})
         self.hub = Hub()
         self.lesson: Lesson | None = None
         self.playback: Playback | None = None
@@ -519,7 +521,8 @@ class WebConsole:
         return self.hosts_state()
 
     def link_switch(self, body: dict[str, Any]) -> dict[str, Any]:
-        """The mock OFD's or ОИСМ's link down or up (a scenario's ``fiscal_server`` step)."""
+        """The mock OFD's or ОИСМ's link down or up (a scenario's ``fiscal_server`` step), or the
+        technological server's (its ``tech: {down: …}`` step)."""
         name, down = body.get("name"), body.get("down")
         if name not in self.links:
             raise Refused(f"name: one of {', '.join(sorted(self.links)) or '(no fiscal servers)'}")
@@ -528,8 +531,11 @@ class WebConsole:
         d = self.device()
         self.links[name].down = down
         if self.lesson is not None:
-            self.lesson.fiscal(d.clock.now_ms, str(name), down)
-        label = {"ofd": "ОФД", "oism": "ОИСМ"}.get(str(name), str(name))
+            if name == "tech":
+                self.lesson.tech(d.clock.now_ms, down)
+            else:
+                self.lesson.fiscal(d.clock.now_ms, str(name), down)
+        label = {"ofd": "ОФД", "oism": "ОИСМ", "tech": "Технологический сервер"}.get(str(name), str(name))
         self.hub.publish("event", {"t": d.clock.now_ms, "kind": "control",
                                    "text": f"{label}: {'недоступен' if down else 'в работе'}"})
         log.info("training console: %s down=%s", name, down)

@@ -96,6 +96,10 @@ class Lesson:
         self._at(now_ms)
         self.steps.append({"fiscal_server": {"name": name, "down": down}})
 
+    def tech(self, now_ms: int, down: bool) -> None:
+        self._at(now_ms)
+        self.steps.append({"tech": {"down": down}})
+
     def log(self, code: int) -> None:
         self.log_codes.append(code)
 
