@@ -285,20 +285,21 @@ def _cmd_console(args: argparse.Namespace) -> int:
     return serve_main(args)
 
 
-# ---------------------------------------------------------------- printer
-def _add_printer(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    from emulator.fronts.printer import add_arguments
+# ---------------------------------------------------------------- the Device Manager's peers alone
+def _peer(name: str, module: str, help_text: str, serve_help: str) -> tuple[Any, Any]:
+    """``kkt-emu NAME serve``: one emulated peer on loopback, its arguments and main in ``module``."""
+    import importlib
 
-    p = sub.add_parser("printer", help="the emulated ESC/POS receipt printer on loopback")
-    psub = p.add_subparsers(dest="printer_command", metavar="SUBCOMMAND")
-    psub.required = True
-    add_arguments(psub.add_parser("serve", help="run the printer on raw TCP (port 9100 style), with a console"))
+    def add(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+        p = sub.add_parser(name, help=help_text)
+        peer_sub = p.add_subparsers(dest=f"{name}_command", metavar="SUBCOMMAND")
+        peer_sub.required = True
+        importlib.import_module(module).add_arguments(peer_sub.add_parser("serve", help=serve_help))
 
+    def run(args: argparse.Namespace) -> int:
+        return int(importlib.import_module(module).main(args))
 
-def _cmd_printer(args: argparse.Namespace) -> int:
-    from emulator.fronts.printer import main as printer_main
-
-    return printer_main(args)
+    return add, run
 
 
 # ---------------------------------------------------------------- fd (fiscal documents)
@@ -407,26 +408,14 @@ COMMANDS: dict[str, tuple[Callable[[argparse._SubParsersAction], None],  # type:
     "explain-log": (_add_explain, _cmd_explain),
     "fd": (_add_fd, _cmd_fd),
     "prro": (lambda sub: _prro().add_parser(sub), lambda args: _prro().run_command(args)),
-    "printer": (_add_printer, _cmd_printer),
+    "printer": _peer("printer", "emulator.fronts.printer", "the emulated ESC/POS receipt printer on loopback",
+                     "run the printer on raw TCP (port 9100 style), with a console"),
 }
 
 
-def _add_terminal(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    from emulator.servers.bankterm.serve import add_arguments
-
-    p = sub.add_parser("terminal", help="the emulated PrivatBank bank terminal (ECR JSON over TCP)")
-    t_sub = p.add_subparsers(dest="terminal_command", metavar="SUBCOMMAND")
-    t_sub.required = True
-    add_arguments(t_sub.add_parser("serve", help="serve the terminal alone on loopback, with a console"))
-
-
-def _cmd_terminal(args: argparse.Namespace) -> int:
-    from emulator.servers.bankterm.serve import main as terminal_main
-
-    return terminal_main(args)
-
-
-COMMANDS["terminal"] = (_add_terminal, _cmd_terminal)
+COMMANDS["terminal"] = _peer("terminal", "emulator.servers.bankterm.serve",
+                             "the emulated PrivatBank bank terminal (ECR JSON over TCP)",
+                             "serve the terminal alone on loopback, with a console")
 
 
 def _prro() -> Any:

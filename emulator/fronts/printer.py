@@ -18,7 +18,6 @@ are accepted for ``--host``.
 from __future__ import annotations
 
 import argparse
-import ipaddress
 import json
 import signal
 import sys
@@ -26,6 +25,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
+from emulator.net.webguard import is_loopback
 from emulator.servers.escpos.model import PrinterModel
 from emulator.servers.escpos.tcp import PrinterTcp
 
@@ -42,15 +42,6 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--cover-open", action="store_true", help="start with the cover open")
     p.add_argument("--slow-ms", type=int, default=0, help="delay before each piece of data is handled")
     p.add_argument("--paper-lines", type=int, help="the roll ends after this many lines")
-
-
-def _loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 class PrinterConsole:
@@ -111,7 +102,7 @@ def _watch(model: PrinterModel, png_dir: Path | None, stop: threading.Event, out
 
 
 def main(args: argparse.Namespace) -> int:
-    if not _loopback(args.host):
+    if not is_loopback(args.host):
         print(f"kkt-emu printer: --host {args.host} is not a loopback address", file=sys.stderr)
         return 2
     model = PrinterModel()
