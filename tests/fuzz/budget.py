@@ -1,4 +1,9 @@
-"""The shared budget and example database of the fuzz targets."""
+"""The shared budget and example database of the fuzz targets.
+
+The targets assert their time bounds on the process's CPU time (``time.process_time``, every
+thread of the test process): a pathological input that makes a parser work too long fails, a
+stall of a loaded machine (the other half of the suite, a browser starting) does not.
+"""
 
 from __future__ import annotations
 

@@ -132,9 +132,9 @@ def malformed(draw: st.DrawFn, key: str) -> bytes:
 def test_malformed_envelopes_are_refused_and_change_nothing(rig, data):
     raw = data.draw(malformed(rig.key))
     before = snapshot(rig)
-    t = time.perf_counter()
+    t = time.process_time()
     answer = rig.driver.handle_bytes(raw)
-    assert time.perf_counter() - t < BOUND_S
+    assert time.process_time() - t < BOUND_S
     assert isinstance(answer["result"], int) and answer["result"] != R.OK, (raw, answer)
     assert isinstance(answer["description"], str) and answer["description"], answer
     json.dumps(answer)

@@ -64,7 +64,7 @@ def run(reader: ef.FrameReader, data: bytes, cuts: list[int]) -> tuple[list[ef.F
 def test_any_bytes_in_any_chunks(pieces, cuts):
     data = b"".join(pieces)
     reader = ef.FrameReader()
-    t = time.perf_counter()
+    t = time.process_time()
     got, dropped = run(reader, data, cuts)
     for _ in range(len(data) // 2 + 1):         # the line goes quiet: every stalled header is given up
         if not reader.buffered:
@@ -75,7 +75,7 @@ def test_any_bytes_in_any_chunks(pieces, cuts):
             else:
                 dropped += e.nbytes
     assert reader.buffered == 0
-    assert time.perf_counter() - t < BOUND_S
+    assert time.process_time() - t < BOUND_S
     assert sum(len(ef.build_frame(f)) for f in got) + dropped == len(data)
     for f in got:                               # the hot path and the construct definition agree
         body = ef.FrameStruct.parse(ef.build_frame(f)).body.value

@@ -37,7 +37,7 @@ def test_any_bytes_in_any_chunks(pieces, cuts):
     data = b"".join(n + b"\x00" + (encode(m) if m is not None else b"") for n, m in pieces)
     sent = [m for _, m in pieces if m is not None]
     s = Splitter(max_message=CAP)
-    t = time.perf_counter()
+    t = time.process_time()
     got, i, k = [], 0, 0
     while i < len(data):
         n = cuts[k % len(cuts)]
@@ -47,7 +47,7 @@ def test_any_bytes_in_any_chunks(pieces, cuts):
                 got.append(e)
         assert s.buffered <= CAP
         i, k = i + n, k + 1
-    assert time.perf_counter() - t < BOUND_S
+    assert time.process_time() - t < BOUND_S
     fits = [m for m in sent if len(encode(m)) - 1 <= CAP]
     it = iter(got)
     assert all(any(g == m for g in it) for m in fits)      # every good message that fits, in order
@@ -60,7 +60,7 @@ def test_any_messages_to_the_terminal(steps, plan):
     clock = VirtualClock(1_780_000_000_000)
     term = BankTerminal(lambda: clock.now_ms)
     term.faults.plan(plan)
-    t = time.perf_counter()
+    t = time.process_time()
     for msg, wait in steps:
         for out in term.handle(msg) + term.poll():
             assert isinstance(out, (Message, Close))
@@ -71,5 +71,5 @@ def test_any_messages_to_the_terminal(steps, plan):
         term.poll()
         assert term.busy == (term.next_due() is not None)
         assert term.last_stat == 0 or term.busy
-    assert time.perf_counter() - t < BOUND_S
+    assert time.process_time() - t < BOUND_S
     assert all(txn.status in "1234" for txn in term.batch)

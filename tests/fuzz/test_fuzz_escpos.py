@@ -78,7 +78,7 @@ def _chunked(data: bytes, sizes: list[int]):
 @fuzz("escpos", examples=10_000)
 @given(streams, cuts)
 def test_parser_any_bytes_in_any_chunks(data, sizes):
-    t = time.perf_counter()
+    t = time.process_time()
     whole = EscPosParser(max_payload=CAP)
     expected = whole.feed(data)
     parser = EscPosParser(max_payload=CAP)
@@ -92,13 +92,13 @@ def test_parser_any_bytes_in_any_chunks(data, sizes):
     for e in got:
         paper.apply(e)
     assert len(paper.documents) <= 5 and len(paper.current.elements) < 200
-    assert time.perf_counter() - t < BOUND_S
+    assert time.process_time() - t < BOUND_S
 
 
 @fuzz("escpos_printer")
 @given(streams, cuts, st.sampled_from([None, "paper_out", "cover_open", "paper_lines"]))
 def test_printer_session_answers_any_bytes(data, sizes, fault):
-    t = time.perf_counter()
+    t = time.process_time()
     model = PrinterModel(VirtualClock(0), keep=5)
     if fault == "paper_lines":
         model.set_fault("paper_lines", 1)
@@ -113,17 +113,17 @@ def test_printer_session_answers_any_bytes(data, sizes, fault):
         model.set_fault("paper_lines", None)
         model.set_fault("paper_out", False)
     assert model.held == 0 and len(model.documents) <= 5
-    assert time.perf_counter() - t < BOUND_S
+    assert time.process_time() - t < BOUND_S
 
 
 @fuzz("escpos_render")
 @given(streams)
 def test_render_any_document(data):
-    t = time.perf_counter()
+    t = time.process_time()
     paper = Paper(max_elements=200)
     for e in EscPosParser(max_payload=CAP).feed(data):
         paper.apply(e)
     for doc in [*paper.documents, paper.current]:
         img = render(doc)
         assert img.width == 512 + 32 and img.height <= 2 * MAX_RENDER_HEIGHT + 64
-    assert time.perf_counter() - t < BOUND_S * 2
+    assert time.process_time() - t < BOUND_S * 2

@@ -23,9 +23,9 @@ pieces = st.sampled_from(["ГИС МТ", "\t", " ", "\n", "758", "[", "]", "9812
 
 
 def _timed(text):
-    t = time.perf_counter()
+    t = time.process_time()
     out = explain(text)
-    assert time.perf_counter() - t < BOUND_S
+    assert time.process_time() - t < BOUND_S
     for e in out:
         assert isinstance(e.text(), str) and e.to_json()["code"] == e.code
     return out

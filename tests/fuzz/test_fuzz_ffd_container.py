@@ -65,7 +65,7 @@ def test_containers_round_trip_and_damage_is_caught(c, i, flip, junk):
 @given(st.one_of(envelopes, st.builds(_mutate, envelopes, st.integers(0, 10 ** 6), st.integers(0, 255)),
                  st.binary(max_size=150)))
 def test_servers_answer_any_message_without_raising(data):
-    t = time.perf_counter()
+    t = time.process_time()
     try:
         opened = open_message(data)
     except FfdError as exc:
@@ -78,4 +78,4 @@ def test_servers_answer_any_message_without_raising(data):
         assert opened is not None and rec.document == opened.document and ofd.verify_ack(rec.ack, rec.document)
     if reply is not None:
         assert open_message(reply).doc_type == 7
-    assert time.perf_counter() - t < BOUND_S
+    assert time.process_time() - t < BOUND_S

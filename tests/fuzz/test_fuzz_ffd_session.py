@@ -58,7 +58,7 @@ pieces = st.one_of(st.binary(max_size=60), near, st.sampled_from(SIGNATURES), me
 def test_any_bytes_in_any_chunks(parts, cuts, max_body):
     data = b"".join(parts)
     framer = SessionFramer(max_body=max_body)
-    t = time.perf_counter()
+    t = time.process_time()
     taken, i, k = 0, 0, 0
     while i < len(data):
         n = cuts[k % len(cuts)]
@@ -71,7 +71,7 @@ def test_any_bytes_in_any_chunks(parts, cuts, max_body):
                 taken += HEADER_SIZE + len(e.body)
         assert framer.buffered <= framer.max_buffer
         i, k = i + n, k + 1
-    assert time.perf_counter() - t < BOUND_S
+    assert time.process_time() - t < BOUND_S
     assert taken + framer.buffered == len(data)
     try:
         decode_message(data)

@@ -48,7 +48,7 @@ documents = st.builds(lambda t, body: t.to_bytes(2, "little") + len(body).to_byt
 
 
 def _check(decode, encode, data: bytes) -> None:
-    t = time.perf_counter()
+    t = time.process_time()
     try:
         value = decode(data)
     except FfdError as exc:
@@ -56,7 +56,7 @@ def _check(decode, encode, data: bytes) -> None:
         assert exc.text and "\n" not in exc.text
     else:
         assert encode(value) == data
-    assert time.perf_counter() - t < BOUND_S
+    assert time.process_time() - t < BOUND_S
 
 
 @fuzz("ffd_tlv", examples=10_000)

@@ -24,10 +24,10 @@ BODIES = st.one_of(
 @fuzz("prro_answers")
 @given(STATUSES, BODIES)
 def test_any_answer_gives_a_result_with_known_messages(status, body):
-    t0 = time.perf_counter()
+    t0 = time.process_time()
     for got in (read_doc_answer(status, body), read_package_answer(status, body), read_error(status, body)):
         assert isinstance(got.ok, bool)
         for m in got.messages:
             assert m.startswith("@") or m in message_table()
         assert len(got.error_line) <= 300
-    assert time.perf_counter() - t0 < 2.0
+    assert time.process_time() - t0 < 2.0

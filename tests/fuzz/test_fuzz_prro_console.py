@@ -16,11 +16,11 @@ WORDS = st.sampled_from(["sale", "advance", "issue_key", "register", "set_key", 
 @fuzz("prro_console")
 @given(st.one_of(st.text(max_size=200), st.lists(WORDS, max_size=8).map(" ".join)))
 def test_any_line_parses_or_is_one_line_of_error(line):
-    t0 = time.perf_counter()
+    t0 = time.process_time()
     try:
         step = parse_line(line)
     except ValueError as exc:
         assert "\n" not in str(exc) and str(exc)
     else:
         assert step is None or step.kind
-    assert time.perf_counter() - t0 < 2.0
+    assert time.process_time() - t0 < 2.0

@@ -41,7 +41,7 @@ near_frames = st.builds(lambda f, i, b: (lambda raw: raw[:i % len(raw)] + bytes(
 def test_any_bytes_in_any_chunks(pieces, cuts):
     data = b"".join(pieces)
     reader = FrameReader(max_buffer=2 * MAX_FRAME)
-    t = time.perf_counter()
+    t = time.process_time()
     got, dropped, i, k = [], 0, 0, 0
     while i < len(data):
         n = cuts[k % len(cuts)]
@@ -52,7 +52,7 @@ def test_any_bytes_in_any_chunks(pieces, cuts):
                 dropped += e.nbytes
         assert reader.buffered <= reader.max_buffer
         i, k = i + n, k + 1
-    assert time.perf_counter() - t < BOUND_S
+    assert time.process_time() - t < BOUND_S
     assert sum(len(build_frame(f)) for f in got) + dropped + reader.buffered >= len(data) - HEADER_SIZE
 
 

@@ -118,9 +118,9 @@ def test_framer_buffer_is_bounded_and_garbage_is_linear():
     # 2 MB of the same false start: every start is dropped, memory stays bounded, time linear
     f2 = SessionFramer()
     noise = (OFD_SIGNATURE + b"\xff" * 26) * 70_000
-    t = time.perf_counter()
+    t = time.process_time()
     events = f2.feed(noise)
-    assert time.perf_counter() - t < 2.0
+    assert time.process_time() - t < 2.0
     assert f2.buffered <= f2.max_buffer and all(isinstance(e, FramingError) for e in events)
     # 4 MB of signature-free bytes: one garbage report
     f3 = SessionFramer()

@@ -91,10 +91,10 @@ def test_stlv_longer_than_its_tag_allows_is_refused() -> None:
 
 
 def test_input_over_the_bound_is_refused_at_once() -> None:
-    t = time.perf_counter()
+    t = time.process_time()
     with pytest.raises(FfdError) as exc:
         decode_fields(b"\0" * (MAX_INPUT + 1))
-    assert exc.value.offset == MAX_INPUT and time.perf_counter() - t < 0.5
+    assert exc.value.offset == MAX_INPUT and time.process_time() - t < 0.5
 
 
 @pytest.mark.parametrize("make", [
@@ -106,12 +106,12 @@ def test_pathological_input_is_bounded_in_time_and_memory(make) -> None:  # type
     data = make()
     assert len(data) <= MAX_INPUT
     tracemalloc.start()
-    t = time.perf_counter()
+    t = time.process_time()
     try:
         decode_fields(data)
     except FfdError:
         pass
-    elapsed = time.perf_counter() - t
+    elapsed = time.process_time() - t
     _, peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
     assert elapsed < 2.0
