@@ -332,7 +332,7 @@ class TaxServer:
             return Answer(503, b"", fault=str(item), delay_ms=delay)
         answer = self._handle(path, body, content_type, content_encoding, as_json)
         if answer.status >= 400 or answer.error_code is not None:
-            log.warning("%s refused: %s", path[:20], answer.text.replace("\r\n", " | ")[:200])
+            log.info("%s refused: %s", path[:20], answer.text.replace("\r\n", " | ")[:200])
         if item not in (OK, 200):
             answer = Answer(answer.status, answer.body, answer.content_type, answer.error_code, fault=str(item))
         if delay:

@@ -286,7 +286,7 @@ def test_check_ext_types_and_results(world):
 
 def test_refusals_are_logged_in_one_line(world, caplog):
     till = world.till(world.key())
-    with caplog.at_level("WARNING", logger="kkt_emu.taxfs"):
+    with caplog.at_level("INFO", logger="kkt_emu.taxfs"):
         till.send(till.sale())
     (record,) = caplog.records
     assert "5 ShiftNotOpened" in record.getMessage() and "\n" not in record.getMessage()
