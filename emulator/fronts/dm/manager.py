@@ -127,6 +127,9 @@ ROUTES: dict[tuple[str, str], Route] = {}
 # hooks: the collision repair before a fiscal task; the print forms of an answer
 REPAIR: list[Callable[[Context], None]] = []
 FORMS: list[Callable[[Context, Answer], None]] = []
+# printing an answer's document (``Answer.printable``) on a printer: sets ``info["isprint"]`` (0 / 1) and,
+# when the last argument is true and it printed, opens the cash drawer (registered by reports.py)
+PRINT: list[Callable[[Context, Answer, DmPrinter, bool], None]] = []
 
 
 def prro_task(*tasks: int, fiscal: bool) -> Callable[[Handler], Handler]:

@@ -7,7 +7,11 @@ Tables:
   request with that tag gets it back and nothing is done twice; ``state`` ``done`` (a final answer) or
   ``open`` (the task began and its end is not known yet: the collision the next request repairs);
 * ``docs`` — the DM's copy of every document the ПРРО fiscalized (receipts, cash in/out, shift opening,
-  Z-reports): what reports 10–13, 21, 22 and the print forms read.
+  Z-reports): what reports 10–13, 21, 22 and the print forms read. ``kind`` is ``sale``, ``return``,
+  ``cash_in``, ``cash_out``, ``cash_issue`` (task 14), ``open_shift``, ``z_report``; ``shift_no`` the
+  shift's number (the Z-report's); ``body`` is JSON: ``receipt`` (``DmReceipt.to_json()``) for 1 / 2 /
+  14, ``cash`` (``CashOp.to_json()``) for 3 / 4, ``taxes`` (the tax lines the receipt carried),
+  ``cashier``, ``qr``; for a Z-report ``totals`` (what ``totals.shift_totals`` gave) and ``dt_from``.
 
 A module that needs a table of its own adds it with ``ensure(schema)``. Everything is one transaction
 per change (``tx()``), so a kill at any instant leaves the old state or the new one.
