@@ -253,14 +253,14 @@ def validate(receipt: DmReceipt | CashOp, task: int, config: PrroConfig, *, sold
 
     1. negative amounts — 1064 for tasks 1 and 2, 1063 for tasks 3, 4 and 14 (MODELLED: «чек
        внесення/видачі грошей» read as the cash-in / cash-out and the cash issue): the receipt's ``sum``
-       and ``disc``, then each row's ``cnt``, ``price``, ``cost``, ``disc``, then each pay's ``sum``
-       (and, tasks 1 and 2, its ``commission``);
+       and ``disc``, each row's ``cnt``, ``price``, ``cost``, ``disc``, each pay's ``sum`` (and, tasks 1
+       and 2, its ``commission``), and the receipt's ``sum`` less its ``disc`` (MODELLED);
     2. 1065 a pay's negative ``change``, ``%d`` its 0-based index in ``pays`` (MODELLED: «індекс»);
     3. task 14: 1120 a negative ``commission``, then 1119 a pay not of type 2 «Картка»;
     4. 1110 a tax group not in the settings (the rows in order), then a pay type not in them, ``%s`` the code;
     5. 1112 ``round`` outside −0.99 … 0.99, then 1115 a non-zero ``round`` without «Заокруглення»;
-    6. 1097 tasks 1 and 2: no rows but a sum to pay (a ``sum`` or a pay) — the zero receipt (no rows, no
-       pays, ``sum`` 0) passes;
+    6. 1097 tasks 1 and 2: no rows but a sum to pay (a ``sum``, a pay, and — MODELLED — a ``disc`` or a
+       ``round``) — the zero receipt (no rows, no pays, ``sum`` 0) passes;
     7. the rows in order: 1107 ``price × cnt`` zero or more than 1 kopeck from ``cost``, 1108 less than
        1 kopeck left after the row's ``disc``, 1111 an item ``code`` sold earlier in the shift (``sold_codes``:
        code → tax group) or earlier in this receipt under another tax group, ``%s(%s)`` the earlier group's
@@ -289,7 +289,7 @@ def validate(receipt: DmReceipt | CashOp, task: int, config: PrroConfig, *, sold
     amounts += [p.sum for p in receipt.pays]
     if task != CASH_ISSUE:
         amounts += [p.commission for p in receipt.pays]
-    if any(a < 0 for a in amounts):
+    if any(a < 0 for a in amounts) or receipt.sum < receipt.disc:
         raise _refuse(negative)
     for i, p in enumerate(receipt.pays):
         if p.change < 0:
@@ -309,7 +309,7 @@ def validate(receipt: DmReceipt | CashOp, task: int, config: PrroConfig, *, sold
         raise _refuse(1112)
     if receipt.round and not config.rounding:
         raise _refuse(1115)
-    if task in (SALE, RETURN) and not receipt.rows and (receipt.sum or receipt.pays):
+    if task in (SALE, RETURN) and not receipt.rows and (receipt.sum or receipt.pays or receipt.disc or receipt.round):
         raise _refuse(1097)
     seen: dict[str, str] = {}
     for r in receipt.rows:

@@ -166,7 +166,7 @@ def test_wrong_types_are_2000(bad: dict[str, Any]) -> None:
 # --- each rule at its boundary -----------------------------------------------------------------------------
 
 def test_1064_a_negative_amount_in_a_sale_or_return() -> None:
-    for raw in (sale(sum=-1), sale(disc=-0.01), with_row(0, cnt=-2, cost=-100), with_row(0, price=-50),
+    for raw in (sale(sum=-1), sale(disc=-0.01), sale(disc=119.01, pays=[{"type": 0, "sum": 0.99}], round=0.8), with_row(0, cnt=-2, cost=-100), with_row(0, price=-50),
                 with_row(1, disc=-1), with_pay(1, sum=-59), with_pay(0, commission=-1)):
         for task in (1, 2):
             err = assert_refused(raw, 1064, task=task)
@@ -234,9 +234,11 @@ def test_1112_round_within_minus_0_99_and_0_99_and_1115_without_rounding() -> No
 
 
 def test_1097_a_sum_to_pay_without_goods() -> None:
-    for raw in ({"sum": 1}, {"sum": 0, "pays": [{"type": 0, "sum": 1}]}, {"sum": 0.01, "rows": []}):
+    rounding = default_config(rounding=True)
+    for raw in ({"sum": 1}, {"sum": 0, "pays": [{"type": 0, "sum": 1}]}, {"sum": 0.01, "rows": []},
+                {"sum": 1, "disc": 1}, {"sum": 0, "round": 0.5}, {"sum": 0, "round": 0.5, "pays": [{"type": 0, "sum": 0.5}]}):
         for task in (1, 2):
-            assert_refused(raw, 1097, task=task)
+            assert_refused(raw, 1097, task=task, config=rounding)
 
 
 def test_1107_price_times_cnt_at_most_1_kopeck_from_cost() -> None:
