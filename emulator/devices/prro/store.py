@@ -136,6 +136,11 @@ class PrroStore:
         rows = self.db.execute(sql, (state,) if state else ()).fetchall()
         return [_doc(r) for r in rows]
 
+    def docs_after(self, doc_id: int) -> list[Doc]:
+        """The documents made after document ``doc_id`` (the device's counter), oldest first."""
+        rows = self.db.execute("SELECT * FROM docs WHERE id>? ORDER BY id", (doc_id,)).fetchall()
+        return [_doc(r) for r in rows]
+
     def doc(self, doc_id: int) -> Doc | None:
         row = self.db.execute("SELECT * FROM docs WHERE id=?", (doc_id,)).fetchone()
         return None if row is None else _doc(row)
