@@ -275,8 +275,10 @@ def dps_code(code: int, line: str, task: int | None) -> int:
     if code in (9, 10):
         if "заблоковано" in low:
             return 1042 if "168" in low or "місяць" in low else 1036
+        if "prevdochash" in low or "хеш" in low:
+            return 1043
         if "офлайн" in low or "offline" in low or "контрольне число" in low:
-            return 1043 if "prevdochash" in low else 1047
+            return 1047
         if "z-звіт" in low:
             return 1041
         if "xml" in low:
