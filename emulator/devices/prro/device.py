@@ -153,6 +153,7 @@ class PrroDevice(PrroCore):
             if not self._deliver(out, z).ok:
                 return out
         close = self._make("close_shift", signer, shift_id=shift["id"])
+        out.ok = False                  # the Z-report's success is not the closing's
         done = self._deliver(out, close)
         if done.ok:
             self._show_text(done, "Z-report: " + totals_text(shift["totals"]))

@@ -297,8 +297,10 @@ def refusal(ctx: Context, out: Outcome) -> DmError:
         return DmError(dps_code(out.tax_code, out.tax_line, ctx.task), action=REPEAT)
     if "no_key" in ids:
         return DmError(1095)
+    if "no_business_units" in ids:          # Objects 204: the key is not registered (form 5-ПРРО)
+        return DmError(1045)
     if any(i in KEY_MESSAGES for i in ids):
-        return DmError(1069, raw_text=f"{text(1069)} {out.text}")
+        return DmError(1069, raw_text=f"{text(1069)} {out.messages[0]}")
     if "offline_limit_reached" in ids:
         return DmError(1042)
     if "shift_already_opened" in ids:
@@ -423,9 +425,10 @@ def _settle(dm: DeviceManager, prro: DmPrro, intent: int, tag: str, task: int, s
     dev = prro.device
     docs = [d for d in dev.store.docs_after(seq) if d.kind in TASK_KINDS[task]]
     if any(d.state == "pending" for d in docs):
-        if not dev.resend().ok:
-            raise DmError(1075, action=COLLISION)
+        dev.resend()                  # taken once by the server, or refused (then nothing was fiscalized)
         docs = [d for d in dev.store.docs_after(seq) if d.kind in TASK_KINDS[task]]
+        if any(d.state == "pending" for d in docs):
+            raise DmError(1075, action=COLLISION)
     final = _final(docs)
     if final and final[-1].kind == TASK_KINDS[task][-1]:
         with dm.store.tx():
