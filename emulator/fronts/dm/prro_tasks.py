@@ -147,22 +147,22 @@ def _cash_out_of_till(rec: DmReceipt, task: int) -> int:
 
 
 # ---------------------------------------------------------------- the DM's books
-def till_kop(store: DmStore, device: str, before_id: int | None = None) -> int:
-    """The cash in the till (``safe``), from the DM's copy of every document of the ПРРО (``before_id``: as it
-    was before the DM's document of that id)."""
-    cash = 0
-    for d in store.docs(device, ("sale", "return", "cash_in", "cash_out", "cash_issue")):
-        if before_id is not None and d.id >= before_id:
-            break
-        if d.kind == "cash_in":
-            cash += d.sum
-        elif d.kind in ("cash_out", "cash_issue"):
-            cash -= d.sum
-        else:
-            paid = sum(int(p["sum"]) - int(p.get("change", 0)) for p in d.body.get("receipt", {}).get("pays", ())
-                       if int(p["type"]) == CASH)
-            cash += paid if d.kind == "sale" else -paid
-    return cash
+def cash_delta(kind: str, sum_kop: int, body: Mapping[str, Any]) -> int:
+    """What one of the DM's documents did to the cash in the till."""
+    if kind == "cash_in":
+        return sum_kop
+    if kind in ("cash_out", "cash_issue"):
+        return -sum_kop
+    if kind in ("sale", "return"):
+        paid = sum(int(p["sum"]) - int(p.get("change", 0)) for p in body.get("receipt", {}).get("pays", ())
+                   if int(p["type"]) == CASH)
+        return paid if kind == "sale" else -paid
+    return 0
+
+
+def till_kop(store: DmStore, device: str) -> int:
+    """The cash in the till (``safe``): kept in the DM's ``kv`` with each document, in its transaction."""
+    return int(store.get(f"till:{device}", 0))
 
 
 def sold_codes(store: DmStore, device: str, shift_no: int) -> dict[str, str]:
@@ -375,7 +375,7 @@ def record(dm: DeviceManager, prro: DmPrro, task: int, raw: dict[str, Any], tag:
             dev.store.last("z_report", "offline")
         totals = shift_totals(shift_docs)
         nums = [d.local_num for d in shift_docs if d.local_num is not None]
-        safe_start = till_kop(store, prro.name, opened.id if opened else 0)
+        safe_start = round(float(opened.body.get("info", {}).get("safe", 0)) * 100) if opened else 0
         info.update(doccode=z.fiscal_num if z else doc.fiscal_num, docno=z.local_num if z else doc.local_num,
                     docno_from=min(nums, default=0), docno_to=max(nums, default=0),
                     safe_start_shift=_hrn(safe_start), vacant_off_nums=vacant_offline_numbers(prro), isprint=0,
@@ -390,8 +390,10 @@ def record(dm: DeviceManager, prro: DmPrro, task: int, raw: dict[str, Any], tag:
                            fiscal_num=info["doccode"], time_ms=doc.time_ms, sum_kop=sum_kop, offline=doc.offline,
                            tag=tag, body=body)
     info["dataid"] = dataid
-    info["safe"] = _hrn(till_kop(store, prro.name))
+    till = till_kop(store, prro.name) + cash_delta(kind, sum_kop, body)
+    info["safe"] = _hrn(till)
     with store.tx() as db:
+        store.put(f"till:{prro.name}", till)
         db.execute("UPDATE docs SET body=? WHERE id=?", (json.dumps(body, ensure_ascii=False), dataid))
         db.execute("UPDATE prro_intents SET state='done', info=? WHERE id=?",
                    (json.dumps(info, ensure_ascii=False), intent))

@@ -226,3 +226,29 @@ def test_a_lost_answer_then_the_same_tag_again_is_the_real_result_once(world: Dm
     got = ok(pos(1, "again", receipt=sale(90)))
     assert [d.fiscal for d in server_docs(world) if d.doc.total == 9000] == [got["doccode"]]
     assert len(world.dm.store.docs("kasa", ("sale",))) == 1
+
+
+def test_an_item_code_sold_under_another_tax_group_in_the_shift_is_1111(world: DmWorld, pos: Pos) -> None:
+    ok(pos(0))
+    ok(pos(1, receipt=sale(10, code="A-1", taxgrp=1)))
+    got = pos(1, receipt=sale(10, code="A-1", taxgrp=2))
+    assert (got["res"], got["res_action"]) == (1111, 1) and "A-1" in got["errortxt"]
+    ok(pos(1, receipt=sale(10, code="A-1", taxgrp=1)))          # the same group is fine
+    ok(pos(11))
+    ok(pos(0))
+    ok(pos(1, receipt=sale(10, code="A-1", taxgrp=2)))          # a new shift: a new start
+
+
+def test_cash_leaving_the_till_needs_cash_in_it_1077(world: DmWorld, pos: Pos) -> None:
+    ok(pos(0))
+    ok(pos(1, receipt=sale(30)))                                 # 30.00 in cash
+    before = world.dm.store.digest()
+    for task, body in ((2, {"receipt": sale(30.01)}), (14, {"receipt": {"sum": 30.01, "pays": [{"type": 2, "sum": 30.01}]}}),
+                       (4, {"cash": {"sum": 30.01}})):
+        got = pos(task, **body)
+        assert (got["res"], got["errortxt"]) == (1077, "У касі недостатньо коштів для проведення даної операції")
+    assert world.dm.store.digest() == before
+    ok(pos(2, receipt=sale(10, pay_type=2)))                    # a card return takes no cash
+    assert ok(pos(4, cash={"sum": 30}))["safe"] == 0.0
+    ok(pos(11))
+    assert ok(pos(0))["safe"] == 0.0 and ok(pos(18))["safe"] == 0.0
