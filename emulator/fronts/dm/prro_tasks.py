@@ -41,13 +41,12 @@ from typing import Any
 
 from emulator.devices.prro.core import Outcome
 from emulator.devices.prro.store import Doc
-from emulator.fronts.dm import receipt as receipt_rules
 from emulator.fronts.dm import values as v
 from emulator.fronts.dm.config import CASH
 from emulator.fronts.dm.envelope import Answer, answer_json, dt_text, parse_request
 from emulator.fronts.dm.errors import COLLISION, REPEAT, DmError, text
 from emulator.fronts.dm.manager import REPAIR, Context, DeviceManager, DmPrro, PrroConfig, prro_task
-from emulator.fronts.dm.receipt import CashOp, DmReceipt, parse_cash, parse_receipt
+from emulator.fronts.dm.receipt import CashOp, DmReceipt, parse_cash, parse_receipt, sanitize, tax_lines, validate
 from emulator.fronts.dm.store import DmStore
 from emulator.fronts.dm.totals import shift_totals
 from emulator.rules.prro import HOUR_MS, OFFLINE_KEY_MIN_VALIDITY_MS
@@ -73,77 +72,10 @@ CREATE INDEX IF NOT EXISTS prro_intents_open ON prro_intents(device, state);
 """
 
 
-# ---------------------------------------------------------------- the receipt rules (d2's, or these)
-def _local_validate(rec: DmReceipt, task: int, config: PrroConfig, *, sold_codes: Mapping[str, str],
-                    cash_kop: int | None) -> None:
-    """The rules this module needs until ``receipt.validate`` lands: 1110, 1111, 1097, 1064, 1101, 1102,
-    1119, 1077 (in this order)."""
-    for r in rec.rows:
-        if r.taxgrp not in config.tax_groups:
-            raise DmError(1110, r.taxgrp)
-    for p in rec.pays:
-        if p.type not in config.pay_types:
-            raise DmError(1110, p.type)
-    for r in rec.rows:
-        earlier = sold_codes.get(r.code) if r.code else None
-        if earlier is not None and earlier != r.taxgrp:
-            g = config.tax_groups.get(earlier)
-            raise DmError(1111, r.code, g.name if g else earlier, earlier)
-    if rec.sum and not rec.rows and task in (1, 2):
-        raise DmError(1097)
-    if rec.sum < 0:
-        raise DmError(1064)
-    if rec.sum != sum(r.cost - r.disc for r in rec.rows) and rec.rows:
-        raise DmError(1101)
-    if rec.pays and rec.sum - rec.disc != sum(p.sum - p.change for p in rec.pays):
-        raise DmError(1102)
-    if task == 14 and any(p.type == CASH for p in rec.pays):
-        raise DmError(1119)
-    if cash_kop is not None and task in (2, 14) and _cash_out_of_till(rec, task) > cash_kop:
-        raise DmError(1077)
-
-
-_ALLOWED = set("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789 "
-               "АБВГДЕЁЖЗИЙКЛМНОПРСТУФХЦЧШЩЪЫЬЭЮЯабвгдеёжзийклмнопрстуфхцчшщъыьэюяІіЇїҐґЄє"
-               "!.,\"№;:?*()<>|/@#$%^-_+=~'&{}[]®©«»°±‘’“”–•—™„‰‹›\n\\")
-
-
-def _local_sanitize(s: str) -> str:
-    """§3.4 until ``receipt.sanitize`` lands: a literal backslash-n is a line break, others → ``?``."""
-    return "".join(c if c in _ALLOWED else "?" for c in s.replace("\\n", "\n"))
-
-
-def _local_tax_lines(rec: DmReceipt, config: PrroConfig) -> list[dict[str, Any]]:
-    """Per tax group until ``receipt.tax_lines`` lands: the base, VAT and excise included in the price."""
-    base: dict[str, int] = {}
-    for r in rec.rows:
-        base[r.taxgrp] = base.get(r.taxgrp, 0) + r.cost - r.disc
-    out = []
-    for code in sorted(base):
-        g = config.tax_groups[code]
-        rate = (g.vat_bp if g.vat else 0) + g.excise_bp
-        inside = (base[code] * rate + (10_000 + rate) // 2) // (10_000 + rate) if rate else 0
-        vat = inside * g.vat_bp // rate if rate and g.vat else 0
-        out.append({"code": code, "letter": g.letter, "name": g.name, "base": base[code], "vat": vat,
-                    "excise": inside - vat})
-    return out
-
-
-validate: Callable[..., None] = getattr(receipt_rules, "validate", _local_validate)
-sanitize: Callable[[str], str] = getattr(receipt_rules, "sanitize", _local_sanitize)
-tax_lines: Callable[[DmReceipt, PrroConfig], list[dict[str, Any]]] = getattr(receipt_rules, "tax_lines",
-                                                                             _local_tax_lines)
-
-
+# ---------------------------------------------------------------- the receipt rules (receipt.py)
 def _clean(rec: DmReceipt) -> DmReceipt:
     rows = tuple(replace(r, name=sanitize(r.name), comment=sanitize(r.comment)) for r in rec.rows)
     return replace(rec, rows=rows, comment_up=sanitize(rec.comment_up), comment_down=sanitize(rec.comment_down))
-
-
-def _cash_out_of_till(rec: DmReceipt, task: int) -> int:
-    if task == 14:
-        return rec.sum
-    return sum(p.sum - p.change for p in rec.pays if p.type == CASH)
 
 
 # ---------------------------------------------------------------- the DM's books
@@ -154,7 +86,7 @@ def cash_delta(kind: str, sum_kop: int, body: Mapping[str, Any]) -> int:
     if kind in ("cash_out", "cash_issue"):
         return -sum_kop
     if kind in ("sale", "return"):
-        paid = sum(int(p["sum"]) - int(p.get("change", 0)) for p in body.get("receipt", {}).get("pays", ())
+        paid = sum(int(p["sum"]) for p in body.get("receipt", {}).get("pays", ())
                    if int(p["type"]) == CASH)
         return paid if kind == "sale" else -paid
     return 0
@@ -468,7 +400,7 @@ def _items(rec: DmReceipt) -> list[Item]:
 
 
 def _payments(rec: DmReceipt, config: PrroConfig) -> list[Payment]:
-    return [Payment(sum=p.sum - p.change, form_code=p.type, form_name=config.pay_types.get(p.type, str(p.type)).upper())
+    return [Payment(sum=p.sum, form_code=p.type, form_name=config.pay_types.get(p.type, str(p.type)).upper())
             for p in rec.pays]
 
 

@@ -56,7 +56,7 @@ def sale(total: float, *, pay_type: int = 0, code: str = "", taxgrp: object = 1,
     paid = total if paid is None else paid
     return {"sum": total, "rows": [{"code": code, "name": "Хліб", "cnt": 1, "price": total, "cost": total,
                                     "taxgrp": taxgrp}],
-            "pays": [{"type": pay_type, "sum": paid, "change": round(paid - total, 2)}]}
+            "pays": [{"type": pay_type, "sum": total, "change": round(paid - total, 2)}]}
 
 
 def server_docs(world: DmWorld) -> list[Any]:
@@ -76,7 +76,7 @@ def test_a_day_every_fiscal_task_reaches_the_tax_server_and_the_dms_books(world:
     s = ok(pos(1, "t-sale", receipt={"sum": 150, "rows": [
         {"code": "100", "name": "Хліб", "cnt": 2, "price": 50, "cost": 100, "taxgrp": 1},
         {"code": "200", "name": "Вода", "cnt": "1", "price": "50,00", "cost": 50, "taxgrp": "2"}],
-        "pays": [{"type": 0, "sum": 200, "change": 50}]}))
+        "pays": [{"type": 0, "sum": 150, "change": 50}]}))
     zero = ok(pos(1, receipt={"sum": 0}))
     back = ok(pos(2, receipt=sale(50, code="200", taxgrp=2)))
     zero_back = ok(pos(2, receipt={"sum": 0, "rows": [], "pays": []}))
@@ -232,7 +232,7 @@ def test_an_item_code_sold_under_another_tax_group_in_the_shift_is_1111(world: D
     ok(pos(0))
     ok(pos(1, receipt=sale(10, code="A-1", taxgrp=1)))
     got = pos(1, receipt=sale(10, code="A-1", taxgrp=2))
-    assert (got["res"], got["res_action"]) == (1111, 1) and "A-1" in got["errortxt"]
+    assert (got["res"], got["res_action"]) == (1111, 3) and "A-1" in got["errortxt"]
     ok(pos(1, receipt=sale(10, code="A-1", taxgrp=1)))          # the same group is fine
     ok(pos(11))
     ok(pos(0))
