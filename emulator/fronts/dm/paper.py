@@ -67,7 +67,7 @@ class Sheet:
         self.lines: list[PrintLine] = []
 
     def text(self, t: str, **style: Any) -> None:
-        for part in wrap(t):
+        for part in wrap(t, WIDTH // 2 if style.get("double") else WIDTH):
             self.lines.append(PrintLine(part, **style))
 
     def pair(self, left: str, right: str, **style: Any) -> None:
@@ -254,7 +254,7 @@ def consolidated_paper(prro: DmPrro, title: str, span: str, info: Mapping[str, A
     """Tasks 12 / 13: the range, each Z-report of it, the sums."""
     sheet = Sheet()
     header(sheet, prro)
-    sheet.text(title, align="center", bold=True, double=True)
+    sheet.text(title, align="center", bold=True)
     sheet.text(span, align="center")
     sheet.rule()
     for r in info.get("reports", ()):

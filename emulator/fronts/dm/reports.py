@@ -234,7 +234,7 @@ def by_dates(ctx: Context) -> Answer:
 def document_of(ctx: Context, ans: Answer) -> DmDoc | None:
     """The DM's copy of the document ``ans`` answers: by the request's tag, the answer's ``doccode``,
     else the newest document of the task's kind (the one the task just stored)."""
-    kinds = DOC_KINDS.get(ctx.task or -1)
+    kinds = DOC_KINDS.get(ctx.task) if ctx.task is not None else None
     if not kinds or not isinstance(ctx.dev, DmPrro):
         return None
     docs = ctx.dm.store.docs(ctx.dev.name, kinds, newest_first=True, limit=50)
