@@ -6,7 +6,8 @@ answer (``PRINT``) and ``/dm/execute-prn``; the printer tasks (reference §3.1, 
   closed there is no data: 1081.
 * Task 5 — the service report: ``fiscal.lines[]`` ``{t, qr_type}`` between the ПРРО's header and footer;
   printed by ``/dm/execute-prn``, a print form on request; a line that makes no receipt (an EAN-13 with a
-  wrong check digit, an unknown ``qr_type``) is 2000.
+  wrong check digit, an unknown ``qr_type``) is 2000, and so are more than 200 lines, 8,000 characters or
+  4 barcodes and QR codes (MODELLED bounds, so that a request is answered in bounded time).
 * Task 12 — consolidated by Z numbers ``n_from`` … ``n_to`` (inclusive), ordered by number; task 13 — by
   dates ``dt_from`` … ``dt_to``, ordered by date. ``is_short`` leaves the per-shift sums out of
   ``reports[]``. No Z-report in the range (or a range that is no range: ``n_from`` > ``n_to``): 1059; a
@@ -69,7 +70,9 @@ from emulator.net.printforms import print_forms
 log = logging.getLogger("kkt_emu.dm.reports")
 
 DEFAULT_PRINTER = "prn"
-MAX_LINES = 500
+MAX_LINES = 200          # lines of a service report / a printed document (MODELLED bounds: a page, not a book)
+MAX_CHARS = 8_000       # their characters together
+MAX_CODES = 4            # barcodes and QR codes among them (a QR code costs ~0.1 s to render)
 # the documents an answer of each ПРРО task prints (the DM's copy, newest first)
 DOC_KINDS = {0: ("open_shift",), 1: ("sale",), 2: ("return",), 3: ("cash_in",), 4: ("cash_out",),
              14: ("cash_issue",), 11: ("z_report",), 22: ("sale", "return", "cash_issue")}
@@ -104,9 +107,14 @@ def _safe_start(ctx: Context, before_shift: int) -> int:
 def _lines(raw: Any, what: str = "fiscal.lines") -> list[Any]:
     items = v.array(raw, what, MAX_LINES)
     try:
-        return list(Receipt.from_data(items).lines)
+        lines = list(Receipt.from_data(items).lines)
     except ReceiptError as exc:
         raise bad_json(str(exc)) from None
+    if sum(len(x.t) for x in lines) > MAX_CHARS:
+        raise bad_json(f"{what}: more than {MAX_CHARS} characters")
+    if sum(1 for x in lines if x.qr_type) > MAX_CODES:
+        raise bad_json(f"{what}: more than {MAX_CODES} barcodes and QR codes")
+    return lines
 
 
 def _checked(receipt: Receipt) -> Receipt:

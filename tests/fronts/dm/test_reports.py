@@ -426,3 +426,24 @@ def test_bad_printer_requests_are_2000(client: httpx.Client, printer: Any, fisca
     n = len(printer.documents)
     got = post(client, {"device": "prn", "fiscal": fiscal})
     assert (got["res"], got["res_action"]) == (2000, 3) and len(printer.documents) == n
+
+
+# ------------------------------------------------------------------ bounds
+def test_the_largest_service_report_with_every_form_is_answered_in_bounded_time(world: DmWorld, kasa: str) -> None:
+    qr = {"t": "https://example.invalid/" + "q" * 976, "qr_type": 100}
+    lines = [{"t": "Ї" * 19}] * 196 + [qr] * 4           # 200 lines, 7,724 characters, 4 QR codes of 1000 bytes
+    req = {**body(kasa, 5, lines=lines), "need_pf_txt": 1, "need_pf_img": 1, "need_pf_pdf": 1}
+    assert world.dm.execute("execute", json.dumps({**req, "fiscal": {"task": 5}}).encode())["res"] == 0  # warm
+    t0 = time.thread_time()
+    got = world.dm.execute("execute", json.dumps(req).encode())
+    took = time.thread_time() - t0
+    assert got["res"] == 0 and {"pf_text", "pf_image", "pf_pdf"} <= set(got)
+    assert took < 2.0, took
+
+
+@pytest.mark.parametrize("lines", [[{"t": "a" * 1000}] * 21, [{"t": "1", "qr_type": 100}] * 5,
+                                   [{"t": "a"}] * 201])
+def test_service_reports_past_the_bounds_are_2000_at_once(world: DmWorld, kasa: str, lines: list) -> None:
+    t0 = time.thread_time()
+    got = world.dm.execute("execute", json.dumps({**body(kasa, 5, lines=lines), "need_pf_img": 1}).encode())
+    assert got["res"] == 2000 and time.thread_time() - t0 < 0.5
