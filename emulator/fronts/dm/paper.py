@@ -109,7 +109,7 @@ def footer(sheet: Sheet, prro: DmPrro, doc: DmDoc | None, *, title: str, qr: str
         sheet.pair("ФН чеку", doc.fiscal_num)
     sheet.pair("ФН ПРРО", prro.device.identity.fiscal_num)
     if qr:
-        sheet.add(PrintLine(qr, qr_type=100))
+        sheet.add(PrintLine(qr, qr_type=100, align="center"))
     sheet.text(title, align="center", bold=True)
 
 
