@@ -386,6 +386,30 @@ def test_a_task_with_nothing_to_print_says_so(client: httpx.Client, kasa: str,
     assert got["warnings"][0]["code"] == 430 and "nothing to print" in got["warnings"][0]["wtxt"]
 
 
+def test_a_cash_in_opens_the_drawer_after_it_printed(client: httpx.Client, kasa: str, world: DmWorld,
+                                                      printer: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    s = dm_docs.open_shift(world, kasa)
+
+    def cash_in(ctx: Context) -> Answer:          # task 3 as the fiscal tasks store it
+        dm_docs.cash(world, ctx.dev.name, s, 10000)
+        return Answer(info={"isprint": 0})
+
+    monkeypatch.setitem(manager.TASKS, ("prro", 3), (cash_in, True))
+    drawers = len(printer.drawer_openings)
+    got = post(client, body(kasa, 3, cash={"sum": 100, "type": "0"}), "/dm/execute-prn")
+    assert got["info"]["isprint"] == 1 and "СЛУЖБОВЕ ВНЕСЕННЯ" in printer.documents[-1].text()
+    assert len(printer.drawer_openings) == drawers + 1
+
+
+def test_a_test_prro_marks_its_paper(client: httpx.Client, world: DmWorld, kasa: str) -> None:
+    from emulator.fronts.dm.config import default_config
+    name = f"test-prro-{next(_names)}"
+    world.add_prro(name, config=default_config(is_fiscal=False))
+    got = post(client, {**body(name, 5, lines=[{"t": "x"}]), "need_pf_txt": 1})
+    assert "ТЕСТОВИЙ ПРРО: НЕ ФІСКАЛЬНИЙ ДОКУМЕНТ" in pf_text(got)
+    assert "ТЕСТОВИЙ ПРРО" not in pf_text(post(client, {**body(kasa, 5), "need_pf_txt": 1}))
+
+
 # ------------------------------------------------------------------ printer tasks
 def test_printer_task_prints_a_document(client: httpx.Client, printer: Any) -> None:
     import io
