@@ -82,7 +82,10 @@ W_DEVICE, W_NO_PRINTER = 430, 1091
 # ------------------------------------------------------------------ helpers
 def _cashier(ctx: Context) -> str:
     given = v.string(ctx.req.fiscal.get("cashier"), "fiscal.cashier", max_len=200)
-    return given or str(ctx.prro.device.cashier or "")
+    if given:
+        return given
+    with ctx.dm.world_lock:
+        return str(ctx.prro.device.cashier or "")
 
 
 def _shift(ctx: Context) -> dict[str, Any]:
