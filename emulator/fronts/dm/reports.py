@@ -168,8 +168,8 @@ def service_report(ctx: Context) -> Answer:
 
 
 # ------------------------------------------------------------------ tasks 12, 13: consolidated reports
-_DAY_FORMS = (re.compile(r"^(\d{4})(\d{2})(\d{2})(\d{6}(\d{3})?)?$"), re.compile(r"^(\d{2})\.(\d{2})\.(\d{4})"),
-              re.compile(r"^(\d{4})-(\d{2})-(\d{2})"))
+_DAY_FORMS = (re.compile(r"^(\d{4})(\d{2})(\d{2})(\d{6}(\d{3})?)?$", re.ASCII),
+              re.compile(r"^(\d{2})\.(\d{2})\.(\d{4})", re.ASCII), re.compile(r"^(\d{4})-(\d{2})-(\d{2})", re.ASCII))
 
 
 def parse_day(raw: Any, what: str) -> date:

@@ -229,6 +229,7 @@ def test_by_dates_outside_every_report_is_1059(client: httpx.Client, kasa: str, 
 
 @pytest.mark.parametrize("fiscal", [{"task": 13, "dt_from": "yesterday", "dt_to": "20260101"},
                                     {"task": 13, "dt_from": "20261301", "dt_to": "20260101"},
+                                    {"task": 13, "dt_from": "２０２６０１０１", "dt_to": "20260101"},
                                     {"task": 13, "dt_from": "20260101"}, {"task": 12, "n_from": 1},
                                     {"task": 12, "n_from": "one", "n_to": 2}, {"task": 12, "n_from": 1.5, "n_to": 2}])
 def test_bad_report_parameters_are_2000(client: httpx.Client, kasa: str, world: DmWorld, fiscal: dict) -> None:
