@@ -70,14 +70,17 @@ class Doc:
 
 
 class PrroStore:
-    """The state file, opened once; ``memory=True`` keeps it in memory (benchmarks)."""
+    """The state file, opened once; ``memory=True`` keeps it in memory (benchmarks).
+
+    Any thread may use it, one at a time: the caller serializes (the Device Manager's ``world_lock``), as a
+    device made in one HTTP worker thread is used from the others."""
 
     def __init__(self, directory: Path | None) -> None:
         if directory is None:
-            self.db = sqlite3.connect(":memory:", isolation_level=None)
+            self.db = sqlite3.connect(":memory:", isolation_level=None, check_same_thread=False)
         else:
             path = private_file(Path(directory) / DB_NAME)
-            self.db = sqlite3.connect(path, isolation_level=None)
+            self.db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
             self.db.execute("PRAGMA journal_mode=WAL")
             self.db.execute("PRAGMA synchronous=FULL")
         self.db.executescript(_SCHEMA)

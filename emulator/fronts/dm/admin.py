@@ -19,7 +19,7 @@ seed's examples are missing, which is every body below):
 ``dev_id`` is the DM's number of the ПРРО (``dev_id`` in the list) or its name. The checks, in order:
 
 * create: the body (2000) → the name taken (2002) → the cabinet: no answer 2005, the token unknown or
-  revoked 2001, the DM too old 1125, any other answer 1048 → no tax groups or no pay types 2014 → the
+  revoked 2001, the DM too old 1125, the clocks 30 minutes or more apart 1121, any other answer 1048 → no tax groups or no pay types 2014 → the
   cabinet's ПРРО already in this DM under another name (2002, MODELLED) → the ПРРО registered with the tax
   server and started through the world's ``provision`` callback, with no key;
 * sign: 2007 (no such ПРРО) → 2009 while the ПРРО runs a task (its 1105) → 2013 offline → 2009 with the
@@ -28,7 +28,7 @@ seed's examples are missing, which is every body below):
 * state: 2007 → 2011 while the ПРРО has never opened a shift (not initialised with the tax server);
 * before a fiscal task (a ``REPAIR`` hook) of a ПРРО created with a token: the cabinet is asked at the
   shift opening (task 0), when its last answer is older than ``REFRESH_MS`` or the paid period has ended —
-  1083 (token revoked), 1125, 1048; no answer (2005) is tolerated while a last answer exists (the DM works
+  1083 (token revoked), 1125, 1121 (the clocks 30 minutes or more apart), 1048; no answer (2005) is tolerated while a last answer exists (the DM works
   on it, logged) — then 1123 when the ПРРО's paid period has ended and the balance cannot renew it. The
   settings the cabinet gives become the ПРРО's ``PrroConfig``.
 
@@ -73,6 +73,7 @@ log = logging.getLogger("kkt_emu.dm.admin")
 
 API = "/dm/vchasno-kasa/api/v1"
 REFRESH_MS = 15 * 60_000                 # MODELLED: how long the DM trusts the cabinet's last answer
+CLOCK_SKEW_MS = 30 * 60_000             # 1121: the device's clock this far from the cabinet's (reference §6)
 TOKEN_RE = re.compile(r"[\x21-\x7e]{8,200}")
 NAME_MAX = 100
 FILE_RE = re.compile(r"[A-Za-z0-9._-]{1,64}")
@@ -135,6 +136,10 @@ def fetch(dm: DeviceManager, token: str, *, creating: bool) -> dict[str, Any]:
     if got.status != 200 or not isinstance(data.get("prro"), dict) or not isinstance(data.get("billing"), dict):
         log.info("dm: the cabinet answers %d %s", got.status, "JSON" if got.data is not None else "not JSON")
         raise DmError(1048)
+    server_ms = data.get("server_time_ms")
+    if isinstance(server_ms, int) and abs(server_ms - dm.now_ms()) >= CLOCK_SKEW_MS:
+        log.info("dm: the device's clock is %d s away from the cabinet's", (dm.now_ms() - server_ms) // 1000)
+        raise DmError(1121)
     return data
 
 
@@ -266,7 +271,8 @@ def create_prro(dm: DeviceManager, query: dict[str, str], body: bytes) -> dict[s
 
 @route("GET", f"{API}/prro")
 def list_prro(dm: DeviceManager, query: dict[str, str], body: bytes) -> dict[str, Any]:
-    return ok({"prros": [prro_summary(dm, p) for p in sorted(dm.prros(), key=lambda p: p.dev_id)]})
+    with dm.world_lock:
+        return ok({"prros": [prro_summary(dm, p) for p in sorted(dm.prros(), key=lambda p: p.dev_id)]})
 
 
 @route("GET", f"{API}/prro/state")
@@ -298,7 +304,8 @@ def replace_token(dm: DeviceManager, query: dict[str, str], body: bytes) -> dict
 @route("GET", f"{API}/prro/sign")
 def key_read(dm: DeviceManager, query: dict[str, str], body: bytes) -> dict[str, Any]:
     prro = find_prro(dm, query)
-    return ok({"dev_id": prro.dev_id, **key_info(prro)})
+    with dm.world_lock:
+        return ok({"dev_id": prro.dev_id, **key_info(prro)})
 
 
 @route("POST", f"{API}/prro/sign")
@@ -322,7 +329,7 @@ def _load_key(dm: DeviceManager, prro: DmPrro, shown: str, body: bytes) -> dict[
         if device.shift.get("open"):
             raise DmError(2009, shown)
     data = _body(body)
-    filename = Path(v.string(data.get("filename"), "filename", "key.pfx", max_len=200)).name
+    filename = v.string(data.get("filename"), "filename", "key.pfx", max_len=200)
     password = v.string(data.get("password"), "password", max_len=200)
     encoded = v.string(data.get("key"), "key", max_len=MAX_KEY_BYTES * 4 // 3 + 8)
     if not FILE_RE.fullmatch(filename) or filename in (".", ".."):
@@ -351,9 +358,9 @@ def _load_key(dm: DeviceManager, prro: DmPrro, shown: str, body: bytes) -> dict[
         saved = device.save_key()
         if not saved.ok:
             raise DmError(2003, saved.text)
+        info = key_info(prro)
     if old and Path(old.get("path", "")) != path and Path(old.get("path", "")).parent == path.parent:
         Path(old["path"]).unlink(missing_ok=True)
-    info = key_info(prro)
     log.info("dm: ПРРО %s: key loaded (owner %s, serial %s)", prro.name, info["owner"], info["serial"])
     return ok({"dev_id": prro.dev_id, **info})
 
@@ -409,3 +416,18 @@ def error_rows() -> list[dict[str, Any]]:
     """Every row of the DM's tables (general, ПРРО, terminals): group, res, exact text, meaning, unreachable."""
     return [{"group": r.group, "res": r.res, "text": r.text, "meaning": r.meaning, "unreachable": r.unreachable}
             for r in dm_tables()]
+
+
+def print_error_rows(out: Callable[[str], None], *, as_json: bool = False) -> int:
+    """``kkt-emu errors --dm``: the rows as a JSON list, or a table (group, res, text; the unreachable ones
+    marked with ``*`` and their reason on the next line)."""
+    rows = error_rows()
+    if as_json:
+        out(json.dumps(rows, ensure_ascii=False, indent=2))
+        return 0
+    out(f"{'GROUP':<10} {'RES':<5} TEXT")
+    for r in rows:
+        out(f"{r['group']:<10} {r['res']:<5} {r['text']}{'  *' if r['unreachable'] else ''}")
+        if r["unreachable"]:
+            out(f"{'':<16}* unreachable: {r['unreachable']}")
+    return 0

@@ -15,6 +15,8 @@ the ДПС. Everything else here is MODELLED:
   until a ``top_up`` pays for it; a new ПРРО is paid for its first period from the balance when it can be,
   the test ПРРО is free;
 * ``min_dm_version``: a DM older than it is refused;
+* every answer carries the cabinet's own time (``server_time_ms``); ``clock_skew_ms`` sets it off the world's
+  clock (a DM whose clock is 30 minutes or more away from it refuses to work: 1121);
 * the one gate is ``request(method, path, body, token=)`` (the HTTP front calls it, and so does an
   in-process link): ``POST /api/v1/dm/prro`` with ``{"dm_version": "5.183.0"}`` and the token answers the
   ПРРО — ``{"prro": {...settings}, "billing": {...}}`` with 200, or ``{"code": ..., "message": ...}`` with
@@ -113,6 +115,7 @@ class VchasnoCabinet:
         self.balance_kop = balance_kop
         self.min_dm_version = min_dm_version
         self.faults = FaultPlan(words=WORDS)
+        self.clock_skew_ms = 0
         self.prros: dict[int, CabinetPrro] = {}
         self._tokens: dict[str, _Token] = {}
         self.requests = 0
@@ -218,7 +221,7 @@ class VchasnoCabinet:
         if version < version_tuple(self.min_dm_version):
             return 426, {"code": "dm_outdated", "message": f"the DM must be {self.min_dm_version} or newer"}
         p = self.prros[t.prro_id]
-        return 200, {"prro": p.settings(), "billing": self.billing(p)}
+        return 200, {"prro": p.settings(), "billing": self.billing(p), "server_time_ms": self.now_ms() + self.clock_skew_ms}
 
     def summary(self) -> dict[str, Any]:
         with self.lock:
