@@ -259,7 +259,9 @@ def create_prro(dm: DeviceManager, query: dict[str, str], body: bytes) -> dict[s
     cabinet_id = int(answer["prro"].get("id", 0))
     if cabinet_id in _cabinet_ids(dm):
         raise DmError(2002)
-    with dm.world_lock:
+    with dm.world_lock:            # checked again under the lock: two creations at once make one ПРРО
+        if name in dm.devices or cabinet_id in _cabinet_ids(dm):
+            raise DmError(2002)
         device = _cabinet(dm).provision(f"vchasno-{cabinet_id}", config.offline_allowed)
         dev_id = max((p.dev_id for p in dm.prros()), default=0) + 1
         prro = DmPrro(name, device, config, dev_id=dev_id)

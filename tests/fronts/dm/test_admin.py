@@ -229,3 +229,18 @@ def test_errors_dm_lists_every_row_of_both_tables(capsys: pytest.CaptureFixture[
     table = capsys.readouterr().out.splitlines()
     assert table[0].split() == ["GROUP", "RES", "TEXT"]
     assert "prro       2007  ПРРО з IД %s не знайдено" in table
+
+
+def test_two_creations_at_once_make_one_prro(world: DmWorld, client: httpx.Client) -> None:
+    import threading
+
+    token = world.cabinet_token()
+    got: list[dict[str, Any]] = []
+    threads = [threading.Thread(target=lambda n=n: got.append(post(client, f"{API}/prro", {"name": n, "token": token})))
+               for n in ("one", "two")]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(20)
+    assert sorted(g["res"] for g in got) == [0, 2002]
+    assert len(world.dm.prros()) == 1 and len(world.prro.devices) == 1
