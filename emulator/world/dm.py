@@ -88,7 +88,7 @@ class DmWorld:
     # ------------------------------------------------------------ the Vchasno cabinet and the extended API
     def _vchasno_link(self, network: str) -> Any:
         if network == "simulated":
-            return LocalVchasnoLink(self.vchasno, advance=lambda ms: self.clock.run_until(self.clock.now_ms + ms))
+            return LocalVchasnoLink(self.vchasno, advance=self._advance)
         world = self
 
         class _Lazy:            # the cabinet's HTTP front started at the DM's first call
@@ -103,6 +103,10 @@ class DmWorld:
                 if self.link is not None:
                     self.link.close()
         return _Lazy()
+
+    def _advance(self, ms: int) -> None:
+        with self.dm.world_lock:            # the clock is the ПРРО's too
+            self.clock.run_until(self.clock.now_ms + ms)
 
     def vchasno_url(self) -> str:
         """The cabinet's HTTP front on loopback (started on first use)."""

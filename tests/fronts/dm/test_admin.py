@@ -244,3 +244,23 @@ def test_two_creations_at_once_make_one_prro(world: DmWorld, client: httpx.Clien
         t.join(20)
     assert sorted(g["res"] for g in got) == [0, 2002]
     assert len(world.dm.prros()) == 1 and len(world.prro.devices) == 1
+
+
+def test_a_slow_cabinet_holds_no_other_prro(tmp_path: Path) -> None:
+    """The DM waits for the cabinet without the world's lock: another ПРРО's task goes on meanwhile."""
+    import threading
+    import time
+
+    with DmWorld(tmp_path / "w", start_ms=START_MS, network="real") as w:
+        w.add_prro("other")
+        w.vchasno.faults.latency_ms = 1500          # slept by the cabinet's HTTP front
+        done: dict[str, Any] = {}
+        t = threading.Thread(target=lambda: done.update(w.create_prro("kasa", w.cabinet_token())))
+        t.start()
+        time.sleep(0.3)
+        started = time.monotonic()
+        with w.dm.world_lock:
+            took = time.monotonic() - started
+        assert w.dm.execute("execute", {"device": "other", "fiscal": {"task": 20}})["res"] == 0
+        t.join(20)
+        assert took < 1.0 and done["res"] == 0
