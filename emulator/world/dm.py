@@ -142,6 +142,18 @@ class DmWorld:
         """``POST /prro``: the DM's ПРРО ``name`` created with ``token`` (no key yet); the answer."""
         return self.admin("POST", "/prro", {"name": name, "token": token})
 
+    def ready_prro(self, name: str = "prro", *, kind: str = "test", **settings: Any) -> DmPrro:
+        """A ПРРО made as a person makes one: a cabinet token, ``create_prro``, ``load_key``; the ``DmPrro``."""
+        made = self.create_prro(name, self.cabinet_token(kind, **settings))
+        if made["res"] != 0:
+            raise ValueError(f"ПРРО {name!r}: {made['res']} {made['errortxt']}")
+        loaded = self.load_key(name)
+        if loaded["res"] != 0:
+            raise ValueError(f"ПРРО {name!r}: {loaded['res']} {loaded['errortxt']}")
+        dev = self.dm.find(name)
+        assert isinstance(dev, DmPrro)
+        return dev
+
     def load_key(self, name: str, *, key: str | None = None, password: str = "1111", file: str = "Key-6.dat",
                  owner: str = "Романенко Данило", register: bool = True) -> dict[str, Any]:
         """``POST /prro/sign``: a cashier key (issued and registered by form 5-ПРРО unless it exists) loaded

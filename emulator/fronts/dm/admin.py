@@ -30,7 +30,8 @@ seed's examples are missing, which is every body below):
   shift opening (task 0), when its last answer is older than ``REFRESH_MS`` or the paid period has ended —
   1083 (token revoked), 1125, 1121 (the clocks 30 minutes or more apart), 1048; no answer (2005) is tolerated while a last answer exists (the DM works
   on it, logged) — then 1123 when the ПРРО's paid period has ended and the balance cannot renew it. The
-  settings the cabinet gives become the ПРРО's ``PrroConfig``.
+  settings the cabinet gives become the ПРРО's ``PrroConfig``; the billing goes into ``info.billing`` of
+  tasks 0, 10, 11 and 18 (a ``FORMS`` hook).
 
 The ПРРО made with ``world.add_prro`` (no token) never asks the cabinet. Tokens and passwords never appear
 in full in a log line or an answer (``mask``); the token is kept in the DM's own database (a private file),
@@ -54,10 +55,11 @@ from typing import Any
 
 from emulator.base.storage import write_atomic
 from emulator.fronts.dm import values as v
-from emulator.fronts.dm.envelope import dt_text, parse_json
+from emulator.fronts.dm.envelope import Answer, dt_text, parse_json
 from emulator.fronts.dm.errors import DmError, bad_json, dm_tables
 from emulator.fronts.dm.manager import (
     DM_VERSION,
+    FORMS,
     REPAIR,
     Context,
     DeviceManager,
@@ -215,6 +217,27 @@ def check_cabinet(ctx: Context) -> None:
 
 
 REPAIR.append(check_cabinet)
+
+BILLING_TASKS = {0: False, 10: True, 11: True, 18: True}   # task → with enough_to_renew_subscription
+
+
+def billing_info(ctx: Context, ans: Answer) -> None:
+    """A ``FORMS`` hook: ``info.billing`` of tasks 0, 10, 11 and 18 (reference §3.7) from the cabinet's last
+    answer — ``paid_date_to`` (``YYYYMMDDHHMMSS``) and, for the reports and the status,
+    ``enough_to_renew_subscription``; nothing for a ПРРО without a token or a handler that set it itself."""
+    if not isinstance(ctx.dev, DmPrro) or ctx.task not in BILLING_TASKS or "billing" in ans.info:
+        return
+    row = _row(ctx.dm, ctx.dev.name)
+    if row is None:
+        return
+    billing = row["answer"]["billing"]
+    out: dict[str, Any] = {"paid_date_to": dt_text(int(billing.get("paid_to_ms", 0)))}
+    if BILLING_TASKS[ctx.task]:
+        out["enough_to_renew_subscription"] = bool(billing.get("enough_to_renew_subscription"))
+    ans.info["billing"] = out
+
+
+FORMS.append(billing_info)
 
 
 # ------------------------------------------------------------ ПРРО by dev_id

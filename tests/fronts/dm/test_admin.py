@@ -15,6 +15,7 @@ import httpx
 import pytest
 
 from emulator.fronts.dm import admin
+from emulator.fronts.dm.envelope import dt_text
 from emulator.fronts.dm.manager import DM_VERSION
 from emulator.world.dm import DmWorld
 from tests.fronts.dm.test_errors_d5 import START_MS, created, fiscal, keyed, open_shift
@@ -264,3 +265,17 @@ def test_a_slow_cabinet_holds_no_other_prro(tmp_path: Path) -> None:
         assert w.dm.execute("execute", {"device": "other", "fiscal": {"task": 20}})["res"] == 0
         t.join(20)
         assert took < 1.0 and done["res"] == 0
+
+
+def test_billing_goes_into_the_info_of_tasks_0_10_11_18(world: DmWorld) -> None:
+    prro = world.ready_prro("kasa", kind="fiscal")
+    assert prro.device.store.get("key") and prro.config.is_fiscal
+    paid_to = world.vchasno.prros[2].paid_to_ms
+    for task, renew in ((0, False), (10, True), (11, True), (18, True), (20, None)):
+        got = fiscal(world, task=task)
+        assert got["res"] == 0, got
+        want = None if renew is None else {"paid_date_to": dt_text(paid_to)}
+        if renew:
+            assert want is not None
+            want["enough_to_renew_subscription"] = True
+        assert got["info"].get("billing") == want

@@ -5,6 +5,8 @@
 
 from __future__ import annotations
 
+import base64
+import json
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -117,7 +119,29 @@ def _2002(w: DmWorld) -> dict[str, Any]:
     return w.create_prro("kasa", w.cabinet_token("fiscal"))
 
 
+def _1082(w: DmWorld) -> dict[str, Any]:
+    """A DM with no database directory (in memory) cannot keep a key file."""
+    from emulator.fronts.dm.manager import DeviceManager, DmPrro
+
+    dm = DeviceManager(w.clock, None)
+    try:
+        dm.add(DmPrro("kasa", w.prro.add_prro("bare"), w.dm.find("kasa").config, dev_id=1))  # type: ignore[union-attr]
+        w.prro.issue_key("k", owner="Романенко Данило", file="Key-6.dat")
+        body = {"key": base64.b64encode(w.prro.key_files["k"].read_bytes()).decode(), "password": "1111",
+                "filename": "Key-6.dat"}
+        return dm.route("POST", "/dm/vchasno-kasa/api/v1/prro/sign", {"dev_id": "kasa"},  # type: ignore[return-value]
+                        json.dumps(body).encode())
+    finally:
+        dm.close()
+
+
+def _created_then(w: DmWorld) -> DmWorld:
+    created(w)
+    return w
+
+
 CASES: dict[tuple[str, int], Callable[..., dict[str, Any]]] = {
+    ("dm", 1082): lambda w: _1082(_created_then(w)),
     ("prro", 2000): lambda w: w.dm.route("POST", "/dm/vchasno-kasa/api/v1/prro", {}, b"{not json"),
     ("prro", 2001): lambda w: w.create_prro("kasa", "no-such-token-here"),
     ("prro", 2002): _2002,
