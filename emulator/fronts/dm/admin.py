@@ -28,9 +28,10 @@ seed's examples are missing, which is every body below):
 * state: 2007 → 2011 while the ПРРО has never opened a shift (not initialised with the tax server);
 * before a fiscal task (a ``REPAIR`` hook) of a ПРРО created with a token: the cabinet is asked at the
   shift opening (task 0), when its last answer is older than ``REFRESH_MS`` or the paid period has ended —
-  1083 (token revoked), 1125, 1121 (the clocks 30 minutes or more apart), 1048; no answer (2005) is tolerated while a last answer exists (the DM works
-  on it, logged) — then 1123 when the ПРРО's paid period has ended and the balance cannot renew it. The
-  settings the cabinet gives become the ПРРО's ``PrroConfig``; the billing goes into ``info.billing`` of
+  1083 (token revoked), 1125, 1121 (the clocks 30 minutes or more apart), 1048, 2014 (the cabinet's ПРРО
+  lost its tax groups or pay types); no answer (2005) is tolerated while a last answer exists (the DM works
+  on it, logged) — then 1123 when the ПРРО's paid period has ended and the balance cannot renew it, except
+  for the shift's closing (task 11, MODELLED: an unpaid ПРРО may close its shift). The settings the cabinet gives become the ПРРО's ``PrroConfig``; the billing goes into ``info.billing`` of
   tasks 0, 10, 11 and 18 (a ``FORMS`` hook).
 
 The ПРРО made with ``world.add_prro`` (no token) never asks the cabinet. Tokens and passwords never appear
@@ -74,6 +75,7 @@ from emulator.net.vchasnolink import VchasnoDown, VchasnoLink, mask
 log = logging.getLogger("kkt_emu.dm.admin")
 
 API = "/dm/vchasno-kasa/api/v1"
+CLOSE_SHIFT = 11                         # MODELLED: an unpaid ПРРО may still close its shift (no 1123)
 REFRESH_MS = 15 * 60_000                 # MODELLED: how long the DM trusts the cabinet's last answer
 CLOCK_SKEW_MS = 30 * 60_000             # 1121: the device's clock this far from the cabinet's (reference §6)
 TOKEN_RE = re.compile(r"[\x21-\x7e]{8,200}")
@@ -212,7 +214,7 @@ def check_cabinet(ctx: Context) -> None:
         else:
             prro.config = config_of(answer)
             _save_row(dm, prro.name, row["cabinet_id"], row["token"], now, answer)
-    if int(answer["billing"].get("paid_to_ms", 0)) <= now:
+    if int(answer["billing"].get("paid_to_ms", 0)) <= now and ctx.task != CLOSE_SHIFT:
         raise DmError(1123)
 
 

@@ -279,3 +279,10 @@ def test_billing_goes_into_the_info_of_tasks_0_10_11_18(world: DmWorld) -> None:
             assert want is not None
             want["enough_to_renew_subscription"] = True
         assert got["info"].get("billing") == want
+
+
+def test_an_unpaid_prro_may_still_close_its_shift(world: DmWorld) -> None:
+    world.vchasno.balance_kop = 0
+    created(world, kind="fiscal")
+    assert fiscal(world, task=1)["res"] == 1123
+    assert fiscal(world, task=11)["res"] == 0
