@@ -70,10 +70,8 @@ class Doc:
 
 
 class PrroStore:
-    """The state file, opened once; ``memory=True`` keeps it in memory (benchmarks).
-
-    Any thread may use it, one at a time: the caller serializes (the Device Manager's ``world_lock``), as a
-    device made in one HTTP worker thread is used from the others."""
+    """The state file, opened once; ``memory=True`` keeps it in memory (benchmarks). One caller at a time: a
+    front that serves from worker threads (the Device Manager) holds its own lock around the device."""
 
     def __init__(self, directory: Path | None) -> None:
         if directory is None:
@@ -137,6 +135,11 @@ class PrroStore:
         if limit is not None:
             sql += f" LIMIT {int(limit)}"
         rows = self.db.execute(sql, (state,) if state else ()).fetchall()
+        return [_doc(r) for r in rows]
+
+    def docs_after(self, doc_id: int) -> list[Doc]:
+        """The documents made after document ``doc_id`` (the device's counter), oldest first."""
+        rows = self.db.execute("SELECT * FROM docs WHERE id>? ORDER BY id", (doc_id,)).fetchall()
         return [_doc(r) for r in rows]
 
     def doc(self, doc_id: int) -> Doc | None:
