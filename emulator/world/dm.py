@@ -155,17 +155,19 @@ class DmWorld:
         return dev
 
     def load_key(self, name: str, *, key: str | None = None, password: str = "1111", file: str = "Key-6.dat",
-                 owner: str = "Романенко Данило", register: bool = True) -> dict[str, Any]:
+                 owner: str = "Романенко Данило", register: bool = True, role: str = "cashier",
+                 emergency: bool = False) -> dict[str, Any]:
         """``POST /prro/sign``: a cashier key (issued and registered by form 5-ПРРО unless it exists) loaded
-        into the DM's ПРРО ``name``; the answer."""
+        into the DM's ПРРО ``name`` (``emergency``: the emergency replacement, with the shift open); the answer."""
         key = key or f"{name}-key"
         if key not in self.prro.keys:
-            self.prro.issue_key(key, owner=owner, file=file, password=password)
+            self.prro.issue_key(key, owner=owner, file=file, password=password, role=role)
             if register:
-                self.prro.register(key, "cashier", delay_ms=0)
+                self.prro.register(key, role, delay_ms=0)
         path = self.prro.key_files[key]
         body = {"key": base64.b64encode(path.read_bytes()).decode(), "password": password, "filename": path.name}
-        return self.admin("POST", "/prro/sign", body, dev_id=name)
+        query = {"dev_id": name, **({"emergency": "1"} if emergency else {})}
+        return self.admin("POST", "/prro/sign", body, **query)
 
     # ------------------------------------------------------------ the DM's HTTP front
     def http(self, port: int = 0) -> str:

@@ -10,6 +10,7 @@ seed's examples are missing, which is every body below):
     GET  /dm/vchasno-kasa/api/v1/prro/state?dev_id=    one ПРРО's shift, offline and key state
     POST /dm/vchasno-kasa/api/v1/prro/token?dev_id=    {"token"}: replace the ПРРО's token (the cure of 1083)
     POST /dm/vchasno-kasa/api/v1/prro/sign?dev_id=     {"key": base64 of the key file, "password", "filename"}
+                                                       (``&emergency=1``: with the shift open)
     GET  /dm/vchasno-kasa/api/v1/prro/sign?dev_id=     the loaded key's owner and validity (1095: none)
     GET  /dm/vchasno-kasa/api/v1/settings              the fields of §2.4 (the token masked)
     POST /dm/vchasno-kasa/api/v1/settings              save some of them
@@ -23,7 +24,9 @@ seed's examples are missing, which is every body below):
   cabinet's ПРРО already in this DM under another name (2002, MODELLED) → the ПРРО registered with the tax
   server and started through the world's ``provision`` callback, with no key;
 * sign: 2007 (no such ПРРО) → 2009 while the ПРРО runs a task (its 1105) → 2013 offline → 2009 with the
-  shift open → the body (2000) → the key read by the ПРРО's key library: 2003 with the library's own text
+  shift open, unless ``?emergency=1`` (the emergency replacement, MODELLED: then every fiscal task but the
+  shift's closing is 1124 until that shift closes — a key registered as senior cashier can close it) → the
+  body (2000) → the key read by the ПРРО's key library: 2003 with the library's own text
   (the key loaded before stays, the rejected file is removed) → saved;
 * state: 2007 → 2011 while the ПРРО has never opened a shift (not initialised with the tax server);
 * before a fiscal task (a ``REPAIR`` hook) of a ПРРО created with a token: the cabinet is asked at the
@@ -75,6 +78,7 @@ from emulator.net.vchasnolink import VchasnoDown, VchasnoLink, mask
 log = logging.getLogger("kkt_emu.dm.admin")
 
 API = "/dm/vchasno-kasa/api/v1"
+EMERGENCY = "admin.emergency."           # kv: the shift an emergency key replacement was made in
 CLOSE_SHIFT = 11                         # MODELLED: an unpaid ПРРО may still close its shift (no 1123)
 REFRESH_MS = 15 * 60_000                 # MODELLED: how long the DM trusts the cabinet's last answer
 CLOCK_SKEW_MS = 30 * 60_000             # 1121: the device's clock this far from the cabinet's (reference §6)
@@ -218,7 +222,26 @@ def check_cabinet(ctx: Context) -> None:
         raise DmError(1123)
 
 
+def check_emergency(ctx: Context) -> None:
+    """The ``REPAIR`` hook of an emergency key replacement: 1124 for every fiscal task but the shift's closing
+    (11) while the shift it was made in is open; the mark goes once that shift has closed."""
+    if not isinstance(ctx.dev, DmPrro):
+        return
+    mark = f"{EMERGENCY}{ctx.dev.name}"
+    shift = ctx.dm.store.get(mark)
+    if shift is None:
+        return
+    with ctx.dm.world_lock:
+        now = ctx.dev.device.shift
+    if not now.get("open") or now.get("id") != shift:
+        ctx.dm.store.put(mark, None)
+        return
+    if ctx.task != CLOSE_SHIFT:
+        raise DmError(1124, ctx.dev.name)
+
+
 REPAIR.append(check_cabinet)
+REPAIR.append(check_emergency)
 
 BILLING_TASKS = {0: False, 10: True, 11: True, 18: True}   # task → with enough_to_renew_subscription
 
@@ -340,19 +363,20 @@ def key_load(dm: DeviceManager, query: dict[str, str], body: bytes) -> dict[str,
     shown = query["dev_id"][:64]
     try:
         with dm.busy(prro.name):
-            return _load_key(dm, prro, shown, body)
+            return _load_key(dm, prro, shown, body, v.flag(query.get("emergency"), "emergency"))
     except DmError as err:
         if err.res == 1105:
             raise DmError(2009, shown) from None
         raise
 
 
-def _load_key(dm: DeviceManager, prro: DmPrro, shown: str, body: bytes) -> dict[str, Any]:
+def _load_key(dm: DeviceManager, prro: DmPrro, shown: str, body: bytes, emergency: bool) -> dict[str, Any]:
     device = prro.device
     with dm.world_lock:
         if device.offline.active:
             raise DmError(2013, shown)
-        if device.shift.get("open"):
+        open_shift = device.shift.get("id") if device.shift.get("open") else None
+        if open_shift is not None and not emergency:
             raise DmError(2009, shown)
     data = _body(body)
     filename = v.string(data.get("filename"), "filename", "key.pfx", max_len=200)
@@ -385,6 +409,9 @@ def _load_key(dm: DeviceManager, prro: DmPrro, shown: str, body: bytes) -> dict[
         if not saved.ok:
             raise DmError(2003, saved.text)
         info = key_info(prro)
+        if open_shift is not None:      # the emergency replacement: only the shift's closing until it closes
+            dm.store.put(f"{EMERGENCY}{prro.name}", open_shift)
+            log.info("dm: ПРРО %s: emergency key replacement in shift %s", prro.name, open_shift)
     if old and Path(old.get("path", "")) != path and Path(old.get("path", "")).parent == path.parent:
         Path(old["path"]).unlink(missing_ok=True)
     log.info("dm: ПРРО %s: key loaded (owner %s, serial %s)", prro.name, info["owner"], info["serial"])

@@ -14,7 +14,7 @@ from typing import Any
 import httpx
 import pytest
 
-from emulator.fronts.dm import admin
+from emulator.fronts.dm import admin, errors
 from emulator.fronts.dm.envelope import dt_text
 from emulator.fronts.dm.manager import DM_VERSION
 from emulator.world.dm import DmWorld
@@ -286,3 +286,24 @@ def test_an_unpaid_prro_may_still_close_its_shift(world: DmWorld) -> None:
     created(world, kind="fiscal")
     assert fiscal(world, task=1)["res"] == 1123
     assert fiscal(world, task=11)["res"] == 0
+
+
+def test_an_emergency_key_replacement_allows_only_the_shifts_closing(world: DmWorld) -> None:
+    """The shift opened with one key, the key replaced in an emergency (a senior cashier's): receipts are 1124,
+    the Z-report closes the shift, and the next shift works as ever."""
+    world.ready_prro("kasa")
+
+    def task(n: int, **fiscal: Any) -> dict[str, Any]:
+        return world.dm.execute("execute", {"device": "kasa", "fiscal": {"task": n, **fiscal}})
+
+    receipt = {"sum": 10, "rows": [{"name": "Хліб", "cnt": 1, "price": 10, "cost": 10, "taxgrp": 1}],
+               "pays": [{"type": 0, "sum": 10}]}
+    assert task(0)["res"] == 0 and task(1, receipt=receipt)["res"] == 0
+    assert world.load_key("kasa", key="senior", role="senior_cashier")["res"] == 2009
+    assert world.load_key("kasa", key="senior", emergency=True)["res"] == 0
+    refused = task(1, receipt=receipt)
+    assert (refused["res"], refused["errortxt"]) == (1124, errors.text(1124, "kasa", group="prro"))
+    assert task(20)["res"] == 0                       # not a fiscal task: answered
+    z = task(11)
+    assert z["res"] == 0, z
+    assert task(0)["res"] == 0 and task(1, receipt=receipt)["res"] == 0

@@ -135,6 +135,13 @@ def _1082(w: DmWorld) -> dict[str, Any]:
         dm.close()
 
 
+def _1124(w: DmWorld) -> dict[str, Any]:
+    w.ready_prro("kasa")
+    assert w.dm.execute("execute", {"device": "kasa", "fiscal": {"task": 0}})["res"] == 0
+    assert w.load_key("kasa", key="senior", role="senior_cashier", emergency=True)["res"] == 0
+    return w.dm.execute("execute", {"device": "kasa", "fiscal": {"task": 4, "cash": {"sum": 1}}})
+
+
 def _created_then(w: DmWorld) -> DmWorld:
     created(w)
     return w
@@ -157,6 +164,7 @@ CASES: dict[tuple[str, int], Callable[..., dict[str, Any]]] = {
     ("prro", 1095): lambda w: (created(w), w.admin("GET", "/prro/sign", dev_id="kasa"))[1],
     ("prro", 1121): _1121,
     ("prro", 1123): _1123,
+    ("prro", 1124): _1124,
     ("prro", 1125): _1125,
 }
 VALUES: dict[tuple[str, int], tuple[object, ...]] = {
@@ -165,6 +173,7 @@ VALUES: dict[tuple[str, int], tuple[object, ...]] = {
     ("prro", 2009): ("kasa",),
     ("prro", 2011): ("1",),
     ("prro", 2013): ("kasa",),
+    ("prro", 1124): ("kasa",),
 }
 
 
