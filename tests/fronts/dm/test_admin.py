@@ -307,3 +307,24 @@ def test_an_emergency_key_replacement_allows_only_the_shifts_closing(world: DmWo
     z = task(11)
     assert z["res"] == 0, z
     assert task(0)["res"] == 0 and task(1, receipt=receipt)["res"] == 0
+
+
+def test_the_real_tasks_carry_the_billing_and_an_unpaid_receipt_is_1123(world: DmWorld) -> None:
+    world.ready_prro("kasa", kind="fiscal")
+
+    def task(n: int, **fiscal: Any) -> dict[str, Any]:
+        return world.dm.execute("execute", {"device": "kasa", "fiscal": {"task": n, **fiscal}})
+
+    paid_to = world.vchasno.prros[2].paid_to_ms
+    opened = task(0)
+    assert opened["res"] == 0 and opened["info"]["billing"] == {"paid_date_to": dt_text(paid_to)}
+    assert task(18)["info"]["billing"] == {"paid_date_to": dt_text(paid_to), "enough_to_renew_subscription": True}
+    world.vchasno.balance_kop = 0
+    world.clock.run_until(paid_to)
+    receipt = {"sum": 10, "rows": [{"name": "Хліб", "cnt": 1, "price": 10, "cost": 10, "taxgrp": 1}],
+               "pays": [{"type": 0, "sum": 10}]}
+    refused = task(1, receipt=receipt)
+    assert (refused["res"], refused["errortxt"]) == (1123, errors.text(1123, group="prro"))
+    assert world.dm.store.docs("kasa", ("sale",)) == []
+    closed = task(11)
+    assert closed["res"] == 0 and closed["info"]["billing"]["enough_to_renew_subscription"] is False
