@@ -37,7 +37,8 @@ seed's examples are missing, which is every body below):
   for the shift's closing (task 11, MODELLED: an unpaid ПРРО may close its shift). The settings the cabinet gives become the ПРРО's ``PrroConfig``; the billing goes into ``info.billing`` of
   tasks 0, 10, 11 and 18 (a ``FORMS`` hook).
 
-The ПРРО made with ``world.add_prro`` (no token) never asks the cabinet. Tokens and passwords never appear
+``restore(dm)`` puts the ПРРО made through the API back into a restarted DM (their rows are in the DM's
+database). The ПРРО made with ``world.add_prro`` (no token) never asks the cabinet. Tokens and passwords never appear
 in full in a log line or an answer (``mask``); the token is kept in the DM's own database (a private file),
 the key file in ``<dm dir>/keys/<name>/`` (private).
 """
@@ -89,7 +90,7 @@ MAX_KEY_BYTES = 700 * 1024               # the key file (base64 in a body of at 
 
 SCHEMA = """CREATE TABLE IF NOT EXISTS admin_prro (
     name TEXT PRIMARY KEY, cabinet_id INTEGER NOT NULL, token TEXT NOT NULL,
-    fetched_ms INTEGER NOT NULL, answer TEXT NOT NULL)"""
+    fetched_ms INTEGER NOT NULL, answer TEXT NOT NULL, dev_id INTEGER NOT NULL)"""
 _READY: weakref.WeakSet[DmStore] = weakref.WeakSet()
 
 # MODELLED: the application's settings of §2.4 (names from a client; values the DM's defaults as we model them)
@@ -183,11 +184,28 @@ def _row(dm: DeviceManager, name: str) -> dict[str, Any] | None:
 
 
 def _save_row(dm: DeviceManager, name: str, cabinet_id: int, token: str, fetched_ms: int,
-              answer: dict[str, Any]) -> None:
+              answer: dict[str, Any], dev_id: int) -> None:
     _schema(dm)
     with dm.store.tx() as db:
-        db.execute("INSERT OR REPLACE INTO admin_prro VALUES (?, ?, ?, ?, ?)",
-                   (name, cabinet_id, token, fetched_ms, json.dumps(answer, ensure_ascii=False)))
+        db.execute("INSERT OR REPLACE INTO admin_prro VALUES (?, ?, ?, ?, ?, ?)",
+                   (name, cabinet_id, token, fetched_ms, json.dumps(answer, ensure_ascii=False), dev_id))
+
+
+def restore(dm: DeviceManager) -> list[DmPrro]:
+    """After a restart: every ПРРО created through the API back in the DM — its name, ``dev_id``, the
+    cabinet's last settings, its device on its own state (the key it had); the ones the DM has are kept."""
+    _schema(dm)
+    with dm.store.lock:
+        rows = dm.store.db.execute("SELECT name, cabinet_id, answer, dev_id FROM admin_prro ORDER BY dev_id").fetchall()
+    back: list[DmPrro] = []
+    with dm.world_lock:
+        for name, cabinet_id, answer, dev_id in rows:
+            if name in dm.devices:
+                continue
+            config = config_of(json.loads(answer))
+            device = _cabinet(dm).provision(f"vchasno-{cabinet_id}", config.offline_allowed)
+            back.append(dm.add(DmPrro(name, device, config, dev_id=dev_id)))  # type: ignore[arg-type]
+    return back
 
 
 def _cabinet_ids(dm: DeviceManager) -> dict[int, str]:
@@ -217,7 +235,7 @@ def check_cabinet(ctx: Context) -> None:
             log.info("dm: %s works on the cabinet's answer of %s", prro.name, dt_text(row["fetched_ms"]))
         else:
             prro.config = config_of(answer)
-            _save_row(dm, prro.name, row["cabinet_id"], row["token"], now, answer)
+            _save_row(dm, prro.name, row["cabinet_id"], row["token"], now, answer, prro.dev_id)
     if int(answer["billing"].get("paid_to_ms", 0)) <= now and ctx.task != CLOSE_SHIFT:
         raise DmError(1123)
 
@@ -312,7 +330,7 @@ def create_prro(dm: DeviceManager, query: dict[str, str], body: bytes) -> dict[s
         device = _cabinet(dm).provision(f"vchasno-{cabinet_id}", config.offline_allowed)
         dev_id = max((p.dev_id for p in dm.prros()), default=0) + 1
         prro = DmPrro(name, device, config, dev_id=dev_id)
-        _save_row(dm, name, cabinet_id, token, dm.clock.now_ms, answer)
+        _save_row(dm, name, cabinet_id, token, dm.clock.now_ms, answer, dev_id)
         dm.add(prro)
     log.info("dm: ПРРО %s created (dev_id %d, cabinet ПРРО %d, token %s)", name, dev_id, cabinet_id, mask(token))
     return ok({"dev_id": dev_id, "name": name, "fisid": device.identity.fiscal_num, "is_fiscal": config.is_fiscal})
@@ -345,7 +363,7 @@ def replace_token(dm: DeviceManager, query: dict[str, str], body: bytes) -> dict
     if row is None or row["cabinet_id"] != cabinet_id:
         raise DmError(2001)        # MODELLED: a token of another cabinet ПРРО is not this ПРРО's token
     prro.config = config_of(answer)
-    _save_row(dm, prro.name, cabinet_id, token, dm.now_ms(), answer)
+    _save_row(dm, prro.name, cabinet_id, token, dm.now_ms(), answer, prro.dev_id)
     log.info("dm: ПРРО %s: token replaced (%s)", prro.name, mask(token))
     return ok({"dev_id": prro.dev_id, "name": prro.name})
 

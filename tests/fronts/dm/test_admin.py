@@ -328,3 +328,24 @@ def test_the_real_tasks_carry_the_billing_and_an_unpaid_receipt_is_1123(world: D
     assert world.dm.store.docs("kasa", ("sale",)) == []
     closed = task(11)
     assert closed["res"] == 0 and closed["info"]["billing"]["enough_to_renew_subscription"] is False
+
+
+def test_a_restarted_dm_gets_back_the_prro_made_through_the_api(world: DmWorld) -> None:
+    from emulator.fronts.dm.manager import DeviceManager
+
+    world.ready_prro("kasa", kind="fiscal", pay_types=[{"code": 0, "name": "Готівка"}])
+    world.add_prro("plain")                                  # not from the cabinet: the world adds it again
+    assert world.dm.execute("execute", {"device": "kasa", "fiscal": {"task": 0}})["res"] == 0
+    listed = world.admin("GET", "/prro")["info"]["prros"]
+    cabinet = world.dm.cabinet
+    world.dm.close()
+    world.dm = DeviceManager(world.clock, world.directory / "dm")
+    world.dm.cabinet = cabinet
+    back = admin.restore(world.dm)
+    assert [(p.name, p.dev_id, p.config.pay_types) for p in back] == [("kasa", 1, {0: "Готівка"})]
+    assert world.admin("GET", "/prro")["info"]["prros"] == [p for p in listed if p["name"] == "kasa"]
+    receipt = {"sum": 10, "rows": [{"name": "Хліб", "cnt": 1, "price": 10, "cost": 10, "taxgrp": 1}],
+               "pays": [{"type": 0, "sum": 10}]}
+    sold = world.dm.execute("execute", {"device": "kasa", "fiscal": {"task": 1, "receipt": receipt}})
+    assert sold["res"] == 0, sold
+    assert admin.restore(world.dm) == []                    # what the DM has is kept
