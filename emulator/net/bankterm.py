@@ -370,6 +370,18 @@ class BankTermLink:
         """``/dm/bankecho``: the terminal's link to the bank."""
         return self._operation("CheckConnection", {}, "", False, False)
 
+    def receipt_info(self, invoice_number: str = "", transaction_id: str = "",
+                     transaction_search: bool = False) -> TermResult:
+        """A transaction of the open batch by its number (``""``: the terminal's last one); with
+        ``transaction_search`` the stored result of ``transaction_id`` instead (or 5013). Not journalled:
+        a look-up is no operation."""
+        if transaction_search:
+            return self._operation("GetReceiptInfo", {}, transaction_id, True, False)
+        r = self._result(self._call(Message("GetReceiptInfo", {"invoiceNumber": invoice_number}),
+                                    self.handshake_timeout_s))
+        r.transaction_id = transaction_id
+        return r
+
     def ping(self) -> TermResult:
         """``/dm/bankping``: the terminal answers the protocol and is idle."""
         return self._result(self._call(Message("PingDevice"), self.handshake_timeout_s))
