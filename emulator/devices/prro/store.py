@@ -70,14 +70,16 @@ class Doc:
 
 
 class PrroStore:
-    """The state file, opened once; ``memory=True`` keeps it in memory (benchmarks)."""
+    """The state file, opened once; ``memory=True`` keeps it in memory (benchmarks). Usable from any
+    thread (the Device Manager calls the ПРРО from its worker threads), one caller at a time: the caller
+    serialises (the DM's ``world_lock``)."""
 
     def __init__(self, directory: Path | None) -> None:
         if directory is None:
-            self.db = sqlite3.connect(":memory:", isolation_level=None)
+            self.db = sqlite3.connect(":memory:", isolation_level=None, check_same_thread=False)
         else:
             path = private_file(Path(directory) / DB_NAME)
-            self.db = sqlite3.connect(path, isolation_level=None)
+            self.db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
             self.db.execute("PRAGMA journal_mode=WAL")
             self.db.execute("PRAGMA synchronous=FULL")
         self.db.executescript(_SCHEMA)
