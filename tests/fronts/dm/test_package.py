@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import itertools
 import json
+import threading
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -74,6 +76,7 @@ def world() -> Iterator[DmWorld]:
     try:
         with DmWorld(start_ms=START) as w:
             w.add_terminal("term")
+            w.add_terminal("fast", timeout_s=2.0)       # a lost answer is 411 after 2 s, not 310 s
             w.add_printer("prn")
             yield w
     finally:
@@ -304,6 +307,65 @@ def test_a_refused_payment_is_made_anew_under_the_same_tag(world: DmWorld, clien
     assert post(client, body)["res"] == 5000
     again = post(client, body)
     assert again["res"] == 0 and term.batch[-1].amount == 1_400 and term.batch[-1].status == "1"
+
+
+@pytest.fixture()
+def fast(world: DmWorld) -> Iterator[BankTerminal]:
+    m = world.terminals["fast"][0]
+    yield m
+    m.stalled = False
+    m.faults.plan([])
+
+
+def test_a_lost_answer_is_credited_when_the_request_is_repeated(world: DmWorld, client: httpx.Client,
+                                                                fast: BankTerminal) -> None:
+    name = kasa(world, client, terminal="fast")
+    fast.faults.plan(["lose_answer"])
+    body = sale(name, [{"type": 2, "sum": 21}], 21, tag="pkg-lost-1")
+    docs = len(FISCALIZED)
+    lost = post(client, body)
+    assert (lost["res"], lost["res_action"]) == (411, COLLISION) and len(FISCALIZED) == docs
+    n = len(fast.batch)
+    paid = fast.batch[-1]
+    assert (paid.amount, paid.status) == (2_100, "1")                # the terminal did it
+    again = post(client, body)
+    assert again["res"] == 0, again
+    assert len(fast.batch) == n and again["info"]["pay"]["refundid"] == paid.rrn
+    assert again["info"]["pay"]["resync"] == "credited"
+
+
+def test_a_lost_request_is_not_credited_with_a_foreign_receipt(world: DmWorld, client: httpx.Client,
+                                                               fast: BankTerminal) -> None:
+    name = kasa(world, client, terminal="fast")
+    earlier = post(client, sale(name, [{"type": 2, "sum": 22}], 22))
+    assert earlier["res"] == 0
+    fast.faults.plan(["lose_request"])
+    body = sale(name, [{"type": 2, "sum": 22}], 22, tag="pkg-lost-2")
+    lost = post(client, body)
+    assert (lost["res"], lost["res_action"]) == (411, COLLISION)
+    n = len(fast.batch)
+    again = post(client, body)                   # the last receipt is the earlier sale's: charged anew
+    assert again["res"] == 0 and len(fast.batch) == n + 1
+    assert again["info"]["pay"]["refundid"] == fast.batch[-1].rrn != earlier["info"]["pay"]["refundid"]
+
+
+def test_a_terminal_busy_with_another_request_is_1105(world: DmWorld, client: httpx.Client,
+                                                       fast: BankTerminal) -> None:
+    name = kasa(world, client, terminal="fast")
+    fast.faults.plan(["stall"])
+    first: dict = {}
+    body = {"ver": 6, "device": "fast", "pay": {"task": 1, "sum": 1}}
+    t = threading.Thread(target=lambda: first.update(post(client, body, "/dm/execute")))
+    t.start()
+    deadline = time.monotonic() + 5
+    while not fast.stalled and time.monotonic() < deadline:
+        time.sleep(0.01)
+    docs = len(FISCALIZED)
+    got = post(client, sale(name, [{"type": 2, "sum": 4}], 4))
+    t.join(10)
+    assert (got["res"], got["errortxt"]) == (1105, text(1105)) and len(FISCALIZED) == docs
+    assert first["res"] == 411
+    fast.stalled = False
 
 
 # ------------------------------------------------------------------ returns
