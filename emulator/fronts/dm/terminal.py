@@ -198,32 +198,24 @@ def _service(dm: DeviceManager, query: dict[str, str], call: Callable[[Any], Any
     return out
 
 
-@route("GET", "/dm/bankping")
-def bankping(dm: DeviceManager, query: dict[str, str], body: bytes) -> dict[str, Any]:
-    return _service(dm, query, lambda link: link.ping())
+# path → the link's call; every route takes the terminal (see the module docstring) but the journal's
+SERVICE_ROUTES: dict[str, tuple[Callable[[Any], Any], bool]] = {
+    "/dm/bankping": (lambda link: link.ping(), True),
+    "/dm/getmerchantlist": (lambda link: link.merchant_list(), True),
+    "/dm/getmasklist": (lambda link: link.mask_list(), True),
+    "/dm/getgetmasklist": (lambda link: link.mask_list(), True),
+    "/dm/bankecho": (lambda link: link.echo(), True),
+    "/dm/transaction-status": (lambda link: link.transaction_status(), True),
+    "/dm/lasttransaction": (lambda link: link.last_transaction(), False),
+}
 
 
-@route("GET", "/dm/getmerchantlist")
-def merchant_list(dm: DeviceManager, query: dict[str, str], body: bytes) -> dict[str, Any]:
-    return _service(dm, query, lambda link: link.merchant_list())
+def _service_route(call: Callable[[Any], Any], take: bool) -> Callable[[DeviceManager, dict[str, str], bytes],
+                                                                    dict[str, Any]]:
+    def serve(dm: DeviceManager, query: dict[str, str], body: bytes) -> dict[str, Any]:
+        return _service(dm, query, call, take)
+    return serve
 
 
-@route("GET", "/dm/getmasklist")
-@route("GET", "/dm/getgetmasklist")
-def mask_list(dm: DeviceManager, query: dict[str, str], body: bytes) -> dict[str, Any]:
-    return _service(dm, query, lambda link: link.mask_list())
-
-
-@route("GET", "/dm/bankecho")
-def bankecho(dm: DeviceManager, query: dict[str, str], body: bytes) -> dict[str, Any]:
-    return _service(dm, query, lambda link: link.echo())
-
-
-@route("GET", "/dm/transaction-status")
-def transaction_status(dm: DeviceManager, query: dict[str, str], body: bytes) -> dict[str, Any]:
-    return _service(dm, query, lambda link: link.transaction_status())
-
-
-@route("GET", "/dm/lasttransaction")
-def last_transaction(dm: DeviceManager, query: dict[str, str], body: bytes) -> dict[str, Any]:
-    return _service(dm, query, lambda link: link.last_transaction(), take=False)
+for _path, (_call, _take) in SERVICE_ROUTES.items():
+    route("GET", _path)(_service_route(_call, _take))

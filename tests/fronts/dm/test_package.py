@@ -25,6 +25,7 @@ from emulator.net.escposlink import Receipt
 from emulator.servers.bankterm.model import BankTerminal
 from emulator.servers.escpos.model import PrinterModel
 from emulator.world.dm import DmWorld
+from tests.fronts.dm.test_terminal import reset_terminal
 
 START = 1_767_261_600_000
 CASHIER = "Романенко Данило"
@@ -96,8 +97,7 @@ def client(world: DmWorld) -> Iterator[httpx.Client]:
 def term(world: DmWorld) -> Iterator[BankTerminal]:
     m = world.terminals["term"][0]
     yield m
-    m.host_down = False
-    m.holder.plan([])
+    reset_terminal(m)
 
 
 @pytest.fixture()
@@ -313,8 +313,7 @@ def test_a_refused_payment_is_made_anew_under_the_same_tag(world: DmWorld, clien
 def fast(world: DmWorld) -> Iterator[BankTerminal]:
     m = world.terminals["fast"][0]
     yield m
-    m.stalled = False
-    m.faults.plan([])
+    reset_terminal(m)
 
 
 def test_a_lost_answer_is_credited_when_the_request_is_repeated(world: DmWorld, client: httpx.Client,

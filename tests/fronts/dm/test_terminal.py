@@ -32,13 +32,18 @@ def client(world: DmWorld) -> Iterator[httpx.Client]:
         yield c
 
 
+def reset_terminal(m: BankTerminal) -> None:
+    """Every fault and holder action a test set on the emulated terminal, cleared."""
+    m.stalled = m.host_down = m.paper_out = m.faults.down = False
+    m.faults.plan([])
+    m.holder.plan([])
+
+
 @pytest.fixture()
 def model(world: DmWorld) -> Iterator[BankTerminal]:
     m = world.terminals["term"][0]
     yield m
-    m.stalled = m.host_down = m.paper_out = m.faults.down = False
-    m.faults.plan([])
-    m.holder.plan([])
+    reset_terminal(m)
 
 
 def pay(client: httpx.Client, task: int, device: str = "term", **fields: object) -> dict:
