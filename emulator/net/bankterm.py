@@ -421,6 +421,18 @@ class BankTermLink:
         return got if isinstance(got, TermResult) else TermResult(0, raw=dict(got.params))
 
     # -- re-synchronisation -------------------------------------------------------------------------
+    def expect(self, op: str, amount_kop: int, transaction_id: str, after_invoice: int) -> None:
+        """An operation an earlier run of the DM asked for and never read the answer of (it stopped while
+        waiting): ``op`` ``Purchase`` / ``Refund`` / ``Withdrawal``, asked when the last receipt known was
+        ``after_invoice``. The link treats it as a lost answer: the next request (or ``resync()``)
+        settles it by the same rule, into the journal under ``transaction_id``."""
+        if self.journal.get(transaction_id) is None:
+            lost = dm_error("closed_gracefully")
+            lost.transaction_id = transaction_id
+            lost.info["resync"] = "pending"
+            self.journal.put(transaction_id, op, lost)
+        self.pending = _Pending(op, kop(amount_kop) if op != "Withdrawal" else "", transaction_id, after_invoice)
+
     def resync(self) -> TermResult | None:
         """Settle the unsynchronised operation (see the module docstring); None when the link may go on,
         else the DM error to answer (the terminal still busy or unreachable)."""

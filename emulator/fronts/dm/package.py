@@ -42,7 +42,9 @@ terminal task answers them) and ``transaction_id``.
 the result) before fiscalization starts. A repeated request with that tag (after a fiscalization error
 or a collision) fiscalizes with the payment already made instead of charging the card again; a payment
 voided by auto-cancel is made anew. A payment whose answer was lost (411 / 1016: ``asked``) is settled
-first (the link's re-synchronisation; credited → reused as paid).
+first by the link's re-synchronisation (credited → reused as paid; another receipt → made anew), also
+when the DM was restarted in between: what was asked (the operation, the amount, the last receipt
+known) is in the row, and the new link is told to expect it (``BankTermLink.expect``).
 
 Settings: ``GET /dm/api/v1/package?dev_id=<ПРРО>`` reads them, ``POST`` the same path with a JSON object
 of the fields saves them (a missing field keeps its value). They are saved only with the shift closed
@@ -293,7 +295,7 @@ def _with_payment(ctx: Context, handler: Any, s: PackageSettings, term: DmTermin
             void = term_run(term, 3, {"cancelid": r.info.get("cancelid", "")})
         ans.info["pay_cancel"] = _pay_info(void)
         if void.ok:
-            _record(ctx, r.transaction_id, "voided", r)
+            _record(ctx, r.transaction_id, "voided", r.to_json())
         else:
             ans.warnings.append({"code": void.res, "wtxt": void.errortxt})
     return ans, fctx
@@ -305,6 +307,9 @@ def _acquiring(r: Any, term: DmTerminal) -> dict[str, Any]:
             "term_id": i.get("terminal", ""), "bank_id": term.bank, "auth_code": i.get("authcode", "")}
 
 
+OPERATION = {1: "Purchase", 2: "Refund", 3: "Withdrawal"}
+
+
 def _pay(ctx: Context, term: DmTerminal, op: int, amount: int, pay: dict[str, Any], s: PackageSettings) -> Any:
     """The terminal operation of this request, or the one already made for its tag (see the docstring)."""
     store, tag = ctx.dm.store, ctx.req.tag
@@ -312,37 +317,54 @@ def _pay(ctx: Context, term: DmTerminal, op: int, amount: int, pay: dict[str, An
     link = term.link
     with ctx.dm.busy(term.name):
         if tag:
-            row = store.db.execute("SELECT transaction_id, state, result FROM pkg_pay WHERE device=? AND tag=?",
-                                   (ctx.dev.name, tag)).fetchone()
+            with store.lock:
+                row = store.db.execute("SELECT transaction_id, state, result FROM pkg_pay WHERE device=? AND tag=?",
+                                       (ctx.dev.name, tag)).fetchone()
             if row is not None and row[1] == "paid":
                 return TermResult.from_json(json.loads(row[2]))
             if row is not None and row[1] == "asked":
-                with waiting(term):
-                    busy = link.resync()
-                got = link.journal.get(row[0])
-                if busy is None and got is not None and got.ok:
-                    _record(ctx, row[0], "paid", got)
+                got = _settle(term, row[0], json.loads(row[2]))
+                if got is not None and got.ok:
+                    _record(ctx, row[0], "paid", got.to_json())
                     return got
         tid = ctx.req.transaction_id or str(uuid.uuid4())
         if tag:
-            _record(ctx, tid, "asked", None)
+            _record(ctx, tid, "asked", {"op": OPERATION[op], "amount": amount, "after": link.last_invoice})
         fields = {"sum": v.kop_text(amount), "refundid": pay.get("refundid"), "cancelid": pay.get("cancelid")}
         r = term_run(term, op, fields, transaction_id=tid, merchant=s.merchant)
     if tag:
         if r.ok:
-            _record(ctx, tid, "paid", r)
+            _record(ctx, tid, "paid", r.to_json())
         elif r.info.get("resync") != "pending":
             _drop(ctx)                  # nothing to keep: a refused payment is made anew
     return r
 
 
-def _record(ctx: Context, tid: str, state: str, r: Any) -> None:
+def _settle(term: DmTerminal, tid: str, asked: dict[str, Any]) -> Any:
+    """The payment asked for under ``tid`` whose answer never came (lost, or the DM stopped while it
+    waited): settled by the link's re-synchronisation; its result, None when the terminal is away."""
+    link = term.link
+    if link.pending is not None and link.pending.transaction_id != tid:
+        with waiting(term):                 # another lost answer first
+            if link.resync() is not None:
+                return None
+    got = link.journal.get(tid)
+    if got is not None and (got.ok or got.info.get("resync") != "pending"):
+        return got                          # settled already (or a plain refusal)
+    if link.pending is None:                # the DM restarted: the new link never knew of it
+        link.expect(asked["op"], int(asked["amount"]), tid, int(asked["after"]))
+    with waiting(term):
+        if link.resync() is not None:
+            return None
+    return link.journal.get(tid)
+
+
+def _record(ctx: Context, tid: str, state: str, data: dict[str, Any]) -> None:
     if not ctx.req.tag:
         return
     with ctx.dm.store.tx() as db:
         db.execute("INSERT OR REPLACE INTO pkg_pay VALUES (?, ?, ?, ?, ?)",
-                   (ctx.dev.name, ctx.req.tag, tid, state,
-                    json.dumps(r.to_json() if r is not None else {}, ensure_ascii=False)))
+                   (ctx.dev.name, ctx.req.tag, tid, state, json.dumps(data, ensure_ascii=False)))
 
 
 def _drop(ctx: Context) -> None:

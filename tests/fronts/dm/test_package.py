@@ -446,3 +446,89 @@ def test_service_tasks_pass_through(world: DmWorld, client: httpx.Client, prn: P
 def test_package_mode_on_a_terminal_device_is_1091(client: httpx.Client) -> None:
     got = post(client, {"device": "term", "fiscal": {"task": 1}})
     assert (got["res"], got["errortxt"]) == (1091, text(1091))
+
+
+# ------------------------------------------------------------------ the DM restarted
+def restart_dm(world: DmWorld) -> None:
+    """The DM stopped and started again on its database (its links, and what they held in memory, gone);
+    the ПРРО, the terminal and the printer stay as they were. Requests then go to ``world.dm.execute``."""
+    from emulator.fronts.dm.manager import DeviceManager, DmTerminal
+    from emulator.net.bankterm import BankTermLink, Journal
+    old = world.dm
+    old.close()
+    dm = DeviceManager(world.clock, world.directory / "dm")
+    for dev in old.devices.values():
+        if isinstance(dev, DmTerminal):
+            model, srv = world.terminals[dev.name]
+            host, port = srv.address
+            journal = Journal(str(world.directory / "dm" / f"terminal-{dev.name}.sqlite"),
+                              now_ms=lambda: world.clock.now_ms)
+            term = DmTerminal(dev.name, BankTermLink(host, port, timeout_s=dev.link.timeout_s, journal=journal))
+            term.pump = world.terminal_pump(model)
+            dm.add(term)
+        elif isinstance(dev, DmPrinter):
+            from emulator.net.escposlink import PrinterLink
+            dm.add(DmPrinter(dev.name, PrinterLink(dev.link.host, dev.link.port)))
+        else:
+            dm.add(dev)
+    world.dm = dm
+
+
+@pytest.fixture()
+def lonely() -> Iterator[DmWorld]:
+    """A world of its own: its DM is restarted."""
+    added = [k for k in STAND_INS if ("prro", k) not in manager.TASKS]
+    for k in added:
+        manager.TASKS[("prro", k)] = STAND_INS[k]
+    try:
+        with DmWorld(start_ms=START) as w:
+            w.add_prro("solo")
+            w.add_terminal("fast", timeout_s=2.0)
+            assert configure_direct(w, "solo", terminal="fast")["res"] == 0
+            assert w.dm.execute("execute-pkg", {"device": "solo", "fiscal": {"task": 0, "cashier": CASHIER}})["res"] == 0
+            yield w
+    finally:
+        for k in added:
+            manager.TASKS.pop(("prro", k), None)
+
+
+def configure_direct(world: DmWorld, prro: str, **fields: object) -> dict:
+    return world.dm.route("POST", "/dm/api/v1/package", {"dev_id": prro}, json.dumps(fields).encode()) or {}
+
+
+def test_a_payment_lost_when_the_dm_restarted_is_settled_not_made_twice(lonely: DmWorld) -> None:
+    model = lonely.terminals["fast"][0]
+    model.faults.plan(["lose_answer"])
+    body = sale("solo", [{"type": 2, "sum": 31}], 31, tag="pkg-restart-1")
+    lost = lonely.dm.execute("execute-pkg", body)
+    assert (lost["res"], lost["res_action"]) == (411, COLLISION)
+    n, paid = len(model.batch), model.batch[-1]
+    restart_dm(lonely)                         # what the old link knew of the lost answer is gone
+    again = lonely.dm.execute("execute-pkg", body)
+    assert again["res"] == 0, again
+    assert len(model.batch) == n and again["info"]["pay"]["refundid"] == paid.rrn
+
+
+class Crash(BaseException):
+    """The DM process dying inside a handler (nothing after it runs)."""
+
+
+def test_a_payment_made_before_the_dm_died_is_not_made_twice(lonely: DmWorld,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    model = lonely.terminals["fast"][0]
+    real = manager.TASKS[("prro", 1)]
+
+    def dies(ctx: Context) -> Answer:
+        raise Crash
+
+    monkeypatch.setitem(manager.TASKS, ("prro", 1), (dies, True))
+    body = sale("solo", [{"type": 2, "sum": 32}], 32, tag="pkg-restart-2")
+    with pytest.raises(Crash):
+        lonely.dm.execute("execute-pkg", body)
+    n, paid = len(model.batch), model.batch[-1]
+    assert paid.amount == 3_200
+    restart_dm(lonely)
+    monkeypatch.setitem(manager.TASKS, ("prro", 1), real)
+    again = lonely.dm.execute("execute-pkg", body)
+    assert again["res"] == 0, again
+    assert len(model.batch) == n and again["info"]["pay"]["refundid"] == paid.rrn
