@@ -20,7 +20,7 @@ import pytest
 from emulator.fronts.dm import manager
 from emulator.fronts.dm.envelope import Answer
 from emulator.fronts.dm.errors import COLLISION, DmError, text
-from emulator.fronts.dm.manager import Context, DmPrinter
+from emulator.fronts.dm.manager import Context, DmPrinter, PackageSettings
 from emulator.net.escposlink import Receipt
 from emulator.servers.bankterm.model import BankTerminal
 from emulator.servers.escpos.model import PrinterModel
@@ -435,6 +435,21 @@ def test_printer_only_prints_and_pays_nothing(world: DmWorld, client: httpx.Clie
     assert len(term.batch) == n and len(prn.documents) == docs + 1
 
 
+def test_a_printer_out_of_paper_is_isprint_0_and_nothing_twice(world: DmWorld, client: httpx.Client,
+                                                               term: BankTerminal, prn: PrinterModel) -> None:
+    name = kasa(world, client, terminal="term", printer="prn")
+    prn.set_fault("paper_out", True)
+    try:
+        n, docs, fiscalized = len(term.batch), len(prn.documents), len(world.dm.store.docs(name))
+        got = post(client, sale(name, [{"type": 2, "sum": 17}], 17, tag="pkg-paper-1"))
+        assert got["res"] == 0 and got["info"]["isprint"] == 0 and len(prn.documents) == docs
+        assert len(term.batch) == n + 1 and term.batch[-1].status == "1"       # paid, not voided
+        assert post(client, sale(name, [{"type": 2, "sum": 17}], 17, tag="pkg-paper-1")) == got
+        assert len(term.batch) == n + 1 and len(world.dm.store.docs(name)) - fiscalized <= 1
+    finally:
+        prn.set_fault("paper_out", False)
+
+
 def test_service_tasks_pass_through(world: DmWorld, client: httpx.Client, prn: PrinterModel) -> None:
     name = kasa(world, client, terminal="term", printer="prn")
     docs = len(prn.documents)
@@ -507,6 +522,13 @@ def test_a_payment_lost_when_the_dm_restarted_is_settled_not_made_twice(lonely: 
     again = lonely.dm.execute("execute-pkg", body)
     assert again["res"] == 0, again
     assert len(model.batch) == n and again["info"]["pay"]["refundid"] == paid.rrn
+
+
+def test_the_settings_survive_a_restart(lonely: DmWorld) -> None:
+    restart_dm(lonely)
+    lonely.dm.find("solo").package = PackageSettings()        # nothing held in memory: the database's
+    got = lonely.dm.route("GET", "/dm/api/v1/package", {"dev_id": "solo"}, b"") or {}
+    assert got["info"]["terminal"] == "fast"
 
 
 class Crash(BaseException):
