@@ -19,6 +19,9 @@ the terminal, default ``[2]``; ``auto_cancel``, default on; ``merchant``, defaul
   sale's RRN ``pay.refundid``; 3 cancels the terminal operation ``pay.cancelid`` (the whole of it). A
   return with terminal pays and no ``pay`` (or another ``pay.task``) is 2000 (MODELLED); a return
   without pays touches no terminal (the omitted-pays rule is for sales only);
+* before the card is charged the receipt is read and checked (``receipt.parse_receipt`` and
+  ``receipt.validate`` without the shift's sales and the till): a receipt fiscalization would refuse
+  for its own sake is refused without a payment;
 * the terminal refused: its answer (``res``, ``errortxt``, ``info.restxt``), nothing fiscalized;
 * fiscalization (``manager.TASKS[("prro", task)]``, d1's handlers) failed with a definite error and
   ``auto_cancel`` is on: the terminal operation is voided (``info.pay_cancel`` its result; a failed void
@@ -62,6 +65,7 @@ import json
 import uuid
 from typing import Any
 
+from emulator.fronts.dm import receipt as dm_receipt
 from emulator.fronts.dm import values as v
 from emulator.fronts.dm.envelope import Answer, parse_json
 from emulator.fronts.dm.errors import COLLISION, OK, DmError, bad_json
@@ -259,17 +263,14 @@ def _terminal_report(ctx: Context, ans: Answer, term: DmTerminal, task: int, s: 
 def _with_payment(ctx: Context, handler: Any, s: PackageSettings, term: DmTerminal) -> tuple[Answer, Context]:
     fiscal = dict(ctx.req.fiscal)
     receipt = dict(v.obj(fiscal.get("receipt"), "fiscal.receipt"))
-    raw_pays = receipt.get("pays")
-    pays = [dict(p) if isinstance(p, dict) else p for p in v.array(raw_pays, "fiscal.receipt.pays")]
-    types = set(s.pay_types)
-    mine = [i for i, p in enumerate(pays) if isinstance(p, dict) and _type(p) in types]
-    if not pays and ctx.task == 1:
-        amount = v.money(receipt.get("sum"), "fiscal.receipt.sum", 0)
-        if amount > 0:
-            pays = [{"type": s.pay_types[0], "sum": receipt.get("sum")}]
-            mine = [0]
-    else:
-        amount = sum(v.money(pays[i].get("sum"), "pays[].sum") for i in mine)
+    pays = [dict(p) if isinstance(p, dict) else p for p in v.array(receipt.get("pays"), "fiscal.receipt.pays")]
+    if not pays and ctx.task == 1 and v.money(receipt.get("sum"), "fiscal.receipt.sum", 0) > 0:
+        pays = [{"type": s.pay_types[0], "sum": receipt.get("sum")}]
+    receipt["pays"] = pays
+    fiscal["receipt"] = receipt
+    parsed = _checked(ctx, fiscal)
+    mine = [i for i, p in enumerate(parsed.pays) if p.type in s.pay_types]
+    amount = sum(parsed.pays[i].sum for i in mine)
     if not mine or amount <= 0:
         return _fiscal(handler, ctx), ctx
     pay = ctx.req.pay
@@ -283,8 +284,6 @@ def _with_payment(ctx: Context, handler: Any, s: PackageSettings, term: DmTermin
         return term_answer(r), ctx
     for i in mine:
         pays[i].update(_acquiring(r, term))
-    receipt["pays"] = pays
-    fiscal["receipt"] = receipt
     req = dataclasses.replace(ctx.req, fiscal=fiscal, raw={**ctx.req.raw, "fiscal": fiscal})
     fctx = dataclasses.replace(ctx, req=req)
     ans = _fiscal(handler, fctx)
@@ -299,6 +298,17 @@ def _with_payment(ctx: Context, handler: Any, s: PackageSettings, term: DmTermin
         else:
             ans.warnings.append({"code": void.res, "wtxt": void.errortxt})
     return ans, fctx
+
+
+def _checked(ctx: Context, fiscal: dict[str, Any]) -> Any:
+    """The receipt read and checked before the card is charged: its shape (``receipt.parse_receipt``), and
+    the rules that need nothing but the receipt and the ПРРО's settings (``receipt.validate`` with no
+    sales of the shift and no till: the item-code and cash rules, 1111 and 1077, are fiscalization's)."""
+    parsed = dm_receipt.parse_receipt(fiscal)
+    validate = getattr(dm_receipt, "validate", None)
+    if validate is not None:
+        validate(parsed, ctx.task, ctx.prro.config, sold_codes={}, cash_kop=None)
+    return parsed
 
 
 def _acquiring(r: Any, term: DmTerminal) -> dict[str, Any]:

@@ -255,6 +255,27 @@ def test_host_down_is_the_terminals_5004(world: DmWorld, client: httpx.Client, t
     assert (got["res"], got["errortxt"]) == (5004, text(5004, group="bpos1"))
 
 
+def test_a_receipt_fiscalization_would_refuse_is_refused_before_the_card_is_charged(
+        world: DmWorld, client: httpx.Client, term: BankTerminal, monkeypatch: pytest.MonkeyPatch) -> None:
+    from emulator.fronts.dm import receipt as dm_receipt
+    if not hasattr(dm_receipt, "validate"):          # the receipt rules' stand-in: 1101 only
+
+        def validate(receipt: Any, task: int, config: Any, *, sold_codes: Any, cash_kop: Any) -> None:
+            if receipt.sum != sum(r.cost - r.disc for r in receipt.rows):
+                raise DmError(1101)
+
+        monkeypatch.setattr(dm_receipt, "validate", validate, raising=False)
+    name = kasa(world, client, terminal="term", printer="prn")
+    n = len(term.batch)
+    body = sale(name, [{"type": 2, "sum": 12}], 12)
+    body["fiscal"]["receipt"]["rows"][0].update(cost=10, price=10)
+    got = post(client, body)
+    assert (got["res"], got["errortxt"]) == (1101, text(1101)) and len(term.batch) == n
+    broken = sale(name, [{"type": 2, "sum": "twelve"}], 12)
+    got = post(client, broken)
+    assert (got["res"], got["res_action"]) == (2000, 3) and len(term.batch) == n
+
+
 def _failing(action: int) -> Any:
     def fail(ctx: Context) -> Answer:
         raise DmError(1034, action=action)
