@@ -68,7 +68,7 @@ from typing import Any
 from emulator.fronts.dm import receipt as dm_receipt
 from emulator.fronts.dm import values as v
 from emulator.fronts.dm.envelope import Answer, parse_json
-from emulator.fronts.dm.errors import COLLISION, OK, DmError, bad_json
+from emulator.fronts.dm.errors import COLLISION, FATAL, OK, DmError, bad_json
 from emulator.fronts.dm.manager import (
     PRINT,
     TASKS,
@@ -198,7 +198,7 @@ def execute_package(ctx: Context) -> Answer:
         allowed |= PRINTER_TASKS
     if task not in allowed and (term is not None or prn is not None):
         if term is not None:
-            raise DmError(5029, term.name, protocol_title(term), task, group="connection")
+            raise DmError(5029, term.name, protocol_title(term), task, action=FATAL, group="connection")
         raise bad_json(f"task {task} is not a package-mode task")
     found = TASKS.get(("prro", task))
     if found is None:

@@ -26,7 +26,7 @@ every result under its ``transaction_id`` for 90 days; ``transaction_search`` an
 terminal's fields (``refundid`` = RRN, ``cancelid`` = the operation's number, ``cardmask``, ``paysys``,
 ``authcode``, ``amount``, ``terminal``, ``merchant``, ``date``, ``time``, ``receipt``) and
 ``info.restxt`` (the terminal's own message), and ``transaction_id`` at the top level. ``res_action``
-(MODELLED): 1 for a refused operation; 2 when the answer was lost (411 / 1016 on a card operation): the
+(MODELLED): 1 for a refused operation; 3 for a task the terminal has not (5029); 2 when the answer was lost (411 / 1016 on a card operation): the
 terminal may have done it, and the link settles it before its next operation (``info.resync``).
 
 Service routes (``GET``, parameter ``dev_name``): ``/dm/bankping``, ``/dm/getmerchantlist``
@@ -62,7 +62,7 @@ from typing import Any
 
 from emulator.fronts.dm import values as v
 from emulator.fronts.dm.envelope import Answer
-from emulator.fronts.dm.errors import COLLISION, OK, REPEAT, DmError
+from emulator.fronts.dm.errors import COLLISION, FATAL, OK, REPEAT, DmError
 from emulator.fronts.dm.manager import Context, DeviceManager, DmTerminal, route, terminal_task
 
 PROTOCOL_TITLE = {"privatbank_json": "PrivatBankJSON"}
@@ -155,7 +155,7 @@ def run(term: DmTerminal, task: int, pay: dict[str, Any], *, transaction_id: str
             return link.settlement(m, tid)
         if task == 17:
             return link.receipt_info(v.string(pay.get("cancelid"), "pay.cancelid", max_len=32), tid, search)
-    raise DmError(5029, term.name, protocol_title(term), task, group="connection")
+    raise DmError(5029, term.name, protocol_title(term), task, action=FATAL, group="connection")
 
 
 @terminal_task(1, 2, 3, 10, 11, 17)
@@ -171,7 +171,7 @@ def terminal_operation(ctx: Context) -> Answer:
 def unsupported(ctx: Context) -> Answer:
     term = ctx.dev
     assert isinstance(term, DmTerminal)
-    raise DmError(5029, term.name, protocol_title(term), ctx.task, group="connection")
+    raise DmError(5029, term.name, protocol_title(term), ctx.task, action=FATAL, group="connection")
 
 
 # ------------------------------------------------------------------ service routes

@@ -126,6 +126,7 @@ def test_x_balance_settlement_and_the_last_operation(client: httpx.Client, model
 def test_tasks_the_terminal_has_not_are_5029(client: httpx.Client, task: int) -> None:
     got = pay(client, task, sum=1)
     assert (got["res"], got["errortxt"]) == (5029, text(5029, "term", "PrivatBankJSON", task, group="connection"))
+    assert got["res_action"] == 3
     assert got["errortxt"] == f"Термінал term (PrivatBankJSON) не підтримує завдання з типом {task}"
 
 
