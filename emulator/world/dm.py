@@ -76,7 +76,15 @@ class DmWorld:
         host, port = srv.address
         link = BankTermLink(host, port, timeout_s=timeout_s or OPERATION_TIMEOUT_S, journal=journal)
         self.terminals[name] = (model, srv)
-        return self.dm.add(DmTerminal(name, link))  # type: ignore[return-value]
+        term = DmTerminal(name, link)
+        if now_ms is None:          # the terminal on the world's virtual clock: pumped while the DM waits on it
+            term.pump = self.terminal_pump(model)
+        return self.dm.add(term)  # type: ignore[return-value]
+
+    def terminal_pump(self, model: BankTerminal) -> Any:
+        """The clock pump of ``fronts.dm.terminal`` for one emulated terminal on the world's clock."""
+        from emulator.fronts.dm.terminal import ClockPump
+        return ClockPump(model.next_due, lambda: self.clock.now_ms, self.clock.run_until, self.dm.world_lock)
 
     def add_printer(self, name: str = "prn") -> DmPrinter:
         model = PrinterModel(self.clock)
