@@ -272,6 +272,8 @@ def _link(ctx: Context) -> None:
 def dps_code(code: int, line: str, task: int | None) -> int:
     """The DM's code (1032–1047) of the tax server's error ``code`` with its text ``line`` (MODELLED)."""
     low = line.lower()
+    if "200 кб" in low:                      # the message over the description's 200 KB
+        return 1038
     if code in (9, 10):
         if "заблоковано" in low:
             return 1042 if "168" in low or "місяць" in low else 1036
@@ -293,8 +295,8 @@ def dps_code(code: int, line: str, task: int | None) -> int:
 def refusal(ctx: Context, out: Outcome) -> DmError:
     """What the ПРРО's failed outcome is to the DM's client (``res_action`` 1: nothing was fiscalized)."""
     ids = out.ids
-    if out.tax_code is not None:
-        return DmError(dps_code(out.tax_code, out.tax_line, ctx.task), action=REPEAT)
+    if out.tax_code is not None or out.tax_line:
+        return DmError(dps_code(out.tax_code or 0, out.tax_line, ctx.task), action=REPEAT)
     if "no_key" in ids:
         return DmError(1095)
     if "no_business_units" in ids:          # Objects 204: the key is not registered (form 5-ПРРО)
