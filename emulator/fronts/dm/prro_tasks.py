@@ -325,6 +325,7 @@ def _fiscalize(ctx: Context, call: Callable[[], Outcome]) -> Answer:
     assert ctx.task is not None
     prro, store = ctx.prro, ctx.dm.store
     dev = prro.device
+    ctx.dm.now_ms()                                   # the world's clock brought up to date
     _link(ctx)
     seq = int(dev.store.get("doc_seq", 0))
     intent = _intent_open(store, prro.name, ctx.req.tag, ctx.task, seq, ctx.req.raw, dev.clock.now_ms)
@@ -519,6 +520,8 @@ def open_shift(ctx: Context) -> Answer:
         _need_key(prro)
         if prro.device.shift.get("open"):
             raise DmError(1096)
+        if bool(prro.device.store.get("testing", False)) == prro.config.is_fiscal:
+            prro.device.set_testing(not prro.config.is_fiscal)     # the cabinet's test ПРРО: TESTING documents
         return _fiscalize(ctx, prro.device.open_shift)
 
 

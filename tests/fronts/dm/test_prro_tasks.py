@@ -263,3 +263,14 @@ def test_a_receipt_of_1000_rows_is_fiscalized_within_a_bound(world: DmWorld, pos
     got = ok(pos(1, receipt={"sum": 10, "rows": rows, "pays": [{"type": 0, "sum": 10}]}))
     assert time.process_time() - t < 2.0
     assert len(next(d.doc for d in server_docs(world) if d.fiscal == got["doccode"]).items) == 1000
+
+
+def test_the_cabinets_test_prro_makes_testing_documents(world: DmWorld, pos: Pos) -> None:
+    world.dm.devices["kasa"].config.is_fiscal = False         # type: ignore[union-attr]
+    assert ok(pos(0))["dtype"] == 0 and ok(pos(18))["isFis"] == 0
+    assert ok(pos(1, receipt=sale(5)))["dtype"] == 0
+    ok(pos(11))
+    assert [d.doc.testing for d in server_docs(world)] == [True] * 4          # 100, the sale, Z, 101
+    world.dm.devices["kasa"].config.is_fiscal = True          # type: ignore[union-attr]
+    ok(pos(0))
+    assert server_docs(world)[-1].doc.testing is False
