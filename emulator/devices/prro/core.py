@@ -185,7 +185,8 @@ class PrroCore:
                 cashdesknum=self.identity.desk_num, cashregisternum=self.identity.fiscal_num,
                 cashier=signer.info.owner, orderretnum=retnum,
                 items=rows if goods else (), payments=pays if goods else (),
-                total=amount if kind in RECEIPT_KINDS else None, z=z)
+                total=amount if kind in RECEIPT_KINDS else None, z=z,
+                testing=bool(self.store.get("testing", False)) and kind not in ("offline_begin", "offline_end"))
             offline = self.offline.active
             offline_num = ""
             if offline:

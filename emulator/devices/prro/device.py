@@ -82,6 +82,14 @@ class PrroDevice(PrroCore):
                                "not_after_ms": got.info.not_after_ms})
         return Outcome(True)
 
+    def set_testing(self, testing: bool) -> Outcome:
+        """Test documents (``TESTING``: numbered by the server, not fiscal) from the next shift on; a shift
+        holds only one kind, so it is refused with the shift open."""
+        if self.shift.get("open"):
+            return self._show(Outcome(False), "shift_already_opened")
+        self.store.put("testing", bool(testing))
+        return Outcome(True)
+
     def set_offline_limits(self, mode: str) -> Outcome:
         """``block`` (default): past 36 h / 168 h the ПРРО makes no document; ``warn``: it warns and goes on,
         and the tax server blocks it when the package comes (MODELLED: a ПРРО program that only warns)."""

@@ -204,6 +204,8 @@ def _link(ctx: Context) -> None:
 def dps_code(code: int, line: str, task: int | None) -> int:
     """The DM's code (1032–1047) of the tax server's error ``code`` with its text ``line`` (MODELLED)."""
     low = line.lower()
+    if "200 кб" in low:                      # the message over the description's 200 KB
+        return 1038
     if code in (9, 10):
         if "заблоковано" in low:
             return 1042 if "168" in low or "місяць" in low else 1036
@@ -225,8 +227,8 @@ def dps_code(code: int, line: str, task: int | None) -> int:
 def refusal(ctx: Context, out: Outcome) -> DmError:
     """What the ПРРО's failed outcome is to the DM's client (``res_action`` 1: nothing was fiscalized)."""
     ids = out.ids
-    if out.tax_code is not None:
-        return DmError(dps_code(out.tax_code, out.tax_line, ctx.task), action=REPEAT)
+    if out.tax_code is not None or out.tax_line:
+        return DmError(dps_code(out.tax_code or 0, out.tax_line, ctx.task), action=REPEAT)
     if "no_key" in ids:
         return DmError(1095)
     if "no_business_units" in ids:          # Objects 204: the key is not registered (form 5-ПРРО)
@@ -255,6 +257,7 @@ def _fiscalize(ctx: Context, call: Callable[[], Outcome]) -> Answer:
     assert ctx.task is not None
     prro, store = ctx.prro, ctx.dm.store
     dev = prro.device
+    ctx.dm.now_ms()                                   # the world's clock brought up to date
     _link(ctx)
     seq = int(dev.store.get("doc_seq", 0))
     intent = _intent_open(store, prro.name, ctx.req.tag, ctx.task, seq, ctx.req.raw, dev.clock.now_ms)
@@ -449,6 +452,8 @@ def open_shift(ctx: Context) -> Answer:
         _need_key(prro)
         if prro.device.shift.get("open"):
             raise DmError(1096)
+        if bool(prro.device.store.get("testing", False)) == prro.config.is_fiscal:
+            prro.device.set_testing(not prro.config.is_fiscal)     # the cabinet's test ПРРО: TESTING documents
         return _fiscalize(ctx, prro.device.open_shift)
 
 

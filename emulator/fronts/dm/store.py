@@ -11,7 +11,8 @@ Tables:
   ``cash_in``, ``cash_out``, ``cash_issue`` (task 14), ``open_shift``, ``z_report``; ``shift_no`` the
   shift's number (the Z-report's); ``body`` is JSON: ``receipt`` (``DmReceipt.to_json()``) for 1 / 2 /
   14, ``cash`` (``CashOp.to_json()``) for 3 / 4, ``taxes`` (the tax lines the receipt carried),
-  ``cashier``, ``qr``; for a Z-report ``totals`` (what ``totals.shift_totals`` gave) and ``dt_from``.
+  ``cashier``, ``qr``; for a Z-report ``totals`` (what ``totals.shift_totals`` gave) and ``dt_from``;
+  ``info``, the task's answer (``info``) as the DM gave it (task 22 gives it again).
 
 A module that needs a table of its own adds it with ``ensure(schema)``. Everything is one transaction
 per change (``tx()``), so a kill at any instant leaves the old state or the new one.

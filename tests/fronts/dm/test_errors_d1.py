@@ -204,13 +204,19 @@ def c1045(w: DmWorld) -> dict[str, Any]:
     return ex(w, 0, "unreg")
 
 
+def c1038(w: DmWorld) -> dict[str, Any]:
+    done(ex(w, 0))
+    rows = [{"code": str(i), "name": "Т" * 250, "cnt": 1, "price": 0.01, "cost": 0.01, "taxgrp": 1} for i in range(1000)]
+    return ex(w, 1, receipt={"sum": 10, "rows": rows, "pays": [{"type": 0, "sum": 10}]})   # XML over 200 KB
+
+
 CASES: dict[tuple[str, int], Callable[..., dict[str, Any]]] = {
     ("prro", 1006): c1006, ("prro", 1092): c1092, ("prro", 1096): c1096, ("prro", 1095): c1095,
     ("prro", 1069): c1069, ("prro", 1077): c1077, ("prro", 1063): c1063, ("prro", 1052): c1052,
     ("prro", 1056): c1056, ("prro", 1062): c1062, ("prro", 1117): c1117, ("prro", 1122): c1122,
     ("prro", 1075): c1075, ("prro", 1034): c1034, ("prro", 1035): c1035, ("prro", 1032): c1032,
     ("prro", 1033): c1033, ("prro", 1036): c1036, ("prro", 1042): c1042, ("prro", 1040): c1040,
-    ("prro", 1041): c1041, ("prro", 1044): c1044, ("prro", 1045): c1045,
+    ("prro", 1041): c1041, ("prro", 1038): c1038, ("prro", 1044): c1044, ("prro", 1045): c1045,
 }
 # what follows the table's text (1069: the signing library's message after the colon)
 SUFFIX = {("prro", 1069): " Library not initialized"}

@@ -4,6 +4,7 @@ the tag semantics, automatic offline and the collision repaired on the next requ
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -252,3 +253,24 @@ def test_cash_leaving_the_till_needs_cash_in_it_1077(world: DmWorld, pos: Pos) -
     assert ok(pos(4, cash={"sum": 30}))["safe"] == 0.0
     ok(pos(11))
     assert ok(pos(0))["safe"] == 0.0 and ok(pos(18))["safe"] == 0.0
+
+
+def test_a_receipt_of_1000_rows_is_fiscalized_within_a_bound(world: DmWorld, pos: Pos) -> None:
+    ok(pos(0))
+    rows = [{"code": str(i), "name": f"Товар {i}", "cnt": 1, "price": 0.01, "cost": 0.01, "taxgrp": 1}
+            for i in range(1000)]
+    t = time.process_time()
+    got = ok(pos(1, receipt={"sum": 10, "rows": rows, "pays": [{"type": 0, "sum": 10}]}))
+    assert time.process_time() - t < 2.0
+    assert len(next(d.doc for d in server_docs(world) if d.fiscal == got["doccode"]).items) == 1000
+
+
+def test_the_cabinets_test_prro_makes_testing_documents(world: DmWorld, pos: Pos) -> None:
+    world.dm.devices["kasa"].config.is_fiscal = False         # type: ignore[union-attr]
+    assert ok(pos(0))["dtype"] == 0 and ok(pos(18))["isFis"] == 0
+    assert ok(pos(1, receipt=sale(5)))["dtype"] == 0
+    ok(pos(11))
+    assert [d.doc.testing for d in server_docs(world)] == [True] * 4          # 100, the sale, Z, 101
+    world.dm.devices["kasa"].config.is_fiscal = True          # type: ignore[union-attr]
+    ok(pos(0))
+    assert server_docs(world)[-1].doc.testing is False
