@@ -74,5 +74,5 @@ def test_the_z_report_agrees_with_the_dms_copy(world: DmWorld) -> None:
     got = world.dm.execute("execute", {"device": "kasa", "fiscal": {"task": 11}})
     assert got["res"] == 0, got
     docs = world.dm.store.docs("kasa", ("sale",), shift_no=1)
-    assert got["info"]["summary"]["calc_p"] == sum(d.sum for d in docs)
+    assert round(got["info"]["summary"]["calc_p"] * 100) == sum(d.sum for d in docs)     # hryvnias in the answer
     assert got["info"]["receipt"]["count_p"] == len(docs)
