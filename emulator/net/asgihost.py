@@ -23,11 +23,28 @@ import threading
 import time
 from typing import Any
 
+from starlette.responses import Response
+
 from emulator.net.webguard import is_loopback
 
 
 class DroppedConnection(Exception):
     """Raised by an app to break the connection on purpose (not logged)."""
+
+
+class BrokenAnswer(Response):
+    """An answer whose connection breaks (a fault plan's lost answer): the status line and headers go out,
+    promising a body of 4096 bytes, then the connection ends."""
+
+    def __init__(self, fault: str, content_type: str = "application/octet-stream") -> None:
+        super().__init__(b"", status_code=200)
+        self.fault = fault
+        self.content_type = content_type
+
+    async def __call__(self, scope, receive, send) -> None:  # type: ignore[no-untyped-def]
+        await send({"type": "http.response.start", "status": 200,
+                    "headers": [(b"content-type", self.content_type.encode()), (b"content-length", b"4096")]})
+        raise DroppedConnection(f"fault plan: {self.fault}")
 
 
 class _QuietDrops(logging.Filter):

@@ -21,6 +21,8 @@ from typing import Any, Protocol
 
 import httpx
 
+from emulator.net.taxlink import ServerAnswer
+
 PRRO_PATH = "/api/v1/dm/prro"
 MAX_ANSWER = 256 * 1024
 
@@ -50,17 +52,6 @@ def _read(status: int, body: bytes) -> CabinetAnswer:
 
 class VchasnoLink(Protocol):
     def prro(self, token: str, dm_version: str) -> CabinetAnswer: ...
-
-
-class ServerAnswer(Protocol):
-    @property
-    def status(self) -> int: ...
-    @property
-    def body(self) -> bytes: ...
-    @property
-    def fault(self) -> str | None: ...
-    @property
-    def delay_ms(self) -> int: ...
 
 
 class CabinetEndpoint(Protocol):

@@ -30,26 +30,13 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
-from emulator.net.asgihost import AsgiHost, DroppedConnection
+from emulator.net.asgihost import AsgiHost, BrokenAnswer
 from emulator.net.webguard import local_guards
 from emulator.rules.prro import MESSAGE_MAX_BYTES, ROLE_LABELS, Role
 from emulator.servers.taxfs.model import Answer, TaxServer
 
 STALL_S = 30.0
 PAGE_DOCUMENTS = 500
-
-
-class _Broken(Response):
-    """An answer whose connection breaks: the status line and headers go out, then the connection ends."""
-
-    def __init__(self, fault: str) -> None:
-        super().__init__(b"", status_code=200)
-        self.fault = fault
-
-    async def __call__(self, scope, receive, send) -> None:  # type: ignore[no-untyped-def]
-        await send({"type": "http.response.start", "status": 200,
-                    "headers": [(b"content-type", b"application/octet-stream"), (b"content-length", b"4096")]})
-        raise DroppedConnection(f"fault plan: {self.fault}")
 
 
 def make_app(model: TaxServer, hosts: tuple[str, ...] = ()) -> Starlette:
@@ -74,7 +61,7 @@ def make_app(model: TaxServer, hosts: tuple[str, ...] = ()) -> Starlette:
         if answer.fault == "stall":
             await asyncio.sleep(STALL_S)
         if answer.fault is not None:
-            return _Broken(answer.fault)
+            return BrokenAnswer(answer.fault)
         if answer.status == 204:
             return Response(status_code=204)
         return Response(answer.body, status_code=answer.status, media_type=answer.content_type)

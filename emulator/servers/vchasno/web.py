@@ -21,22 +21,11 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 
-from emulator.net.asgihost import AsgiHost, DroppedConnection
+from emulator.net.asgihost import AsgiHost, BrokenAnswer
 from emulator.net.webguard import local_guards
 from emulator.servers.vchasno.model import MAX_BODY, PRRO_PATH, TARIFF_KOP, VchasnoCabinet
 
 STALL_S = 30.0
-
-
-class _Broken(Response):
-    def __init__(self, fault: str) -> None:
-        super().__init__(b"", status_code=200)
-        self.fault = fault
-
-    async def __call__(self, scope, receive, send) -> None:  # type: ignore[no-untyped-def]
-        await send({"type": "http.response.start", "status": 200,
-                    "headers": [(b"content-type", b"application/json"), (b"content-length", b"4096")]})
-        raise DroppedConnection(f"fault plan: {self.fault}")
 
 
 def bearer(request: Request) -> str:
@@ -57,7 +46,7 @@ def make_app(model: VchasnoCabinet, hosts: tuple[str, ...] = ()) -> Starlette:
         if answer.fault == "stall":
             await asyncio.sleep(STALL_S)
         if answer.fault is not None:
-            return _Broken(answer.fault)
+            return BrokenAnswer(answer.fault, "application/json")
         return Response(answer.body, status_code=answer.status, media_type="application/json")
 
     async def state(request: Request) -> Response:
