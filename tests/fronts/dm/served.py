@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import os
+import queue
 import re
 import subprocess
 import sys
+import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 READY_S = 60
 
@@ -18,13 +20,14 @@ class Served:
     url: str              # http://127.0.0.1:PORT
     control: str          # the control API's URL
     banner: list[str]
+    lines: queue.Queue[str] = field(default_factory=queue.Queue)
 
     def console(self, line: str, timeout_s: float = 20) -> str:
         """One console line; the first line it answered."""
         assert self.proc.stdin is not None and self.proc.stdout is not None
         self.proc.stdin.write(line + "\n")
         self.proc.stdin.flush()
-        return read_line(self.proc, timeout_s)
+        return next_line(self.lines, timeout_s)
 
     def stop(self) -> int:
         if self.proc.poll() is None and self.proc.stdin is not None:
@@ -40,14 +43,17 @@ class Served:
             return self.proc.wait(10)
 
 
-def read_line(proc: subprocess.Popen[str], timeout_s: float) -> str:
-    import selectors
+def next_line(lines: queue.Queue[str], timeout_s: float) -> str:
+    try:
+        return lines.get(timeout=max(timeout_s, 0.01))
+    except queue.Empty:
+        raise AssertionError(f"no line from the DM in {timeout_s:.0f} s") from None
+
+
+def _pump(proc: subprocess.Popen[str], lines: queue.Queue[str]) -> None:
     assert proc.stdout is not None
-    sel = selectors.DefaultSelector()
-    sel.register(proc.stdout, selectors.EVENT_READ)
-    if not sel.select(timeout_s):
-        raise AssertionError(f"no line from the DM in {timeout_s} s")
-    return proc.stdout.readline().rstrip("\n")
+    for line in proc.stdout:
+        lines.put(line.rstrip("\n"))
 
 
 def start(*extra: str) -> Served:
@@ -56,14 +62,19 @@ def start(*extra: str) -> Served:
                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             env=env, bufsize=1)
     banner: list[str] = []
+    lines: queue.Queue[str] = queue.Queue()
+    threading.Thread(target=_pump, args=(proc, lines), daemon=True).start()
     deadline = time.monotonic() + READY_S
     while len(banner) < 3:
         left = deadline - time.monotonic()
-        if left <= 0 or proc.poll() is not None:
+        if left <= 0 or (proc.poll() is not None and lines.empty()):
             proc.kill()
             raise AssertionError(f"dm serve did not start: {banner} {proc.stderr.read() if proc.stderr else ''}")
-        banner.append(read_line(proc, left))
+        try:
+            banner.append(lines.get(timeout=min(left, 0.5)))
+        except queue.Empty:
+            continue
     m = re.match(r"device manager: (http://127\.0\.0\.1:\d+)/dm/execute$", banner[0])
     c = re.match(r"control API: +POST (http://\S+)$", banner[1])
     assert m and c, banner
-    return Served(proc, m.group(1), c.group(1), banner)
+    return Served(proc, m.group(1), c.group(1), banner, lines)

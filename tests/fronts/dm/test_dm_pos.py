@@ -1,0 +1,72 @@
+"""``tools/dm_pos.py`` (the POS client) in its own process against ``kkt-emu dm serve`` in another, over real
+sockets: each request and answer printed, the exit status of each outcome."""
+
+from __future__ import annotations
+
+import json
+import socket
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.fronts.dm import served
+
+POS = Path(__file__).resolve().parents[3] / "tools" / "dm_pos.py"
+
+
+@pytest.fixture(scope="module")
+def dm() -> Iterator[served.Served]:
+    s = served.start()
+    yield s
+    assert s.stop() == 0
+
+
+def pos(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, str(POS), *args], capture_output=True, text=True, timeout=300,
+                          stdin=subprocess.DEVNULL)
+
+
+def exchanges(out: str) -> list[tuple[str, dict]]:
+    got = []
+    for line in out.splitlines():
+        if line.startswith("→ POST "):
+            path, _, body = line[len("→ POST "):].partition(" ")
+            got.append((path, json.loads(body)))
+        elif line.startswith("← "):
+            got.append(("answer", json.loads(line[2:])))
+    return got
+
+
+def test_the_fiscal_number_step_prints_its_request_and_answer(dm: served.Served) -> None:
+    got = pos("--url", dm.url, "--steps", "fisid")
+    assert got.returncode == 0, got.stderr
+    (path, req), (_, answer) = exchanges(got.stdout)
+    assert path == "/dm/execute" and req["fiscal"] == {"task": 20} and req["device"] == "prro"
+    assert answer["res"] == 0 and answer["info"]["fisid"] == "4000002411"
+    assert "fisid: ok" in got.stdout
+
+
+def test_a_refusal_is_exit_1_with_the_dm_text(dm: served.Served) -> None:
+    got = pos("--url", dm.url, "--device", "nobody", "--steps", "fisid")
+    assert got.returncode == 1 and "refused: res 1091 Пристрій не знайдено" in got.stderr
+
+
+def test_an_unreachable_dm_is_exit_2() -> None:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    got = pos("--url", f"http://127.0.0.1:{port}", "--steps", "fisid", "--timeout", "5")
+    assert got.returncode == 2 and "cannot reach the DM" in got.stderr
+
+
+def test_a_path_that_is_no_dm_is_exit_2(dm: served.Served) -> None:
+    got = pos("--url", dm.url + "/dm/nothing", "--steps", "fisid")
+    assert got.returncode == 2 and "HTTP 404" in got.stderr
+
+
+def test_unknown_steps_are_refused_by_the_command_line() -> None:
+    got = pos("--steps", "fisid,dance")
+    assert got.returncode == 2 and "unknown step(s) dance" in got.stderr
