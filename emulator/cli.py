@@ -177,6 +177,9 @@ def _cmd_bench(args: argparse.Namespace) -> int:
         from emulator.bench.prro import run_prro
 
         result.update(run_prro(quick=args.quick_net))
+        from emulator.bench.dm import run_dm
+
+        result.update(run_dm(quick=args.quick_net))
     if args.json:
         print(json.dumps(result, ensure_ascii=False))
     else:
