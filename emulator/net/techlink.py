@@ -135,7 +135,11 @@ class TcpTechLink(_Names):
                 self.close(key)
                 return TechReply(None, _os_failure(exc), f"{type(exc).__name__}: {exc}")
 
-        self._workers.run(work, deliver)
+        def failed(exc: Exception) -> TechReply:
+            self.close(key)
+            return TechReply(None, Failure.PEER_CLOSED, f"internal error in the link: {type(exc).__name__}")
+
+        self._workers.run(work, deliver, failed)
 
     def close(self, key: str) -> None:
         with self._lock:

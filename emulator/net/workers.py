@@ -9,23 +9,36 @@ HTTP transport and the technological server's TCP link share this.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import TypeVar
 
 R = TypeVar("R")
 Post = Callable[[Callable[[], None]], None]
+log = logging.getLogger("kkt_emu.net.workers")
 
 
 class LinkWorkers:
     def __init__(self, post: Post, workers: int, name: str) -> None:
         self.post = post
+        self.name = name
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix=name)
 
-    def run(self, work: Callable[[], R], deliver: Callable[[R], None]) -> None:
-        """``work()`` on a worker; then ``deliver(result)`` on the device's thread."""
+    def run(self, work: Callable[[], R], deliver: Callable[[R], None],
+            fail: Callable[[Exception], R] | None = None) -> None:
+        """``work()`` on a worker; then ``deliver(result)`` on the device's thread. An exception ``work``
+        lets out (a defect: the links turn every I/O failure into a result) is logged with its traceback
+        and, with ``fail``, delivered as ``fail(exc)`` — the device never waits for an answer that
+        cannot come."""
         def job() -> None:
-            result = work()
+            try:
+                result = work()
+            except Exception as exc:
+                log.exception("%s: a link worker failed", self.name)
+                if fail is None:
+                    return
+                result = fail(exc)
             self.post(lambda: deliver(result))
 
         self._pool.submit(job)

@@ -35,3 +35,24 @@ def test_switched_off_the_link_refuses_without_connecting_and_on_again_it_reache
     finally:
         link.shutdown()
         tcp.stop()
+
+
+def test_a_defect_in_the_link_worker_is_delivered_as_a_failure_not_swallowed(tmp_path, monkeypatch, caplog) -> None:
+    from emulator.net import techclient
+
+    def broken(self, frame):
+        raise ValueError("a defect")
+
+    model = TechServer(tmp_path / "tech.sqlite3")
+    tcp = TechServerTcp(model, "127.0.0.1", 0).start()
+    got: queue.SimpleQueue = queue.SimpleQueue()
+    link = TcpTechLink(lambda fn: fn(), tcp.address)
+    monkeypatch.setattr(techclient.TechClient, "request", broken)
+    try:
+        link.request("s1", HELLO, got.put)
+        reply = got.get(timeout=10)
+        assert reply.frame is None and reply.failure is Failure.PEER_CLOSED and "ValueError" in reply.detail
+        assert "a link worker failed" in caplog.text
+    finally:
+        link.shutdown()
+        tcp.stop()

@@ -32,10 +32,12 @@ from emulator.rules.prro import (
 from emulator.wire.prro.document import CHECK, ZREP, Document, Item, Payment, ZTotals, local_date_time
 from emulator.wire.prro.package import pack
 
-RECEIPT_KINDS = ("sale", "return", "cash_in", "cash_out")
+RECEIPT_KINDS = ("sale", "return", "cash_in", "cash_out", "cash_issue")
+GOODS_KINDS = ("sale", "return", "cash_issue")      # receipts with rows and payments
 # the device's document kinds -> (element, DOCTYPE, DOCSUBTYPE)
 DOC_TYPES: dict[str, tuple[str, int, int | None]] = {
     "sale": (CHECK, 0, 0), "return": (CHECK, 0, 1), "cash_in": (CHECK, 0, 2), "cash_out": (CHECK, 0, 4),
+    "cash_issue": (CHECK, 3, None),
     "open_shift": (CHECK, 100, None), "close_shift": (CHECK, 101, None), "offline_begin": (CHECK, 102, None),
     "offline_end": (CHECK, 103, None), "z_report": (ZREP, 0, None)}
 DAY_MS = 24 * HOUR_MS
@@ -63,6 +65,9 @@ class Outcome:
     messages: list[str] = field(default_factory=list)
     fiscal_num: str = ""
     local_num: int | None = None
+    ids: list[str] = field(default_factory=list)      # the ids of the messages shown (``@`` + text for a raw one)
+    tax_code: int | None = None                       # the tax server's error code of a refusal
+    tax_line: str = ""                                # the refusal as the server wrote it (one line)
 
     @property
     def text(self) -> str:
@@ -91,6 +96,7 @@ class PrroCore:
     def _show(self, out: Outcome, message_id: str, **values: object) -> Outcome:
         """Show message ``message_id``; an id starting with ``@`` is a text shown as it is."""
         line = message_id[1:] if message_id.startswith("@") else text(message_id, **values)
+        out.ids.append(message_id)
         return self._show_text(out, line)
 
     def _show_text(self, out: Outcome, line: str) -> Outcome:
@@ -152,8 +158,8 @@ class PrroCore:
         return dict(self.store.get("shift", {"open": False}))
 
     def _make(self, kind: str, signer: KeyRead, *, shift_id: int, amount: int = 0,
-              items: list[tuple[str, int]] | None = None, totals: dict[str, int] | None = None,
-              retnum: str | None = None) -> Doc:
+              items: list[tuple[str, int]] | list[Item] | None = None, payments: list[Payment] | None = None,
+              totals: dict[str, int] | None = None, retnum: str | None = None) -> Doc:
         """The next document, signed, stored and its effect on the shift applied, in one transaction."""
         assert signer.signer is not None and signer.info is not None
         now = self.clock.now_ms
@@ -169,15 +175,16 @@ class PrroCore:
                 z = ZTotals(sales_sum=totals.get("sale", 0), sales_count=totals.get("sale_count", 0),
                             returns_sum=totals.get("return", 0), returns_count=totals.get("return_count", 0),
                             deposits=totals.get("cash_in", 0), issues=totals.get("cash_out", 0))
-            goods = kind in ("sale", "return")
+            goods = kind in GOODS_KINDS
+            rows = tuple(i if isinstance(i, Item) else Item(name=i[0], price=i[1]) for i in (items or ()))
+            pays = tuple(payments) if payments is not None else (Payment(sum=amount),)
             document = Document(
                 kind=doc_kind, doctype=doctype, docsubtype=subtype, uid=uid, tin=self.identity.tin,
                 ipn=self.identity.ipn, orgnm=self.identity.org, pointnm=self.identity.point,
                 pointaddr=self.identity.address, date=date, time=hms, ordernum=local,
                 cashdesknum=self.identity.desk_num, cashregisternum=self.identity.fiscal_num,
                 cashier=signer.info.owner, orderretnum=retnum,
-                items=tuple(Item(name=n, price=p) for n, p in (items or ())) if goods else (),
-                payments=(Payment(sum=amount),) if goods else (),
+                items=rows if goods else (), payments=pays if goods else (),
                 total=amount if kind in RECEIPT_KINDS else None, z=z)
             offline = self.offline.active
             offline_num = ""
@@ -231,6 +238,7 @@ class PrroCore:
         except TaxLinkDown:
             return self._show(out, "server_unreachable")
         got = answers.read_doc_answer(answer.status, answer.body)
+        out.tax_code, out.tax_line = got.error_code, got.error_line
         if got.ok:
             with self.store.tx():
                 self.store.mark(doc.id, "sent", fiscal_num=got.fiscal_num)
@@ -303,6 +311,7 @@ class PrroCore:
 
 
 DOC_LABELS = {"sale": "Sale", "return": "Return", "cash_in": "Cash-in", "cash_out": "Cash-out",
+              "cash_issue": "Cash issue",
               "open_shift": "Shift opened", "close_shift": "Shift closed", "z_report": "Z-report",
               "offline_begin": "Offline session begun (102)", "offline_end": "Offline session ended (103)"}
 

@@ -46,6 +46,7 @@ from emulator.rules.prro import (
     KEY_EXPIRY_WARNING_MS,
     OFFLINE_KEY_MIN_VALIDITY_MS,
 )
+from emulator.wire.prro.document import Item, Payment
 
 
 class PrroDevice(PrroCore):
@@ -152,17 +153,22 @@ class PrroDevice(PrroCore):
             if not self._deliver(out, z).ok:
                 return out
         close = self._make("close_shift", signer, shift_id=shift["id"])
+        out.ok = False                  # the Z-report's success is not the closing's
         done = self._deliver(out, close)
         if done.ok:
             self._show_text(done, "Z-report: " + totals_text(shift["totals"]))
         return done
 
-    def receipt(self, kind: str, amount_kop: int, *, items: list[tuple[str, int]] | None = None) -> Outcome:
-        """A sale, a return (of the last sale sent), a cash-in or a cash-out of ``amount_kop``."""
+    def receipt(self, kind: str, amount_kop: int, *, items: list[tuple[str, int]] | list[Item] | None = None,
+                payments: list[Payment] | None = None, zero: bool = False) -> Outcome:
+        """A sale, a return (of the last sale sent), a cash-in, a cash-out or a cash issue to card holders
+        (DOCTYPE 3) of ``amount_kop``; ``items`` the rows (default one row of the whole sum), ``payments`` the
+        payment rows (default one cash row); ``zero``: a zero sale or return (no rows, no payments, 0.00)."""
         out = Outcome(False)
         if kind not in RECEIPT_KINDS:
             raise ValueError(f"unknown receipt kind {kind!r}")
-        if not 0 < amount_kop < 10_000_000_000:
+        zero = zero and kind in ("sale", "return") and amount_kop == 0
+        if not (zero or 0 < amount_kop < 10_000_000_000):
             return self._show(out, "bad_amount")
         shift = self.shift
         if not shift.get("open"):
@@ -178,8 +184,11 @@ class PrroDevice(PrroCore):
         signer = self._signer(out)
         if signer is None:
             return self._not_signed(out)
+        if zero:
+            items, payments = [], []
         doc = self._make(kind, signer, shift_id=shift["id"], amount=amount_kop,
-                         items=items or [("Товар", amount_kop)], retnum=retnum)
+                         items=items if items is not None else [("Товар", amount_kop)], payments=payments,
+                         retnum=retnum)
         return self._deliver(out, doc)
 
     def go_offline(self) -> Outcome:

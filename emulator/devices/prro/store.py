@@ -70,14 +70,15 @@ class Doc:
 
 
 class PrroStore:
-    """The state file, opened once; ``memory=True`` keeps it in memory (benchmarks)."""
+    """The state file, opened once; ``memory=True`` keeps it in memory (benchmarks). One caller at a time: a
+    front that serves from worker threads (the Device Manager) holds its own lock around the device."""
 
     def __init__(self, directory: Path | None) -> None:
         if directory is None:
-            self.db = sqlite3.connect(":memory:", isolation_level=None)
+            self.db = sqlite3.connect(":memory:", isolation_level=None, check_same_thread=False)
         else:
             path = private_file(Path(directory) / DB_NAME)
-            self.db = sqlite3.connect(path, isolation_level=None)
+            self.db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
             self.db.execute("PRAGMA journal_mode=WAL")
             self.db.execute("PRAGMA synchronous=FULL")
         self.db.executescript(_SCHEMA)
@@ -134,6 +135,11 @@ class PrroStore:
         if limit is not None:
             sql += f" LIMIT {int(limit)}"
         rows = self.db.execute(sql, (state,) if state else ()).fetchall()
+        return [_doc(r) for r in rows]
+
+    def docs_after(self, doc_id: int) -> list[Doc]:
+        """The documents made after document ``doc_id`` (the device's counter), oldest first."""
+        rows = self.db.execute("SELECT * FROM docs WHERE id>? ORDER BY id", (doc_id,)).fetchall()
         return [_doc(r) for r in rows]
 
     def doc(self, doc_id: int) -> Doc | None:

@@ -38,9 +38,8 @@ def dm_tables() -> tuple[DmErrorRow, ...]:
     rows = [DmErrorRow(int(r["res"]), group, r["text"], r["meaning"], r.get("unreachable", ""))
             for group in ("dm", "prro") for r in raw[group]]
     traw = yaml.safe_load(resources.files("emulator").joinpath("data/terminal_errors.yaml").read_text("utf-8"))
-    extra = {int(r["res"]): r.get("unreachable", "") for r in traw["dm"]}
-    rows += [DmErrorRow(t.res, t.group, t.text, t.meaning, extra.get(t.res, "") if not t.name else "")
-             for t in terminal_tables().dm]
+    why = [r.get("unreachable", "") for r in traw["dm"]]          # the same rows, in the same order
+    rows += [DmErrorRow(t.res, t.group, t.text, t.meaning, w) for t, w in zip(terminal_tables().dm, why, strict=True)]
     return tuple(rows)
 
 

@@ -256,6 +256,10 @@ class DeviceManager:
         req = ctx.req
         if req.is_requery:
             got = self.store.result(ctx.dev.name, req.tag)
+            if got is not None and got[0] == "open":     # a task cut short: repaired first, then its result
+                for repair in REPAIR:
+                    repair(ctx)
+                got = self.store.result(ctx.dev.name, req.tag)
             if got is None or got[0] != "done":
                 raise DmError(1058)
             return got[1]
@@ -268,6 +272,9 @@ class DeviceManager:
             for repair in REPAIR:
                 repair(ctx)
             if req.tag:
+                got = self.store.result(ctx.dev.name, req.tag)
+                if got is not None and got[0] == "done" and got[1].get("res") == 0:
+                    return got[1]               # the repair found this very task done: its real result
                 self.store.open_result(ctx.dev.name, req.tag, ctx.task, self.now_ms())
         try:
             ans = handler(ctx)

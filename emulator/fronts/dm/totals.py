@@ -27,7 +27,7 @@ def shift_totals(docs: list[DmDoc]) -> dict[str, Any]:
             summary[f"calc_{side}"] += d.sum
             for p in d.body.get("receipt", {}).get("pays", ()):
                 row = pays.setdefault(int(p["type"]), {"type": int(p["type"]), "sum_p": 0, "sum_m": 0})
-                row[f"sum_{side}"] += int(p["sum"]) - int(p.get("change", 0))
+                row[f"sum_{side}"] += int(p["sum"])
         elif d.kind == "cash_issue":
             count["count_14"] += 1
         elif d.kind == "cash_in":

@@ -11,10 +11,18 @@ from typing import Any
 from emulator.fronts.dm.errors import bad_json
 
 MAX_KOP = 10**13          # 100 billion hryvnias: past it a sum is a client's mistake, not money
+MAX_EXPONENT = 20         # a number of 10**21 or more is out of every range below
 _MISSING = object()
 
 
 def _number(value: Any, what: str) -> Decimal:
+    d = _decimal(value, what)
+    if d and d.adjusted() > MAX_EXPONENT:         # ``1e400``: past any range, and too big to quantize
+        raise bad_json(f"{what}: out of range")
+    return d
+
+
+def _decimal(value: Any, what: str) -> Decimal:
     if isinstance(value, bool):
         raise bad_json(f"{what}: a number, not a boolean")
     if isinstance(value, int):

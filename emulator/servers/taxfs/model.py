@@ -119,6 +119,7 @@ from emulator.servers.taxfs.state import OfflineState, Operator, Registrar, Shif
 from emulator.wire import cms
 from emulator.wire.prro import offline
 from emulator.wire.prro.document import (
+    CASH_WITHDRAWAL,
     CLOSE_SHIFT,
     DEPOSIT,
     ISSUE,
@@ -710,7 +711,7 @@ class TaxServer:
     def _check_receipt(self, reg: Registrar, document: Document) -> None:
         if document.total is None:
             raise Refusal(9, "Чек без суми (CHECKTOTAL)")
-        if document.items and sum(i.cost for i in document.items) != document.total:
+        if document.items and sum(i.due for i in document.items) != document.total:
             raise Refusal(9, "Сума рядків чека не дорівнює CHECKTOTAL")
         if document.payments and sum(p.sum for p in document.payments) < document.total:
             raise Refusal(9, "Сума оплат менша за суму чека")
@@ -969,6 +970,8 @@ def _add_totals(t: ZTotals, document: Document, sign: int) -> ZTotals:
     """The totals with one receipt added (``sign`` 1) or taken back (-1); a storno takes its sale back."""
     total = sign * (document.total or 0)
     sub = document.docsubtype or 0
+    if document.doctype == CASH_WITHDRAWAL:
+        return t        # a cash issue to card holders (DOCTYPE 3) is neither a sale nor a service issue
     if sub == DEPOSIT:
         return replace(t, deposits=t.deposits + total)
     if sub == ISSUE:

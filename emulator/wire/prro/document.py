@@ -40,6 +40,7 @@ KYIV = ZoneInfo("Europe/Kyiv")
 
 SALE, RETURN, DEPOSIT, ISSUE, STORNO = 0, 1, 2, 4, 5
 OPEN_SHIFT, CLOSE_SHIFT, OFFLINE_BEGIN, OFFLINE_END = 100, 101, 102, 103
+CASH_WITHDRAWAL = 3          # DOCTYPE 3: cash issued to payment-card holders
 CHECK_DOCTYPES = (0, 1, 2, 3, OPEN_SHIFT, CLOSE_SHIFT, OFFLINE_BEGIN, OFFLINE_END)
 ZREP = "ZREP"
 CHECK = "CHECK"
@@ -81,17 +82,29 @@ def kop(text: str, what: str) -> int:
 
 @dataclass(frozen=True)
 class Item:
-    """A receipt row: name, quantity in thousandths (``1000`` = 1), price and cost in kopecks."""
+    """A receipt row: name, quantity in thousandths (``1000`` = 1), price and cost in kopecks.
+
+    ``cost_kop`` is a cost the seller gave that differs from price × quantity (a POS rounds it its own way,
+    within a kopeck); ``disc`` the row's discount (``DISCOUNTSUM``): the row adds ``cost − disc`` to the total."""
 
     name: str
     price: int
     quantity_milli: int = 1000
     code: str = ""
     unit: str = "шт"
+    disc: int = 0
+    cost_kop: int | None = None
 
     @property
     def cost(self) -> int:
+        if self.cost_kop is not None:
+            return self.cost_kop
         return (self.price * self.quantity_milli + 500) // 1000
+
+    @property
+    def due(self) -> int:
+        """What the row adds to the receipt's total."""
+        return self.cost - self.disc
 
 
 @dataclass(frozen=True)
@@ -207,6 +220,8 @@ class Document:
                 ET.SubElement(row, "AMOUNT").text = f"{it.quantity_milli // 1000}.{it.quantity_milli % 1000:03d}"
                 ET.SubElement(row, "PRICE").text = format_total(it.price)
                 ET.SubElement(row, "COST").text = format_total(it.cost)
+                if it.disc:
+                    ET.SubElement(row, "DISCOUNTSUM").text = format_total(it.disc)
         if self.kind == ZREP:
             z = self.z or ZTotals()
             for tag, s, c in (("ZREPREALIZ", z.sales_sum, z.sales_count), ("ZREPRETURN", z.returns_sum,
@@ -293,9 +308,14 @@ def _items(root: ET.Element) -> list[Item]:
         if not re.fullmatch(r"[0-9]{1,9}(\.[0-9]{1,3})?", amount):
             raise DocumentError(f"AMOUNT: a quantity, not {amount[:20]!r}")
         whole, _, frac = amount.partition(".")
-        out.append(Item(name=(row.findtext("NAME") or "").strip(), price=kop(row.findtext("PRICE") or "", "PRICE"),
-                        quantity_milli=int(whole) * 1000 + int((frac + "000")[:3]),
-                        code=(row.findtext("CODE") or "").strip(), unit=(row.findtext("UNITNM") or "шт").strip()))
+        item = Item(name=(row.findtext("NAME") or "").strip(), price=kop(row.findtext("PRICE") or "", "PRICE"),
+                    quantity_milli=int(whole) * 1000 + int((frac + "000")[:3]),
+                    code=(row.findtext("CODE") or "").strip(), unit=(row.findtext("UNITNM") or "шт").strip(),
+                    disc=kop(row.findtext("DISCOUNTSUM") or "0.00", "DISCOUNTSUM"))
+        cost = row.findtext("COST")
+        if cost is not None and kop(cost, "COST") != item.cost:
+            item = replace(item, cost_kop=kop(cost, "COST"))
+        out.append(item)
     return out
 
 
