@@ -8,9 +8,6 @@ process: ``network: simulated``), keeps the DM's copy and the tagged answer in i
 (``synchronous=FULL``) and answers. The bare endpoint reads the same body as JSON and answers a JSON object
 of the same size, from the same ``AsgiHost`` (the same uvicorn configuration) — what HTTP and JSON alone
 cost. Best of ``rounds`` rounds each.
-
-Before task 1 is registered the benchmark measures task 20 (the fiscal number: the envelope and the
-device, nothing fiscal) and says so in ``dm_bench_task``.
 """
 
 from __future__ import annotations
@@ -25,7 +22,6 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from emulator.fronts.dm import manager
 from emulator.net.asgihost import AsgiHost
 from emulator.world.dm import DmWorld
 
@@ -60,8 +56,6 @@ def _timed(client: httpx.Client, url: str, bodies: list[bytes], check: Any) -> f
 
 def run_dm(quick: bool = False) -> dict[str, Any]:
     n, rounds = (20, 3) if quick else (100, 6)
-    fiscal = _has_sale()
-    task = 1 if fiscal else 20
     with DmWorld(start_ms=START) as world:
         world.add_prro(PRRO)
         url = world.http()
@@ -74,12 +68,10 @@ def run_dm(quick: bool = False) -> dict[str, Any]:
             sample.setdefault("answer", r.content)
 
         def body(i: int) -> bytes:
-            plain = {"ver": 6, "source": "bench", "device": PRRO, "fiscal": {"task": 20}}
-            return json.dumps(sale_body(i) if fiscal else plain, ensure_ascii=False).encode()
+            return json.dumps(sale_body(i), ensure_ascii=False).encode()
 
         with httpx.Client(timeout=30, trust_env=False) as client:
-            if fiscal:
-                check(client.post(f"{url}/dm/execute", json={"device": PRRO, "tag": "bench-open", "fiscal": {"task": 0}}))
+            check(client.post(f"{url}/dm/execute", json={"device": PRRO, "tag": "bench-open", "fiscal": {"task": 0}}))
             check(client.post(f"{url}/dm/execute", content=body(-1)))
             bare_host = AsgiHost(_bare_app(len(sample["answer"])), name="bare-dm").start()
             try:
@@ -91,15 +83,13 @@ def run_dm(quick: bool = False) -> dict[str, Any]:
                                                       lambda r: r.raise_for_status()))
             finally:
                 bare_host.stop()
-            if fiscal:
-                kept = len(world.dm.store.docs(PRRO, ("sale",)))
-                if kept != n * rounds + 1:
-                    raise AssertionError(f"the DM kept {kept} of {n * rounds + 1} sale receipts")
+            kept = len(world.dm.store.docs(PRRO, ("sale",)))
+            if kept != n * rounds + 1:
+                raise AssertionError(f"the DM kept {kept} of {n * rounds + 1} sale receipts")
+            registered = sum(1 for d in world.prro.tax.documents if d.doc.is_receipt)
+            if registered != n * rounds + 1:
+                raise AssertionError(f"the tax server holds {registered} of {n * rounds + 1} receipts")
     dm_rate, bare_rate = n / best, n / bare_best
-    return {"dm_bench_task": task, "dm_receipts_per_s": round(dm_rate, 1), "dm_bare_http_per_s": round(bare_rate, 1),
+    return {"dm_receipts_per_s": round(dm_rate, 1), "dm_bare_http_per_s": round(bare_rate, 1),
             "dm_bare_http_ratio": round(bare_rate / dm_rate, 2)}
 
-
-def _has_sale() -> bool:
-    manager.load_handlers()
-    return ("prro", 1) in manager.TASKS

@@ -1,7 +1,8 @@
 """Device Manager scenarios: POS requests to the Vchasno DM on virtual time (a file with ``kind: dm``).
 
 A DM scenario has ``name``, ``steps`` and optionally ``description``, ``start``, ``seed``, ``network``
-(the tax server: ``simulated``, in process; ``real``: its HTTP front on loopback), ``http`` (``true``: every
+(the tax server: ``simulated``, in process; ``real``: its HTTP front on loopback), ``config`` (each ПРРО's
+cabinet settings: ``offline_allowed``, ``rounding``, ``is_fiscal``; default the cabinet's), ``http`` (``true``: every
 request goes to the DM's own HTTP front under uvicorn over a real socket; default ``false``: straight into
 ``DeviceManager.execute``, the same code past the socket) and ``devices`` — the DM's devices by name::
 
@@ -41,6 +42,7 @@ from typing import Any
 
 from emulator.base.instants import parse_duration, parse_instant
 from emulator.fronts.dm import errors
+from emulator.fronts.dm.config import default_config
 from emulator.fronts.dm.manager import DeviceManager
 from emulator.scenario import model, runner
 from emulator.scenario.model import DEFAULT_START, MAX_ADVANCE_MS, Scenario, ScenarioError, Step
@@ -48,7 +50,9 @@ from emulator.scenario.runner import ScenarioResult
 from emulator.world.dm import DmWorld
 from emulator.world.dm_control import control
 
-TOP_KEYS = {"kind", "name", "description", "network", "start", "seed", "http", "devices", "steps", "scenarios"}
+TOP_KEYS = {"kind", "name", "description", "network", "start", "seed", "http", "devices", "config", "steps",
+            "scenarios"}
+CONFIG_KEYS = ("offline_allowed", "rounding", "is_fiscal")
 REQUESTS = {"execute": "execute", "execute_prn": "execute-prn", "execute_pkg": "execute-pkg"}
 STEPS = (*REQUESTS, "get", "post", "expect", "expect_peer", "fault", "advance", "kill_dm", "restart", "note")
 EMPTY = ("kill_dm", "restart")
@@ -59,6 +63,7 @@ DEFAULT_DEVICES = {"prro": ["kasa"], "terminals": ["term"], "printers": ["prn"]}
 class DmScenario(Scenario):
     http: bool = False
     devices: dict[str, list[str]] = field(default_factory=lambda: dict(DEFAULT_DEVICES))
+    config: dict[str, bool] = field(default_factory=dict)
 
 
 # ---------------------------------------------------------------- loading
@@ -122,6 +127,11 @@ def _build(raw: dict[str, Any], file: str, pos: int | None, lines: list[int]) ->
         problems.append(f"start: {exc}")
         start_ms = 0
     devices = _devices(raw.get("devices"), problems)
+    config = raw.get("config") or {}
+    if not (isinstance(config, dict) and set(config) <= set(CONFIG_KEYS)
+            and all(isinstance(x, bool) for x in config.values())):
+        problems.append(f"config: a mapping of {', '.join(CONFIG_KEYS)} to true / false")
+        config = {}
     raw_steps = raw.get("steps")
     steps: list[Step] = []
     if not isinstance(raw_steps, list) or not raw_steps:
@@ -148,7 +158,7 @@ def _build(raw: dict[str, Any], file: str, pos: int | None, lines: list[int]) ->
         raise ScenarioError(file, problems)
     return DmScenario(name=raw["name"], file=file, steps=tuple(steps), description=str(raw.get("description", "")),
                       network=network, start_ms=start_ms, seed=int(raw.get("seed", 0) or 0), position=pos,
-                      http=bool(raw.get("http", False)), devices=devices)
+                      http=bool(raw.get("http", False)), devices=devices, config=dict(config))
 
 
 def check_step(step: Step) -> str | None:
@@ -215,7 +225,7 @@ class DmRun:
         self.sc = sc
         self.world = DmWorld(start_ms=sc.start_ms, seed=sc.seed, network=sc.network)
         for name in sc.devices["prro"]:
-            self.world.add_prro(name)
+            self.world.add_prro(name, config=default_config(**sc.config))
         for name in sc.devices["terminals"]:
             self.world.add_terminal(name)
         for name in sc.devices["printers"]:

@@ -31,6 +31,8 @@ def run(text: str):
     ("devices: {prro: [a], printers: [a]}\nsteps: [kill_dm]", "devices: each name once"),
     ("network: both\nsteps: [kill_dm]", "network: simulated or real"),
     ("colour: red\nsteps: [kill_dm]", "unknown key(s) colour"),
+    ("config: {offline_allowed: 0}\nsteps: [kill_dm]", "config: a mapping of offline_allowed"),
+    ("config: {vat: true}\nsteps: [kill_dm]", "config: a mapping of offline_allowed"),
 ])
 def test_the_loader_names_each_problem(text: str, problem: str) -> None:
     with pytest.raises(ScenarioError) as err:

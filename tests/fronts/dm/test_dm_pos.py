@@ -70,3 +70,17 @@ def test_a_path_that_is_no_dm_is_exit_2(dm: served.Served) -> None:
 def test_unknown_steps_are_refused_by_the_command_line() -> None:
     got = pos("--steps", "fisid,dance")
     assert got.returncode == 2 and "unknown step(s) dance" in got.stderr
+
+
+def test_a_shop_day_of_fiscal_documents_over_real_sockets(dm: served.Served) -> None:
+    got = pos("--url", dm.url, "--steps", "open,cash_in,sale_cash,return,z")
+    assert got.returncode == 0, got.stdout[-2000:] + got.stderr
+    seen = exchanges(got.stdout)
+    requests = [body for path, body in seen if path != "answer"]
+    answers = [body for path, body in seen if path == "answer"]
+    assert [r["fiscal"]["task"] for r in requests] == [0, 3, 1, 2, 11]
+    assert all(a["res"] == 0 and a["tag"] == r["tag"] for a, r in zip(answers, requests, strict=True))
+    numbers = [a["info"]["doccode"] for a in answers]
+    assert len(set(numbers)) == 5 and answers[-1]["info"]["docno"] == 5
+    for line in ("open: ok", "cash_in: ok", "sale_cash: ok", "return: ok", "z: ok"):
+        assert line in got.stdout
