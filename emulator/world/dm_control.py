@@ -122,7 +122,7 @@ def status(world: DmWorld) -> str:
     lines = []
     plan = world.prro.tax.faults
     lines.append(f"tax server: {'down' if plan.down else 'up'}, latency {plan.latency_ms} ms, "
-                 f"{len(plan.items)} plan items")
+                 f"{len(plan.items)} plan items, {len(world.prro.tax.documents)} documents")
     for name, (term, _) in world.terminals.items():
         lines.append(f"terminal {name}: " + terminal_command(term, "status"))
     for name, (prn, _) in world.printers.items():

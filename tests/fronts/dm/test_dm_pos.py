@@ -10,6 +10,7 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 
 from tests.fronts.dm import served
@@ -84,3 +85,20 @@ def test_a_shop_day_of_fiscal_documents_over_real_sockets(dm: served.Served) -> 
     assert len(set(numbers)) == 5 and answers[-1]["info"]["docno"] == 5
     for line in ("open: ok", "cash_in: ok", "sale_cash: ok", "return: ok", "z: ok"):
         assert line in got.stdout
+
+
+def test_a_lost_answer_is_repeated_with_the_same_tag_and_fiscalized_once() -> None:
+    dm = served.start()
+    try:
+        with httpx.Client(timeout=20, trust_env=False) as c:
+            assert c.post(dm.control, content="tax plan ok lost-answer").json()["ok"]
+            got = pos("--url", dm.url, "--steps", "open")
+            assert got.returncode == 0, got.stdout[-2000:] + got.stderr
+            tags = {body["tag"] for path, body in exchanges(got.stdout) if path != "answer"}
+            answers = [body for path, body in exchanges(got.stdout) if path == "answer"]
+            assert len(answers) == 2 and answers[0]["res_action"] in (1, 2) and answers[1]["res"] == 0
+            assert len(tags) == 1 and "repeating with the same tag" in got.stdout
+            status = c.post(dm.control, content="status").json()["answer"]
+            assert "0 plan items, 1 documents" in status.splitlines()[0], status
+    finally:
+        assert dm.stop() == 0
