@@ -2,7 +2,7 @@
 
 It starts a ``DmWorld`` on the wall clock with a test ПРРО (``prro``: the cabinet's test ПРРО, its key
 loaded, the default tax groups and pay types), a bank terminal (``term``) and a receipt printer
-(``prn``), serves the DM's API on ``http://127.0.0.1:3939/dm/...`` (``--port``) and prints its URLs::
+(``prn``) — the ПРРО's package mode set to that terminal and printer —, serves the DM's API on ``http://127.0.0.1:3939/dm/...`` (``--port``) and prints its URLs::
 
     device manager: http://127.0.0.1:3939/dm/execute
     control API:    POST http://127.0.0.1:3939/emu/control
@@ -77,9 +77,10 @@ def build_world(directory: Path | None) -> DmWorld:
     import time
     world = DmWorld(directory, start_ms=int(time.time() * 1000))
     world.follow_wall_clock()
-    world.add_prro(PRRO, config=default_config(is_fiscal=False))
+    prro = world.add_prro(PRRO, config=default_config(is_fiscal=False))
     world.add_terminal(TERMINAL, now_ms=lambda: int(time.time() * 1000))
     world.add_printer(PRINTER)
+    prro.package.terminal, prro.package.printer = TERMINAL, PRINTER     # package mode: term, then prn
     return world
 
 
