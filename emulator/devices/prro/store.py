@@ -70,8 +70,8 @@ class Doc:
 
 
 class PrroStore:
-    """The state file, opened once; ``memory=True`` keeps it in memory (benchmarks). One caller at a time: a
-    front that serves from worker threads (the Device Manager) holds its own lock around the device."""
+    """The state file, opened once; ``memory=True`` keeps it in memory (benchmarks). Usable from any thread
+    (the Device Manager's HTTP workers): its callers run one at a time (the DM's ``world_lock``)."""
 
     def __init__(self, directory: Path | None) -> None:
         if directory is None:

@@ -305,9 +305,9 @@ def record(dm: DeviceManager, prro: DmPrro, task: int, raw: dict[str, Any], tag:
         opened = next((d for d in shift_docs if d.kind == "open_shift"), None)
         z = next((d for d in reversed(docs) if d.kind == "z_report"), None) or dev.store.last("z_report") or \
             dev.store.last("z_report", "offline")
-        totals = shift_totals(shift_docs)
-        nums = [d.local_num for d in shift_docs if d.local_num is not None]
         safe_start = round(float(opened.body.get("info", {}).get("safe", 0)) * 100) if opened else 0
+        totals = shift_totals(shift_docs, prro.config, safe_start_kop=safe_start)
+        nums = [d.local_num for d in shift_docs if d.local_num is not None]
         info.update(doccode=z.fiscal_num if z else doc.fiscal_num, docno=z.local_num if z else doc.local_num,
                     docno_from=min(nums, default=0), docno_to=max(nums, default=0),
                     safe_start_shift=_hrn(safe_start), vacant_off_nums=vacant_offline_numbers(prro), isprint=0,

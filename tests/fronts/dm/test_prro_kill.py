@@ -103,7 +103,7 @@ def test_kill_9_between_fiscalization_and_the_stored_answer(tmp_path: Path) -> N
         dm = Dm(args)
         z = dm.execute(11, "z")
         assert z["res"] == 0, z
-        assert z["info"]["summary"]["calc_p"] == 10000 and z["info"]["receipt"]["count_p"] == 4
+        assert z["info"]["summary"]["calc_p"] == 100.0 and z["info"]["receipt"]["count_p"] == 4
         registrar = world.tax.registrars[identity.fiscal_num]
         assert registrar.shift is None or registrar.shift.closed_ms is not None
         assert sum(1 for d in world.tax.documents if d.doc.kind == "ZREP") == 1
