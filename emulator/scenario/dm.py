@@ -29,12 +29,15 @@ Steps (one key each, plus an optional ``note``):
 =================  ==========================================================================================
 
 The log is every request and answer (JSON, keys in the order sent) with the virtual time, and every fault
-line; the same scenario gives the same log.
+line; the same scenario gives the same log: the two things of an answer that are not the scenario's —
+the loopback port of a peer (``127.0.0.1:PORT``) and a printer's measured ``elapsed_ms`` — are written as
+``PORT`` and ``…``.
 """
 
 from __future__ import annotations
 
 import json
+import re
 import time
 import urllib.parse
 from dataclasses import dataclass, field
@@ -196,6 +199,15 @@ class StepFailed(Exception):
     pass
 
 
+_VOLATILE = ((re.compile(r"127\.0\.0\.1:\d+"), "127.0.0.1:PORT"), (re.compile(r'"elapsed_ms": \d+'), '"elapsed_ms": …'))
+
+
+def _steady(text: str) -> str:
+    for pattern, stand_in in _VOLATILE:
+        text = pattern.sub(stand_in, text)
+    return text
+
+
 def subset_problems(want: Any, got: Any, where: str = "") -> list[str]:
     """Where ``got`` differs from ``want`` (mappings key by key, lists item by item, the rest by ``==``)."""
     if isinstance(want, dict):
@@ -239,7 +251,7 @@ class DmRun:
         return self.world.dm
 
     def _line(self, text: str) -> None:
-        self.log.append(f"{_stamp(self.world.clock.now_ms)} {text}")
+        self.log.append(f"{_stamp(self.world.clock.now_ms)} {_steady(text)}")
 
     def run(self) -> ScenarioResult:
         t0 = time.perf_counter()

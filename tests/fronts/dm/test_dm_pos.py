@@ -74,16 +74,19 @@ def test_unknown_steps_are_refused_by_the_command_line() -> None:
 
 
 def test_a_shop_day_of_fiscal_documents_over_real_sockets(dm: served.Served) -> None:
-    got = pos("--url", dm.url, "--steps", "open,cash_in,sale_cash,return,z")
+    got = pos("--url", dm.url, "--steps", "open,cash_in,sale_cash,return,x,z")
     assert got.returncode == 0, got.stdout[-2000:] + got.stderr
     seen = exchanges(got.stdout)
     requests = [body for path, body in seen if path != "answer"]
     answers = [body for path, body in seen if path == "answer"]
-    assert [r["fiscal"]["task"] for r in requests] == [0, 3, 1, 2, 11]
+    assert [r["fiscal"]["task"] for r in requests] == [0, 3, 1, 2, 10, 11]
     assert all(a["res"] == 0 and a["tag"] == r["tag"] for a, r in zip(answers, requests, strict=True))
-    numbers = [a["info"]["doccode"] for a in answers]
+    numbers = [a["info"]["doccode"] for i, a in enumerate(answers) if i != 4]
     assert len(set(numbers)) == 5 and answers[-1]["info"]["docno"] == 5
-    for line in ("open: ok", "cash_in: ok", "sale_cash: ok", "return: ok", "z: ok"):
+    x, z = answers[4]["info"], answers[5]["info"]
+    assert x["receipt"]["count_p"] == z["receipt"]["count_p"] == 1 and x["doccode"] == ""
+    assert z["summary"]["base_p"] == 57.0 and z["summary"]["base_m"] == 57.0
+    for line in ("open: ok", "cash_in: ok", "sale_cash: ok", "return: ok", "x: ok", "z: ok"):
         assert line in got.stdout
 
 
