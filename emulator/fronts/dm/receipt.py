@@ -3,7 +3,7 @@
 ``parse_receipt(fiscal)`` reads ``fiscal.receipt`` into a ``DmReceipt`` as real clients send it:
 numbers as strings and with ``,`` decimals, an empty string for an omitted number, ``taxgrp`` as a
 string or a number (``2``, ``"2"``, ``2.0``; ``taxgrps`` too, or a list of one), ``price`` missing
-(``cost / cnt``), ``cost`` missing (``price × cnt``), both missing (zero: 1107), ``rows`` / ``pays``
+(``cost / cnt``), ``cost`` missing (``price × cnt``), both missing (zero: 1107), ``cnt`` missing (1), ``rows`` / ``pays``
 missing or ``null`` (a zero receipt). Money is integer kopecks, ``cnt`` thousandths, each rounded half
 up. A value of the wrong type is 2000 (``res_action`` 3).
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import copy
 import json
+import time
 from typing import Any
 
 import pytest
@@ -431,3 +432,22 @@ def test_codes_sold_reads_the_shifts_sales_and_returns() -> None:
                   {"receipt": check(with_row(1, code="300", taxgrp=5)).to_json()})]
     assert codes_sold(docs) == {"100": "1", "200": "2", "300": "5"}
     assert DmReceipt.from_json(body["receipt"]) == check(sale())
+
+
+def test_the_largest_receipt_is_checked_in_bounded_time() -> None:
+    """1000 rows (the most a receipt may have), every name and comment at its longest and all of it to
+    replace, 50 pays, 1.5 × 0.67 = 1.005 rounding up to 1.01 in each row: read, sanitized, checked and taxed within 2 s of CPU."""
+    rows = [{"code": f"{i}", "name": "☕\\n" * 333, "comment": "€" * 2000, "cnt": "1,5", "price": "0,67",
+             "taxgrp": str(1 + i % 9)} for i in range(1000)]
+    pays = [{"type": 0, "sum": 20, "comment": "😀" * 200}] * 49 + [{"type": 2, "sum": 30}]
+    raw = {"sum": 1010, "rows": rows, "pays": pays, "comment_up": "\t" * 5000, "comment_down": "\\n" * 2500}
+    start = time.process_time()
+    rec = sanitize_receipt(parse_receipt({"receipt": raw}))
+    validate(rec, 2, CFG, sold_codes={str(i): str(1 + i % 9) for i in range(5000)}, cash_kop=10**9)
+    lines = tax_lines(rec, CFG)
+    assert time.process_time() - start < 2.0
+    assert len(lines) == 9 and sum(ln["turnover"] for ln in lines) == 101000
+    assert rec.rows[0].name == "?\n" * 333 and rec.comment_down == "\n" * 2500
+    with pytest.raises(DmError) as e:
+        parse_receipt({"receipt": dict(raw, rows=rows + rows[:1])})
+    assert e.value.res == 2000                          # 1001 rows

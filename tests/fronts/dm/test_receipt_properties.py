@@ -7,10 +7,11 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from emulator.fronts.dm.errors import DmError
+from emulator.fronts.dm.errors import DmError, text
 from emulator.fronts.dm.receipt import _ALLOWED, parse_receipt, sanitize, tax_lines, validate
 from tests.fronts.dm.receipt_strategies import CFG, CODE_GROUP, ROUNDING, mangled_receipt, valid_receipt
 
@@ -149,3 +150,27 @@ def test_sanitize_keeps_only_allowed_characters_and_line_breaks(s: str) -> None:
 @given(st.text(alphabet=sorted(_ALLOWED - {"\\"}), max_size=200))
 def test_sanitize_leaves_allowed_text_alone(s: str) -> None:
     assert sanitize(s) == s
+
+
+@PROPS
+@given(valid_receipt(), st.data())
+def test_a_pay_breach_names_the_pay(raw: dict[str, Any], data: st.DataObject) -> None:
+    assume(raw.get("pays"))
+    i = data.draw(st.integers(0, len(raw["pays"]) - 1))
+    breach = data.draw(st.sampled_from(["change", "zero", "type", "group"]))
+    if breach == "change":
+        raw["pays"][i]["change"] = -data.draw(st.integers(1, 10**6)) / 100
+        want = (1065, (i,))
+    elif breach == "zero":
+        raw["pays"].insert(i, {"type": 1, "sum": "0,00"})
+        want = (1109, (1,))
+    elif breach == "type":
+        raw["pays"][i]["type"] = data.draw(st.integers(7, 10**6))
+        want = (1110, (raw["pays"][i]["type"],))
+    else:
+        raw["rows"][0].pop("taxgrps", None)
+        raw["rows"][0]["taxgrp"] = data.draw(st.sampled_from(["0", "10", "А", "1a", "99"]))
+        want = (1110, (raw["rows"][0]["taxgrp"],))
+    with pytest.raises(DmError) as e:
+        run(raw)
+    assert (e.value.res, e.value.errortxt) == (want[0], text(want[0], *want[1], group="prro"))
