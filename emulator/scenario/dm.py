@@ -270,7 +270,7 @@ class DmRun:
             if self._http is not None:
                 self._http.close()
             self.world.close()
-        name = self.sc.name + (" [http]" if self.sc.http else "")
+        name = self.sc.name + (" [http]" if self.sc.http else "") + (" [real]" if self.sc.network == "real" else "")
         return ScenarioResult(name=name, file=self.sc.file, passed=not failures, failures=failures, steps_run=done,
                               log_text="\n".join(self.log) + ("\n" if self.log else ""),
                               wall_s=time.perf_counter() - t0, virtual_ms=virtual)
