@@ -5,7 +5,7 @@ Subcommands::
     kkt-emu run PATH... [--junit FILE] [--verbose] [--trace]
         run scenario files (folders are searched for *.yaml / *.yml);
         exit 0 when all pass, 1 when any fails, 2 when a file cannot be loaded
-    kkt-emu errors [--json]
+    kkt-emu errors [--dm] [--json]
         the device error table: code, text, cause
     kkt-emu fd decode FILE|- [--json]
         a TLV document or a whole OFD / ОИСМ session message as a tree; bad input: one line, exit 2
@@ -116,11 +116,15 @@ def _add_errors(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-a
     p = sub.add_parser("errors", help="print the device error table",
                        description="The device error codes 650-658 and 747-768: code, text, cause.")
     p.add_argument("--json", action="store_true", help="a JSON list of {code, text, cause, group}")
+    p.add_argument("--dm", action="store_true", help="the Vchasno Device Manager's tables instead (every row)")
 
 
 def _cmd_errors(args: argparse.Namespace) -> int:
     from emulator.base.errors import error_table
 
+    if args.dm:
+        from emulator.fronts.dm.admin import print_error_rows
+        return print_error_rows(_out, as_json=args.json)
     table = error_table()
     if args.json:
         rows = [{"code": e.code, "text": e.text, "cause": e.cause, "group": e.group} for e in table.values()]

@@ -370,6 +370,18 @@ class BankTermLink:
         """``/dm/bankecho``: the terminal's link to the bank."""
         return self._operation("CheckConnection", {}, "", False, False)
 
+    def receipt_info(self, invoice_number: str = "", transaction_id: str = "",
+                     transaction_search: bool = False) -> TermResult:
+        """A transaction of the open batch by its number (``""``: the terminal's last one); with
+        ``transaction_search`` the stored result of ``transaction_id`` instead (or 5013). Not journalled:
+        a look-up is no operation."""
+        if transaction_search:
+            return self._operation("GetReceiptInfo", {}, transaction_id, True, False)
+        r = self._result(self._call(Message("GetReceiptInfo", {"invoiceNumber": invoice_number}),
+                                    self.handshake_timeout_s))
+        r.transaction_id = transaction_id
+        return r
+
     def ping(self) -> TermResult:
         """``/dm/bankping``: the terminal answers the protocol and is idle."""
         return self._result(self._call(Message("PingDevice"), self.handshake_timeout_s))
@@ -409,6 +421,18 @@ class BankTermLink:
         return got if isinstance(got, TermResult) else TermResult(0, raw=dict(got.params))
 
     # -- re-synchronisation -------------------------------------------------------------------------
+    def expect(self, op: str, amount_kop: int, transaction_id: str, after_invoice: int) -> None:
+        """An operation an earlier run of the DM asked for and never read the answer of (it stopped while
+        waiting): ``op`` ``Purchase`` / ``Refund`` / ``Withdrawal``, asked when the last receipt known was
+        ``after_invoice``. The link treats it as a lost answer: the next request (or ``resync()``)
+        settles it by the same rule, into the journal under ``transaction_id``."""
+        if self.journal.get(transaction_id) is None:
+            lost = dm_error("closed_gracefully")
+            lost.transaction_id = transaction_id
+            lost.info["resync"] = "pending"
+            self.journal.put(transaction_id, op, lost)
+        self.pending = _Pending(op, kop(amount_kop) if op != "Withdrawal" else "", transaction_id, after_invoice)
+
     def resync(self) -> TermResult | None:
         """Settle the unsynchronised operation (see the module docstring); None when the link may go on,
         else the DM error to answer (the terminal still busy or unreachable)."""

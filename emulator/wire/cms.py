@@ -331,7 +331,7 @@ def _certificate(der: bytes) -> x509.Certificate:
             raise ValueError("a serial number that is not positive")
         cert.public_key()
         cert_info(cert)
-    except (ValueError, UnsupportedAlgorithm) as exc:
+    except (ValueError, UnsupportedAlgorithm, x509.InvalidVersion) as exc:   # InvalidVersion: not a ValueError
         raise SignatureError(f"CMS: bad embedded certificate ({str(exc)[:80]})") from None
     return cert
 

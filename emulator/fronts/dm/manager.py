@@ -86,6 +86,7 @@ class DmTerminal:
     protocol: str = "privatbank_json"
     bank: str = "Приватбанк"
     kind: str = "terminal"
+    pump: Any = None                  # terminal.ClockPump: the virtual clock moved while the DM waits on it
 
 
 @dataclass
