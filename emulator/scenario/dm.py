@@ -29,9 +29,9 @@ Steps (one key each, plus an optional ``note``):
 =================  ==========================================================================================
 
 The log is every request and answer (JSON, keys in the order sent) with the virtual time, and every fault
-line; the same scenario gives the same log: the two things of an answer that are not the scenario's —
-the loopback port of a peer (``127.0.0.1:PORT``) and a printer's measured ``elapsed_ms`` — are written as
-``PORT`` and ``…``.
+line; the same scenario gives the same log: the three things of an answer that are not the scenario's —
+the loopback port of a peer (``127.0.0.1:PORT``), a printer's measured ``elapsed_ms`` and the random
+``transaction_id`` the DM gives a terminal operation — are written as ``PORT``, ``…`` and ``UUID``.
 """
 
 from __future__ import annotations
@@ -199,7 +199,8 @@ class StepFailed(Exception):
     pass
 
 
-_VOLATILE = ((re.compile(r"127\.0\.0\.1:\d+"), "127.0.0.1:PORT"), (re.compile(r'"elapsed_ms": \d+'), '"elapsed_ms": …'))
+_VOLATILE = ((re.compile(r"127\.0\.0\.1:\d+"), "127.0.0.1:PORT"), (re.compile(r'"elapsed_ms": \d+'), '"elapsed_ms": …'),
+             (re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"), "UUID"))
 
 
 def _steady(text: str) -> str:
