@@ -73,20 +73,25 @@ def test_unknown_steps_are_refused_by_the_command_line() -> None:
     assert got.returncode == 2 and "unknown step(s) dance" in got.stderr
 
 
-def test_a_shop_day_of_fiscal_documents_over_real_sockets(dm: served.Served) -> None:
-    got = pos("--url", dm.url, "--steps", "open,cash_in,sale_cash,return,x,z")
+def test_a_whole_shop_day_over_real_sockets(dm: served.Served) -> None:
+    got = pos("--url", dm.url)                  # the default: the whole day
     assert got.returncode == 0, got.stdout[-2000:] + got.stderr
     seen = exchanges(got.stdout)
+    paths = [path for path, _ in seen if path != "answer"]
     requests = [body for path, body in seen if path != "answer"]
     answers = [body for path, body in seen if path == "answer"]
-    assert [r["fiscal"]["task"] for r in requests] == [0, 3, 1, 2, 10, 11]
-    assert all(a["res"] == 0 and a["tag"] == r["tag"] for a, r in zip(answers, requests, strict=True))
-    numbers = [a["info"]["doccode"] for i, a in enumerate(answers) if i != 4]
-    assert len(set(numbers)) == 5 and answers[-1]["info"]["docno"] == 5
-    x, z = answers[4]["info"], answers[5]["info"]
-    assert x["receipt"]["count_p"] == z["receipt"]["count_p"] == 1 and x["doccode"] == ""
-    assert z["summary"]["base_p"] == 57.0 and z["summary"]["base_m"] == 57.0
-    for line in ("open: ok", "cash_in: ok", "sale_cash: ok", "return: ok", "x: ok", "z: ok"):
+    assert [r["fiscal"]["task"] for r in requests] == [20, 0, 3, 1, 1, 2, 10, 11]
+    assert paths[4] == "/dm/execute-pkg" and paths.count("/dm/execute") == 7
+    assert all(a["res"] == 0 and a["tag"] == r.get("tag", "") for a, r in zip(answers, requests, strict=True))
+    fiscal = [a["info"] for i, a in enumerate(answers) if i not in (0, 6)]
+    assert len({f["doccode"] for f in fiscal}) == 6 and fiscal[-1]["docno"] == 6
+    card = answers[4]["info"]
+    assert card["pay"]["res"] == 0 and card["pay"]["amount"] == "57.00" and card["isprint"] == 1
+    x, z = answers[6]["info"], answers[7]["info"]
+    assert x["receipt"]["count_p"] == z["receipt"]["count_p"] == 2 and x["doccode"] == ""
+    assert z["summary"]["base_p"] == 114.0 and z["summary"]["base_m"] == 57.0
+    for line in ("fisid: ok", "open: ok", "cash_in: ok", "sale_cash: ok", "sale_card: ok", "return: ok", "x: ok",
+                 "z: ok"):
         assert line in got.stdout
 
 
