@@ -228,7 +228,7 @@ class DmWorld:
         if self._vchasno_http is not None:
             self._vchasno_http.stop()
             self._vchasno_http = None
-        close_link = getattr(self.dm.cabinet.link, "close", None)
+        close_link = getattr(getattr(self.dm.cabinet, "link", None), "close", None)
         if close_link is not None:
             close_link()
         if self._http is not None:

@@ -74,3 +74,17 @@ def bad_json(detail: str = "") -> DmError:
     err = DmError(2000, action=FATAL)
     err.detail = detail  # type: ignore[attr-defined]
     return err
+
+
+UNREACHABLE_BEGIN = "<!-- dm-unreachable:begin -->"
+UNREACHABLE_END = "<!-- dm-unreachable:end -->"
+
+
+def unreachable_markdown() -> str:
+    """The README's table of the rows no emulated situation produces, with the reason of each."""
+    lines = ["| table | `res` | `errortxt` | why the emulator does not produce it |", "|---|---|---|---|"]
+    for r in dm_tables():
+        if r.unreachable:
+            cells = [r.group, str(r.res), r.text, r.unreachable]
+            lines.append("| " + " | ".join(c.replace("|", "\\|").replace("\n", " ") for c in cells) + " |")
+    return "\n".join(lines)

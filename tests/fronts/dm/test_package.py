@@ -493,6 +493,7 @@ def restart_dm(world: DmWorld) -> None:
     old = world.dm
     old.close()
     dm = DeviceManager(world.clock, world.directory / "dm")
+    dm.cabinet = old.cabinet
     for dev in old.devices.values():
         if isinstance(dev, DmTerminal):
             model, srv = world.terminals[dev.name]
