@@ -16,6 +16,8 @@ Subcommands::
         the emulated PrivatBank bank terminal (ECR JSON over TCP) alone on loopback, with a console
     kkt-emu printer serve [--port N] [--png-dir DIR] [faults]
         the emulated ESC/POS receipt printer on loopback, with a console on standard input
+    kkt-emu dm serve [--port N] [--no-console]
+        the Vchasno Device Manager API (port 3939) over a test ПРРО, a terminal and a printer, with a fault console
 
 Each subcommand is a pair ``_add_<name>(subparsers)`` / ``_cmd_<name>(args)``
 registered in ``COMMANDS``; a new one (``bench``) adds its pair there.
@@ -179,6 +181,9 @@ def _cmd_bench(args: argparse.Namespace) -> int:
         from emulator.bench.prro import run_prro
 
         result.update(run_prro(quick=args.quick_net))
+        from emulator.bench.dm import run_dm
+
+        result.update(run_dm(quick=args.quick_net))
     if args.json:
         print(json.dumps(result, ensure_ascii=False))
     else:
@@ -417,6 +422,8 @@ COMMANDS: dict[str, tuple[Callable[[argparse._SubParsersAction], None],  # type:
 }
 
 
+COMMANDS["dm"] = _peer("dm", "emulator.scenario.dm_serve", "the Vchasno Device Manager API (ПРРО, terminal, printer)",
+                       "serve the Device Manager on loopback (port 3939) with a fault console")
 COMMANDS["terminal"] = _peer("terminal", "emulator.servers.bankterm.serve",
                              "the emulated PrivatBank bank terminal (ECR JSON over TCP)",
                              "serve the terminal alone on loopback, with a console")

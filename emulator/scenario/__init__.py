@@ -7,6 +7,7 @@
 """
 
 from emulator.scenario import prro as _prro  # noqa: F401,I001 - registers the ПРРО scenarios (kind: prro)
+from emulator.scenario import dm as _dm  # noqa: F401,I001 - registers the Device Manager scenarios (kind: dm)
 from emulator.scenario.model import (
            Scenario,
            ScenarioError,

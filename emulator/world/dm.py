@@ -93,6 +93,45 @@ class DmWorld:
         host, port = srv.address
         return self.dm.add(DmPrinter(name, PrinterLink(host, port)))  # type: ignore[return-value]
 
+    # ------------------------------------------------------------ real time (kkt-emu dm serve)
+    def follow_wall_clock(self, wall_ms: Any = None) -> None:
+        """From now on the world's clock is brought up to the wall clock before every request of the DM
+        (and by ``tick_wall_clock``, which a served DM calls every fraction of a second), never backwards."""
+        import time
+        wall = wall_ms or (lambda: int(time.time() * 1000))
+
+        def sync() -> None:
+            self.clock.run_until(max(self.clock.now_ms, int(wall())))
+        self.dm._sync_clock = sync
+
+    def tick_wall_clock(self) -> None:
+        if self.dm._sync_clock is not None:
+            with self.dm.world_lock:
+                self.dm._sync_clock()
+
+    # ------------------------------------------------------------ a kill and a restart of the DM
+    def kill_dm(self) -> None:
+        """The DM process dies: its HTTP front gone, its database left as committed (WAL, FULL); the
+        peers (terminal, printer, tax server) live on."""
+        if self._http is not None:
+            self._http.stop()
+            self._http = None
+        self.dm.store.close()
+
+    def restart_dm(self) -> DeviceManager:
+        """A new DM over the same database and devices; each ПРРО restarted from its own state."""
+        import dataclasses
+        old = self.dm
+        dm = DeviceManager(self.clock, self.directory / "dm", sync_clock=old._sync_clock)
+        dm.cabinet = old.cabinet
+        for dev in old.devices.values():
+            if isinstance(dev, DmPrro):
+                world_name = next(n for n, d in self.prro.devices.items() if d is dev.device)
+                dev = dataclasses.replace(dev, device=self.prro.start_prro(world_name))
+            dm.add(dev)
+        self.dm = dm
+        return dm
+
     # ------------------------------------------------------------ the Vchasno cabinet and the extended API
     def _vchasno_link(self, network: str) -> Any:
         if network == "simulated":
