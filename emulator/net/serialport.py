@@ -263,8 +263,18 @@ class PtyPort:
 
     def write(self, data: bytes, timeout_s: float = 2.0) -> bool:
         """Write all of ``data``; False when the program does not take it in time (then it is dropped)."""
+        if self.closed:
+            return False
+        try:
+            n = os.write(self.master, data)   # the usual case: the whole frame at once
+        except BlockingIOError:
+            n = 0
+        except OSError:
+            return False
+        if n == len(data):
+            return True
         deadline = time.monotonic() + timeout_s
-        view = memoryview(data)
+        view = memoryview(data)[n:]
         while view:
             if self.closed:
                 return False

@@ -41,6 +41,7 @@ import _json
 import binascii
 import json
 import struct
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -120,10 +121,10 @@ class Frame:
             raise FrameFormatError("the payload is not UTF-8 JSON") from None
         if text[:1] == "{":   # the usual, compact object: one scan (``decode`` also skips whitespace around it)
             try:
-                value, end = _PARSE.raw_decode(text)
+                value, end = _SCAN(text, 0)
                 if end == len(text):
                     return value   # type: ignore[no-any-return]   # text[0] == "{": a dict
-            except (ValueError, RecursionError):
+            except (StopIteration, ValueError, RecursionError):
                 pass   # the full decode below gives the verdict
         try:
             value = _PARSE.decode(text)
@@ -136,6 +137,7 @@ class Frame:
 
 _JSON = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))   # one encoder: json.dumps with options makes one a call
 _PARSE = json.JSONDecoder()
+_SCAN: Callable[[str, int], tuple[Any, int]] = _PARSE.scan_once   # type: ignore[attr-defined]   # raw_decode's own scanner
 # ``JSONEncoder.encode`` builds its C encoder anew on every call (a fresh dict for cycle detection); the
 # frames' answers are the emulator's own trees, so one encoder without cycle detection is made once (a
 # cycle would still fail: RecursionError, as any too-deep value does). Same options, same bytes.
