@@ -44,6 +44,7 @@ Handler = Callable[[str, dict[str, Any]], dict[str, Any]]
 COM_NAME = re.compile(r"^COM[1-9][0-9]{0,2}$", re.IGNORECASE)
 READ_CHUNK = 4096
 IDLE_S = 0.2   # a partial frame that gets no byte for this long is given up (resynchronisation)
+_REQUEST_KEYS = frozenset({"command", "args"})
 
 
 class SerialLinkError(Exception):
@@ -120,7 +121,7 @@ class SerialDeviceLink:
             raise SerialLinkError("unplugged", f"port {self.path} is closed")
         self._seq = (self._seq + 1) & 0xFFFF
         try:
-            raw = ef.request(self.link, self._seq, command, args).to_bytes()
+            raw = ef.request_bytes(self.link, self._seq, command, args)
         except ef.FrameFormatError as exc:
             raise SerialLinkError("too-large", str(exc)) from None
         start = time.monotonic()
@@ -187,7 +188,13 @@ class SerialDeviceLink:
 def _write_all(port: serial.Serial, data: bytes, deadline: float) -> None:
     """``data`` onto the port (non-blocking fd: a full buffer is waited out until ``deadline``)."""
     fd = port.fileno()
-    view = memoryview(data)
+    try:
+        n = os.write(fd, data)
+    except BlockingIOError:
+        n = 0
+    if n == len(data):   # the usual case: the port takes a frame at once
+        return
+    view = memoryview(data)[n:]
     while view:
         try:
             view = view[os.write(fd, view):]
@@ -256,8 +263,18 @@ class PtyPort:
 
     def write(self, data: bytes, timeout_s: float = 2.0) -> bool:
         """Write all of ``data``; False when the program does not take it in time (then it is dropped)."""
+        if self.closed:
+            return False
+        try:
+            n = os.write(self.master, data)   # the usual case: the whole frame at once
+        except BlockingIOError:
+            n = 0
+        except OSError:
+            return False
+        if n == len(data):
+            return True
         deadline = time.monotonic() + timeout_s
-        view = memoryview(data)
+        view = memoryview(data)[n:]
         while view:
             if self.closed:
                 return False
@@ -387,21 +404,20 @@ class DeviceSerialEndpoint(PtyService):
         try:
             body = frame.json()
             command, args = body.get("command"), body.get("args", {})
-            if not isinstance(command, str) or not isinstance(args, dict) or set(body) - {"command", "args"}:
+            if not isinstance(command, str) or not isinstance(args, dict) or not body.keys() <= _REQUEST_KEYS:
                 raise ef.FrameFormatError('the request is not {"command": str, "args": object}')
         except ef.FrameFormatError as exc:
             self.stats["refused"] += 1
-            return ef.Frame("ERROR", frame.link, frame.seq,
-                            ef.encode_json({"code": "bad-request", "text": str(exc)})).to_bytes()
+            return ef.frame_bytes("ERROR", frame.link, frame.seq,
+                                  ef.encode_json({"code": "bad-request", "text": str(exc)}))
         self.stats["requests"] += 1
         try:
             answer = self.handler(command, args)
-            raw = ef.Frame("ANSWER", frame.link, frame.seq, ef.encode_json(answer)).to_bytes()
+            raw = ef.frame_bytes("ANSWER", frame.link, frame.seq, ef.encode_json(answer))
         except Exception as exc:
             log.exception("ecr-serial: command %.40s failed", command)
-            raw = ef.Frame("ERROR", frame.link, frame.seq,
-                           ef.encode_json({"code": "device-error", "text": f"the device failed: {type(exc).__name__}"}
-                                          )).to_bytes()
+            raw = ef.frame_bytes("ERROR", frame.link, frame.seq, ef.encode_json(
+                {"code": "device-error", "text": f"the device failed: {type(exc).__name__}"}))
         if len(self._last) > 64:
             self._last.clear()
         self._last[frame.link] = (frame.seq, frame.payload, raw)

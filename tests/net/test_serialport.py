@@ -188,3 +188,15 @@ def test_a_request_over_the_frame_limit_is_refused_before_sending(endpoint):
             link.call("PrintText", {"text": "x" * (ef.MAX_PAYLOAD + 1)})
         assert e.value.code == "too-large"
         assert link.call("GetStatus", {})["result"] == 0
+
+
+def test_an_answer_that_cannot_be_encoded_is_a_device_error_frame():
+    cyclic: dict = {}
+    cyclic["self"] = cyclic
+    for bad in (cyclic, {"when": object()}, {"n": float("nan"), "x": {1, 2}}):
+        with pytest.raises((TypeError, ValueError, RecursionError)):
+            ef.encode_json(bad)
+        ep = DeviceSerialEndpoint(lambda c, a, bad=bad: bad)
+        answer = ef.parse_frame(ep._answer(ef.request(5, 9, "GetStatus", {})))
+        assert (answer.kind, answer.seq, answer.json()["code"]) == ("ERROR", 9, "device-error")
+    assert ef.encode_json({"ok": True, "n": [1, 2.5, None]}) == b'{"ok":true,"n":[1,2.5,null]}'   # still usable

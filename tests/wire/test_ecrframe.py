@@ -2,10 +2,20 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from construct import ConstructError
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from emulator.wire import ecrframe as ef
+
+json_values = st.recursive(st.none() | st.booleans() | st.integers(-10**20, 10**20) | st.floats(allow_nan=False)
+                           | st.text(max_size=12),
+                           lambda kids: st.lists(kids, max_size=3) | st.dictionaries(st.text(max_size=6), kids,
+                                                                                     max_size=3), max_leaves=10)
+objects = st.dictionaries(st.text(max_size=6), json_values, max_size=5)
 
 
 def test_the_layout_is_the_documented_one_and_the_construct_definition_agrees():
@@ -72,3 +82,35 @@ def test_a_header_with_an_impossible_length_kind_or_version_is_skipped_at_once()
     for head in (b"EC\x01\x01\0\0\0\0\0\0\xff\xff", b"EC\x01\x09" + bytes(8), b"EC\x07\x01" + bytes(8)):
         r = ef.FrameReader()
         assert [i for i in r.feed(head + good) if isinstance(i, ef.Frame)] == [ef.parse_frame(good)]
+
+
+@settings(max_examples=300, deadline=None)
+@given(objects, st.integers(0, 2**32 - 1), st.integers(0, 2**16 - 1), st.integers(0, 10**6), st.integers(1, 255))
+def test_the_hot_paths_give_what_the_general_ones_give(value, link, seq, at, bit):
+    payload = ef.encode_json(value)
+    assert payload == json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    frame = ef.Frame("ANSWER", link, seq, payload)
+    assert frame.json() == json.loads(payload) == value
+    raw = ef.frame_bytes("ANSWER", link, seq, payload)
+    assert raw == frame.to_bytes() == ef.FrameStruct.build({"body": {"value": {
+        "kind": "ANSWER", "link": link, "seq": seq, "payload": payload}}})
+    assert ef.request_bytes(link, seq, "GetStatus", value) == ef.request(link, seq, "GetStatus", value).to_bytes()
+    damaged = bytearray(raw)
+    damaged[at % len(raw)] ^= bit
+    for data in (raw, bytes(damaged)):       # one read of a whole frame (the fast path) or byte by byte
+        whole, split = ef.FrameReader(), ef.FrameReader()
+        items = whole.feed(data) + whole.expire()
+        items2 = [i for k in range(len(data)) for i in split.feed(data[k:k + 1])] + split.expire()
+        frames = [i for i in items if isinstance(i, ef.Frame)]
+        assert frames == [i for i in items2 if isinstance(i, ef.Frame)]
+        assert whole.stats["frames"] == split.stats["frames"] and whole.stats["crc"] == split.stats["crc"]
+        if data == raw:
+            assert frames == [frame]
+
+
+def test_json_payloads_with_whitespace_or_trailing_data():
+    assert ef.Frame("ANSWER", 1, 1, b' \n{"a": 1}\t').json() == {"a": 1}
+    for payload in (b'{"a":1} x', b'{"a":1}{"b":2}', b'{"a":', b'{"a":1,}', b"{" * 5000):
+        with pytest.raises(ef.FrameFormatError):
+            ef.Frame("ANSWER", 1, 1, payload).json()
+
