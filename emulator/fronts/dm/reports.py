@@ -93,9 +93,10 @@ def _shift(ctx: Context) -> dict[str, Any]:
         return dict(ctx.prro.device.shift)
 
 
-def _is_offline(ctx: Context) -> bool:
+def _is_offline(ctx: Context) -> int:
+    """``isoffline`` as every task answers it: 0 online, 1 offline."""
     with ctx.dm.world_lock:
-        return bool(ctx.prro.device.offline.active)
+        return int(bool(ctx.prro.device.offline.active))
 
 
 def _safe_start(ctx: Context, before_shift: int) -> int:
