@@ -48,7 +48,7 @@ from emulator.fronts.dm import errors
 from emulator.fronts.dm.config import default_config
 from emulator.fronts.dm.manager import DeviceManager
 from emulator.scenario import model, runner
-from emulator.scenario.model import DEFAULT_START, MAX_ADVANCE_MS, Scenario, ScenarioError, Step
+from emulator.scenario.model import DEFAULT_START, MAX_ADVANCE_MS, Scenario, ScenarioError, Step, read_steps
 from emulator.scenario.runner import ScenarioResult
 from emulator.world.dm import DmWorld
 from emulator.world.dm_control import control
@@ -135,28 +135,7 @@ def _build(raw: dict[str, Any], file: str, pos: int | None, lines: list[int]) ->
             and all(isinstance(x, bool) for x in config.values())):
         problems.append(f"config: a mapping of {', '.join(CONFIG_KEYS)} to true / false")
         config = {}
-    raw_steps = raw.get("steps")
-    steps: list[Step] = []
-    if not isinstance(raw_steps, list) or not raw_steps:
-        problems.append("steps: a non-empty list is required")
-        raw_steps = []
-    for i, item in enumerate(raw_steps):
-        if isinstance(item, str) and item in EMPTY:
-            item = {item: None}
-        line = lines[i] if i < len(lines) else None
-        place = f"steps[{i}]" + (f" (line {line})" if line else "")
-        if not isinstance(item, dict) or not item:
-            problems.append(f"{place}: a step is a mapping of one step name, e.g. `- execute: {{fiscal: {{task: 20}}}}`")
-            continue
-        kinds = [k for k in item if k != "note"] or ["note"]
-        if len(kinds) != 1:
-            problems.append(f"{place}: one step per item, not {', '.join(map(str, kinds))}")
-            continue
-        step = Step(i, kinds[0], item.get(kinds[0]), line, item.get("note") if kinds[0] != "note" else None)
-        problem = check_step(step)
-        if problem:
-            problems.append(f"{step.where}: {problem}")
-        steps.append(step)
+    steps = read_steps(raw.get("steps"), lines, EMPTY, check_step, '- execute: {fiscal: {task: 20}}', problems)
     if problems:
         raise ScenarioError(file, problems)
     return DmScenario(name=raw["name"], file=file, steps=tuple(steps), description=str(raw.get("description", "")),

@@ -24,7 +24,7 @@ from __future__ import annotations
 import copy
 import difflib
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from functools import lru_cache
@@ -634,3 +634,32 @@ def _check_step(step: Step, backend: TrueApiBackend | None) -> None:
             for name in settings:
                 if name != "options" and not hasattr(s, name):
                     raise ValueError(f"unknown setting {name!r}")
+
+
+def read_steps(raw_steps: object, lines: list[int], empty: Iterable[str], check: Callable[[Step], str | None],
+               example: str, problems: list[str]) -> list[Step]:
+    """The ``steps`` list of a device scenario (ПРРО, DM): one step name per item (a bare name for the steps
+    in ``empty``), ``note`` beside it, each checked by ``check``; what is wrong goes to ``problems``."""
+    steps: list[Step] = []
+    if not isinstance(raw_steps, list) or not raw_steps:
+        problems.append("steps: a non-empty list is required")
+        return steps
+    for i, item in enumerate(raw_steps):
+        if isinstance(item, str) and item in empty:
+            item = {item: None}
+        line = lines[i] if i < len(lines) else None
+        place = f"steps[{i}]" + (f" (line {line})" if line else "")
+        if not isinstance(item, dict) or not item:
+            problems.append(f"{place}: a step is a mapping of one step name, e.g. `{example}`")
+            continue
+        kinds = [k for k in item if k != "note"] or ["note"]
+        if len(kinds) != 1:
+            problems.append(f"{place}: one step per item, not {', '.join(map(str, kinds))}")
+            continue
+        kind = kinds[0]
+        step = Step(i, kind, item.get(kind), line, item.get("note") if kind != "note" else None)
+        problem = check(step)
+        if problem:
+            problems.append(f"{step.where}: {problem}")
+        steps.append(step)
+    return steps

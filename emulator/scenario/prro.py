@@ -55,7 +55,7 @@ from typing import Any
 from emulator.base.instants import parse_duration, parse_instant
 from emulator.devices.prro.device import Outcome, PrroDevice
 from emulator.scenario import model, runner
-from emulator.scenario.model import DEFAULT_START, MAX_ADVANCE_MS, Scenario, ScenarioError, Step
+from emulator.scenario.model import DEFAULT_START, MAX_ADVANCE_MS, Scenario, ScenarioError, Step, read_steps
 from emulator.scenario.runner import ScenarioResult
 from emulator.world.prro import PrroWorld, PrroWorldError
 
@@ -133,29 +133,7 @@ def _build(raw: dict[str, Any], file: str, pos: int | None, lines: list[int]) ->
     if not (isinstance(prro, list) and prro and all(isinstance(p, str) and p for p in prro)):
         problems.append("prro: a list of ПРРО names, e.g. [A, B]")
         prro = ["A"]
-    raw_steps = raw.get("steps")
-    steps: list[Step] = []
-    if not isinstance(raw_steps, list) or not raw_steps:
-        problems.append("steps: a non-empty list is required")
-        raw_steps = []
-    for i, item in enumerate(raw_steps):
-        if isinstance(item, str) and item in EMPTY:
-            item = {item: None}
-        line = lines[i] if i < len(lines) else None
-        place = f"steps[{i}]" + (f" (line {line})" if line else "")
-        if not isinstance(item, dict) or not item:
-            problems.append(f"{place}: a step is a mapping of one step name, e.g. `- open_shift: {{}}`")
-            continue
-        kinds = [k for k in item if k != "note"] or ["note"]
-        if len(kinds) != 1:
-            problems.append(f"{place}: one step per item, not {', '.join(kinds)}")
-            continue
-        kind = kinds[0]
-        step = Step(i, kind, item.get(kind), line, item.get("note") if kind != "note" else None)
-        problem = check_step(step)
-        if problem:
-            problems.append(f"{step.where}: {problem}")
-        steps.append(step)
+    steps = read_steps(raw.get("steps"), lines, EMPTY, check_step, '- open_shift: {}', problems)
     if problems:
         raise ScenarioError(file, problems)
     return PrroScenario(name=raw["name"], file=file, steps=tuple(steps), description=str(raw.get("description", "")),
